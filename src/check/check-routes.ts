@@ -1,0 +1,68 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { LicenseChecker } from '../licensing/check-license.js';
+import { MAX_PRODUCT_ID } from '../licensing/product-service.js';
+import type { Answers } from './answers.js';
+import type { ClientIpResolver } from './client-ip.js';
+import { parseCheckInput } from './parse-input.js';
+
+export const JSON_TYPE = 'application/json; charset=utf-8';
+
+export interface CheckRouteDeps {
+  checker: LicenseChecker;
+  answers: Answers;
+  clientIp: ClientIpResolver;
+  bodyLimit: number;
+}
+
+type Kind = 'single' | 'multiple' | 'v1';
+
+/**
+ * The three check endpoints. They read every body as text and parse it themselves, so no
+ * content type, empty body or broken JSON can turn a check into a 4xx; any fault answers 200.
+ */
+export async function checkRoutes(app: FastifyInstance, deps: CheckRouteDeps): Promise<void> {
+  const { checker, answers, clientIp } = deps;
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: deps.bodyLimit }, (_req, body, done) => done(null, body));
+
+  app.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
+    if (err.statusCode === 413) return send(reply.code(413), answers.tooLarge);
+    if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return send(reply.code(400), answers.badRequest);
+    req.log.error({ err }, 'license check failed');
+    return send(reply.code(200), answers.unavailable);
+  });
+
+  const handler = (kind: Kind) => async (req: FastifyRequest<{ Params: { productId?: string } }>, reply: FastifyReply) => {
+    const url = req.raw.url ?? '';
+    const q = url.indexOf('?');
+    const input = parseCheckInput(req.headers.authorization, q === -1 ? '' : url.slice(q + 1), req.body, req.headers['content-type']);
+    const result = await checker.check({
+      productIds: kind === 'multiple' ? input.proIds : productIdFromPath(req.params.productId),
+      key: input.key,
+      ip: clientIp(req.raw),
+      info: input.info,
+      log: input.log,
+      userAgent: req.headers['user-agent'] ?? null,
+    });
+    return send(reply, kind === 'single' ? answers.single(result) : kind === 'multiple' ? answers.multiple(result) : answers.v1(result));
+  };
+
+  for (const [url, kind] of [
+    ['/api/check/multiple', 'multiple'],
+    ['/api/check/:productId', 'single'],
+    ['/api/checkitem/:productId', 'v1'],
+  ] as const) {
+    app.route({ method: ['GET', 'POST'], url, handler: handler(kind) });
+  }
+}
+
+function send(reply: FastifyReply, body: string): FastifyReply {
+  return reply.header('content-type', JSON_TYPE).send(body);
+}
+
+/** A product id in the URL is a whole number; anything else names no product. */
+function productIdFromPath(segment: string | undefined): number[] {
+  if (!segment || !/^\d{1,10}$/.test(segment)) return [];
+  const id = Number(segment);
+  return id <= MAX_PRODUCT_ID ? [id] : [];
+}

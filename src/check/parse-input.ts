@@ -1,0 +1,129 @@
+/** What a check request says, gathered from its header, query string and body (SPEC section 1). */
+export interface CheckInput {
+  key: string | null;
+  /** Product ids for the multiple check, in the caller's order, without duplicates. */
+  proIds: number[];
+  info: string | null;
+  log: boolean;
+}
+
+export const INFO_MAX = 1000;
+const MAX_PRO_IDS = 100;
+const NO_LOG = new Set(['false', '0', 'no', 'off']);
+const KEY_PREFIX = /^(?:bearer|license)\s+/i;
+
+type Fields = { proIds?: unknown; info?: unknown; log?: unknown };
+
+/**
+ * Never throws: a body that does not parse counts as empty, odd values are ignored,
+ * so the check runs on whatever the header, URL and query give.
+ */
+export function parseCheckInput(
+  authorization: string | undefined,
+  rawQuery: string,
+  body: unknown,
+  contentType: string | undefined,
+): CheckInput {
+  const query = rawQuery ? fromForm(new URLSearchParams(rawQuery)) : {};
+  const fromBody = parseBody(body, contentType);
+  const pick = <K extends keyof Fields>(k: K): unknown => (fromBody[k] !== undefined ? fromBody[k] : query[k]);
+  return {
+    key: parseKey(authorization),
+    proIds: parseProIds(pick('proIds')),
+    info: parseInfo(pick('info')),
+    log: parseLog(pick('log')),
+  };
+}
+
+export function parseKey(header: string | undefined): string | null {
+  if (typeof header !== 'string') return null;
+  const key = header.trim().replace(KEY_PREFIX, '').trim();
+  return key === '' ? null : key;
+}
+
+function parseBody(body: unknown, contentType: string | undefined): Fields {
+  if (typeof body !== 'string') return isObject(body) ? (body as Fields) : {};
+  const text = body.trim();
+  if (text === '') return {};
+  const type = (contentType ?? '').toLowerCase();
+  const looksJson = text.startsWith('{');
+  if (type.includes('json') || (looksJson && !type.includes('urlencoded'))) {
+    try {
+      const value: unknown = JSON.parse(text);
+      return isObject(value) ? (value as Fields) : {};
+    } catch {
+      return {};
+    }
+  }
+  if (type.includes('urlencoded') || (type === '' || type.startsWith('text/')) && text.includes('=')) {
+    return fromForm(new URLSearchParams(text));
+  }
+  return {};
+}
+
+/** Form fields: repeated keys and bracket keys (`proIds[]`, `proIds[0]`) make a list. */
+function fromForm(params: URLSearchParams): Fields {
+  const fields: Fields = {};
+  const proIds: string[] = [];
+  for (const [name, value] of params) {
+    if (name === 'proIds' || /^proIds\[\d*\]$/.test(name)) proIds.push(value);
+    else if (name === 'info' && fields.info === undefined) fields.info = value;
+    else if (name === 'log' && fields.log === undefined) fields.log = value;
+  }
+  if (proIds.length) fields.proIds = proIds;
+  return fields;
+}
+
+/** Accepts arrays, numbers, "8,16", "[8,16]" and any nesting of those; keeps order, drops repeats. */
+export function parseProIds(value: unknown): number[] {
+  const out: number[] = [];
+  const visit = (v: unknown, depth: number): void => {
+    if (out.length >= MAX_PRO_IDS || depth > 3) return;
+    if (typeof v === 'number') {
+      if (Number.isSafeInteger(v) && v >= 0 && !out.includes(v)) out.push(v);
+    } else if (typeof v === 'string') {
+      const text = v.trim();
+      if (text.startsWith('[')) {
+        try {
+          visit(JSON.parse(text), depth + 1);
+        } catch {
+          visit(text.slice(1, text.endsWith(']') ? -1 : undefined), depth + 1);
+        }
+        return;
+      }
+      for (const part of text.split(',')) {
+        const p = part.trim().replace(/^"(.*)"$/, '$1');
+        if (/^\d{1,15}$/.test(p)) visit(Number(p), depth + 1);
+      }
+    } else if (Array.isArray(v)) {
+      for (const item of v) visit(item, depth + 1);
+    }
+  };
+  visit(value, 0);
+  return out;
+}
+
+export function parseInfo(value: unknown): string | null {
+  if (value === undefined || value === null) return null;
+  let text: string;
+  if (typeof value === 'string') text = value;
+  else {
+    try {
+      text = JSON.stringify(value) ?? String(value);
+    } catch {
+      text = String(value);
+    }
+  }
+  if (text.length <= INFO_MAX) return text;
+  // Do not leave half of a surrogate pair at the cut.
+  const cut = text.slice(0, INFO_MAX);
+  return /[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut;
+}
+
+export function parseLog(value: unknown): boolean {
+  if (value === false || value === 0) return false;
+  if (typeof value === 'string') return !NO_LOG.has(value.trim().toLowerCase());
+  return true;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -1,0 +1,113 @@
+import type { Command } from 'commander';
+import type { LicenseJson } from '../licensing/json.js';
+import { bool, collectInt, int } from './parse.js';
+import { cliActor, runCommand, table } from './run.js';
+
+const show = (l: LicenseJson & { key?: string }): string =>
+  table({
+    id: l.id,
+    ...(l.key ? { key: `${l.key}   (shown this once; keep it safe)` } : {}),
+    products: l.productIds,
+    owner: l.owner,
+    active: l.active,
+    disabled: l.disabled,
+    'ip lock': l.ipLocked,
+    ips: l.ips,
+    expires: l.expiresAt ?? 'never',
+    note: l.note,
+    'total checks': l.totalChecks,
+    'last check': l.lastCheckAt,
+    'last ip': l.lastIp,
+    created: l.createdAt,
+  });
+
+export function licenseCommands(program: Command): void {
+  const license = program.command('license').description('issue and manage license keys');
+
+  license
+    .command('create')
+    .description('issue a license; prints its key once')
+    .requiredOption('--product <id>', 'product id it grants (repeat or comma-separate for a bundle)', collectInt)
+    .option('--owner <username>', 'owning user')
+    .option('--ip-lock', 'lock to --ips (or to the first caller IP when --ips is empty)')
+    .option('--ips <list>', 'comma-separated IPs/CIDRs allowed')
+    .option('--expires <iso>', 'expiry time (ISO 8601, UTC)')
+    .option('--note <text>', 'staff note')
+    .option('--json', 'print JSON')
+    .action((o: { product: number[]; owner?: string; ipLock?: boolean; ips?: string; expires?: string; note?: string; json?: boolean }) =>
+      runCommand(
+        o,
+        (s) =>
+          s.licenses.create(
+            { productIds: o.product, owner: o.owner, ipLocked: o.ipLock, ips: o.ips, expiresAt: o.expires, note: o.note },
+            cliActor(),
+          ),
+        show,
+      ),
+    );
+
+  license
+    .command('show <id>')
+    .description('show a license (never its key)')
+    .option('--json', 'print JSON')
+    .action((id: string, o: { json?: boolean }) => runCommand(o, (s) => s.licenses.show(int(id)), show));
+
+  license
+    .command('update <id>')
+    .description('change a license')
+    .option('--active <bool>', "owner's on/off switch", bool)
+    .option('--disabled <bool>', "staff's disable switch", bool)
+    .option('--ip-lock <bool>', 'IP lock on/off', bool)
+    .option('--ips <list>', 'comma-separated IPs/CIDRs allowed (empty to clear)')
+    .option('--expires <iso>', 'expiry time (ISO 8601, UTC) or "never"')
+    .option('--note <text>', 'staff note (empty to clear)')
+    .option('--product <id>', 'replace the products it grants (repeatable)', collectInt)
+    .option('--owner <username>', 'new owner ("" to clear)')
+    .option('--json', 'print JSON')
+    .action(
+      (
+        id: string,
+        o: { active?: boolean; disabled?: boolean; ipLock?: boolean; ips?: string; expires?: string; note?: string; product?: number[]; owner?: string; json?: boolean },
+      ) =>
+        runCommand(
+          o,
+          (s) =>
+            s.licenses.update(
+              int(id),
+              {
+                active: o.active,
+                disabled: o.disabled,
+                ipLocked: o.ipLock,
+                ips: o.ips,
+                expiresAt: o.expires,
+                note: o.note,
+                productIds: o.product,
+                owner: o.owner,
+              },
+              cliActor(),
+            ),
+          show,
+        ),
+    );
+
+  license
+    .command('regenerate <id>')
+    .description('replace the key (the old one stops working at once); prints the new key once')
+    .option('--json', 'print JSON')
+    .action((id: string, o: { json?: boolean }) => runCommand(o, (s) => s.licenses.regenerate(int(id), cliActor()), show));
+
+  license
+    .command('delete <id>')
+    .description('delete a license')
+    .option('--json', 'print JSON')
+    .action((id: string, o: { json?: boolean }) =>
+      runCommand(
+        o,
+        async (s) => {
+          await s.licenses.delete(int(id), cliActor());
+          return { ok: true as const };
+        },
+        () => `Deleted license ${id}.`,
+      ),
+    );
+}

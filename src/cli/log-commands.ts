@@ -1,0 +1,30 @@
+import type { Command } from 'commander';
+import { authLogJson } from '../licensing/json.js';
+import { int } from './parse.js';
+import { runCommand } from './run.js';
+
+export function logCommands(program: Command): void {
+  const log = program.command('log').description('read Previous Auths (the check log)');
+
+  log
+    .command('list')
+    .description('list checks, newest first')
+    .option('--license <id>', 'only this license', int)
+    .option('--limit <n>', 'at most this many (1-10000)', int, 50)
+    .option('--json', 'print JSON')
+    .action((o: { license?: number; limit: number; json?: boolean }) =>
+      runCommand(
+        o,
+        async (s) => {
+          const limit = Math.min(Math.max(o.limit, 1), 10_000);
+          return (await s.repos.authLogs.list({ licenseId: o.license, limit })).map(authLogJson);
+        },
+        (rows) =>
+          rows.length
+            ? rows
+                .map((r) => `${r.time}  ${r.status.padEnd(14)} license ${r.licenseId ?? '-'}  product ${r.productId ?? '-'}  ${r.ip}  ${r.info ?? ''}`)
+                .join('\n')
+            : 'No checks logged yet.',
+      ),
+    );
+}

@@ -1,0 +1,30 @@
+import { Command, CommanderError } from 'commander';
+import { licenseCommands } from './license-commands.js';
+import { logCommands } from './log-commands.js';
+import { productCommands } from './product-commands.js';
+import { serveCommands } from './serve-commands.js';
+import { userCommands } from './user-commands.js';
+
+/** The `keyward` command: every group registers its own subcommands. */
+export function buildProgram(): Command {
+  const program = new Command('keyward')
+    .description('Keyward: a self-hosted license-key server (FaxStore License System compatible)')
+    .configureOutput({
+      // Usage errors are one line on stderr, like every other error.
+      outputError: (text, write) => write(`keyward: ${text.replace(/^error: /, '').trim()}\n`),
+    })
+    .exitOverride();
+  serveCommands(program);
+  productCommands(program);
+  userCommands(program);
+  licenseCommands(program);
+  logCommands(program);
+  return program;
+}
+
+try {
+  await buildProgram().parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) process.exitCode = err.exitCode;
+  else throw err;
+}

@@ -1,0 +1,87 @@
+import ipaddr from 'ipaddr.js';
+
+type Address = ipaddr.IPv4 | ipaddr.IPv6;
+export type IpRange = [Address, number];
+
+/** Parses a caller or allow-list address; IPv4-mapped IPv6 becomes the IPv4 address. Null if invalid. */
+export function parseIp(value: string): Address | null {
+  const text = value.trim();
+  if (ipaddr.IPv4.isValidFourPartDecimal(text)) return ipaddr.IPv4.parse(text);
+  if (!text.includes(':') || !ipaddr.IPv6.isValid(text)) return null;
+  const v6 = ipaddr.IPv6.parse(text);
+  return v6.isIPv4MappedAddress() ? v6.toIPv4Address() : v6;
+}
+
+/** Canonical text of a caller IP (what Previous Auths and `lastIp` store), or the input if not an IP. */
+export function normalizeIp(value: string): string {
+  return parseIp(value)?.toString() ?? value;
+}
+
+/** Parses one allow-list entry: an address or a CIDR block. Returns the range, or an error message. */
+export function parseAllowEntry(entry: string): IpRange | string {
+  const text = entry.trim();
+  const slash = text.indexOf('/');
+  const addr = parseIp(slash === -1 ? text : text.slice(0, slash));
+  if (!addr) return `"${entry}" is not an IPv4/IPv6 address or CIDR block`;
+  const max = addr.kind() === 'ipv4' ? 32 : 128;
+  let bits = max;
+  if (slash !== -1) {
+    const bitsText = text.slice(slash + 1);
+    bits = /^\d{1,3}$/.test(bitsText) ? Number(bitsText) : -1;
+    // An IPv4-mapped block (::ffff:a.b.c.d/n) was turned into IPv4 above; shift its prefix to match.
+    if (addr.kind() === 'ipv4' && text.slice(0, slash).includes(':')) bits -= 96;
+    if (bits < 0 || bits > max) return `"${entry}" has an invalid prefix length (0-${max})`;
+  }
+  return [addr, bits];
+}
+
+/** Canonical text for an entry: the address, or the network address and prefix of a block. */
+export function formatRange([addr, bits]: IpRange): string {
+  const max = addr.kind() === 'ipv4' ? 32 : 128;
+  if (bits === max) return addr.toString();
+  const network =
+    addr.kind() === 'ipv4'
+      ? ipaddr.IPv4.networkAddressFromCIDR(`${addr.toString()}/${bits}`)
+      : ipaddr.IPv6.networkAddressFromCIDR(`${addr.toString()}/${bits}`);
+  return `${network.toString()}/${bits}`;
+}
+
+/**
+ * Validates a list of allow-list entries (from a comma-separated string or an array) and returns
+ * them in canonical form, without duplicates. Throws a message naming every bad entry.
+ */
+export function normalizeAllowList(input: string | readonly string[]): string[] {
+  const entries = (typeof input === 'string' ? input.split(',') : [...input]).map((s) => s.trim()).filter(Boolean);
+  const out: string[] = [];
+  const errors: string[] = [];
+  for (const entry of entries) {
+    const range = parseAllowEntry(entry);
+    if (typeof range === 'string') errors.push(range);
+    else {
+      const text = formatRange(range);
+      if (!out.includes(text)) out.push(text);
+    }
+  }
+  if (errors.length) throw new Error(errors.join('; '));
+  return out;
+}
+
+/** Compiles a stored allow-list for fast matching; entries that no longer parse are ignored. */
+export function compileAllowList(entries: readonly string[]): IpRange[] {
+  const ranges: IpRange[] = [];
+  for (const entry of entries) {
+    const range = parseAllowEntry(entry);
+    if (typeof range !== 'string') ranges.push(range);
+  }
+  return ranges;
+}
+
+export function ipAllowed(ranges: readonly IpRange[], ip: string): boolean {
+  const addr = parseIp(ip);
+  if (!addr) return false;
+  const kind = addr.kind();
+  for (const range of ranges) {
+    if (range[0].kind() === kind && (addr as ipaddr.IPv4).match(range as [ipaddr.IPv4, number])) return true;
+  }
+  return false;
+}

@@ -1,0 +1,36 @@
+import { ipAllowed, type IpRange } from './ip-allow-list.js';
+
+/** The check statuses of SPEC section 1, in check order. */
+export type CheckStatus = 'AUTHORISED' | 'NOT FOUND' | 'KEY DISABLED' | 'NOT ACTIVE' | 'EXPIRED' | 'NOT AUTHORISED';
+
+/** What the hot path needs to know about a license; counters are not part of it. */
+export interface LicenseSnapshot {
+  id: number;
+  productIds: readonly number[];
+  active: boolean;
+  disabled: boolean;
+  ipLocked: boolean;
+  ips: string[];
+  ranges: IpRange[];
+  expiresAt: number | null;
+}
+
+export type LicenseOutcome =
+  | { status: 'AUTHORISED'; bindIp?: string }
+  | { status: 'EXPIRED'; expiresAt: number }
+  | { status: 'KEY DISABLED' | 'NOT ACTIVE' | 'NOT AUTHORISED' };
+
+/**
+ * Decides whether a license (already known to grant the product) may run from `ip` at `now`.
+ * A locked license with no allowed IPs binds the first caller's IP (returned as `bindIp`).
+ */
+export function validateLicense(license: LicenseSnapshot, ip: string, now: number): LicenseOutcome {
+  if (license.disabled) return { status: 'KEY DISABLED' };
+  if (!license.active) return { status: 'NOT ACTIVE' };
+  if (license.expiresAt !== null && now >= license.expiresAt) return { status: 'EXPIRED', expiresAt: license.expiresAt };
+  if (license.ipLocked) {
+    if (license.ips.length === 0) return { status: 'AUTHORISED', bindIp: ip };
+    if (!ipAllowed(license.ranges, ip)) return { status: 'NOT AUTHORISED' };
+  }
+  return { status: 'AUTHORISED' };
+}

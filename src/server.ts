@@ -1,0 +1,68 @@
+import pino, { type Logger } from 'pino';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from './app.js';
+import { buildAnswers } from './check/answers.js';
+import { clientIpResolver } from './check/client-ip.js';
+import type { Config } from './config.js';
+import { LicenseChecker } from './licensing/check-license.js';
+import { openServices, type Services } from './services.js';
+import { LicenseCache } from './storage/license-cache.js';
+import { WriteBehind } from './storage/write-behind.js';
+
+export interface RunningServer {
+  app: FastifyInstance;
+  url: string;
+  services: Services;
+  writeBehind: WriteBehind;
+  /** Stops taking connections, finishes requests in flight, writes every queued record, closes the database. */
+  close(): Promise<void>;
+}
+
+export function createLogger(config: Config): Logger {
+  return pino({ level: config.LOG_LEVEL, redact: ['req.headers.authorization', 'headers.authorization'] });
+}
+
+export async function startServer(config: Config, logger: Logger = createLogger(config)): Promise<RunningServer> {
+  const clientIp = clientIpResolver(config.TRUST_PROXY);
+  const services = await openServices(config);
+  try {
+    const { repos, storage } = services;
+    const cache = new LicenseCache(repos, storage.changes, {
+      maxEntries: config.LICENSE_CACHE_SIZE,
+      onError: (err) => logger.error({ err }, 'binding a license to its first IP failed'),
+    });
+    await storage.changes.watch();
+    const writeBehind = new WriteBehind(repos.authLogs, {
+      flushMs: config.LOG_FLUSH_MS,
+      onError: (err, dropped) =>
+        logger.error({ err, queued: writeBehind.queued, dropped }, 'writing Previous Auths failed; will retry'),
+    });
+    const answers = buildAnswers(config.PUBLIC_URL);
+    const checker = new LicenseChecker(cache, writeBehind);
+    const app = await buildApp({ logger, checker, answers, clientIp, bodyLimit: config.BODY_LIMIT });
+    await app.listen({ port: config.PORT, host: config.HOST });
+    const address = app.server.address();
+    const port = typeof address === 'object' && address ? address.port : config.PORT;
+    const url = `http://${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${port}`;
+    logger.info({ url, database: config.dialect, publicUrl: config.PUBLIC_URL }, `Keyward is serving license checks on ${url}`);
+    if ((await services.users.adminCount()) === 0) {
+      logger.warn('No admin account yet. Create the first one with: npx keyward user create --username admin --role admin');
+    }
+    let closing: Promise<void> | null = null;
+    return {
+      app,
+      url,
+      services,
+      writeBehind,
+      close: () =>
+        (closing ??= (async () => {
+          await app.close();
+          await writeBehind.close();
+          await services.close();
+        })()),
+    };
+  } catch (err) {
+    await services.close().catch(() => {});
+    throw err;
+  }
+}

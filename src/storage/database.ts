@@ -1,0 +1,82 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import SQLite from 'better-sqlite3';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
+import pg from 'pg';
+import { ChangeFeed } from './change-feed.js';
+import { migrations } from './migrations/index.js';
+import type { Dialect } from './migrations/helpers.js';
+import type { Database } from './schema.js';
+
+export type { Dialect };
+
+// int8 (bigint) columns hold epoch milliseconds and counters, all far below 2^53.
+pg.types.setTypeParser(20, (v) => Number(v));
+
+export interface StorageOptions {
+  dialect: Dialect;
+  databaseUrl: string;
+  sqlitePath?: string;
+}
+
+/** One open database: the Kysely instance, its dialect and the feed of changes made anywhere. */
+export interface Storage {
+  db: Kysely<Database>;
+  dialect: Dialect;
+  changes: ChangeFeed;
+  close(): Promise<void>;
+}
+
+/** Opens the database named by the configuration and brings its schema up to date. */
+export async function openStorage(options: StorageOptions): Promise<Storage> {
+  let db: Kysely<Database>;
+  let changes: ChangeFeed;
+  if (options.dialect === 'sqlite') {
+    const file = options.sqlitePath ?? ':memory:';
+    if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
+    const sqlite = new SQLite(file);
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('synchronous = NORMAL');
+    sqlite.pragma('busy_timeout = 5000');
+    sqlite.pragma('foreign_keys = ON');
+    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    changes = ChangeFeed.forSqlite(sqlite);
+  } else {
+    const pool = new pg.Pool({ connectionString: options.databaseUrl, max: 10 });
+    // An idle client that loses its server must not crash the process; the next query reconnects.
+    pool.on('error', () => {});
+    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    changes = ChangeFeed.forPostgres(options.databaseUrl, db);
+  }
+  try {
+    await migrate(db, options.dialect);
+  } catch (err) {
+    await db.destroy().catch(() => {});
+    throw err;
+  }
+  return {
+    db,
+    dialect: options.dialect,
+    changes,
+    async close() {
+      await changes.stop();
+      await db.destroy();
+    },
+  };
+}
+
+/** Applies every pending migration; Kysely holds a lock so concurrent starters take turns. */
+export async function migrate(db: Kysely<Database>, dialect: Dialect): Promise<void> {
+  const migrator = new Migrator({ db, provider: migrations(dialect) });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName;
+    throw new Error(`database migration ${failed ?? ''} failed: ${(error as Error).message ?? String(error)}`);
+  }
+}
+
+/** True for a UNIQUE / PRIMARY KEY violation in either dialect. */
+export function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  return e?.code === '23505' || e?.code === 'SQLITE_CONSTRAINT_UNIQUE' || e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}

@@ -1,0 +1,129 @@
+import { LRUCache } from 'lru-cache';
+import { digestKey } from '../licensing/key.js';
+import { compileAllowList } from '../licensing/ip-allow-list.js';
+import type { LicenseSource } from '../licensing/check-license.js';
+import type { LicenseSnapshot } from '../licensing/validate-license.js';
+import type { AuditRepository } from './audit-repository.js';
+import type { ChangeFeed } from './change-feed.js';
+import { parseIps, type LicenseRepository } from './license-repository.js';
+import type { ProductRepository } from './product-repository.js';
+import type { LicenseRow } from './schema.js';
+
+const MISSING = Symbol('missing');
+type Entry = LicenseSnapshot | typeof MISSING;
+
+export interface LicenseCacheOptions {
+  maxEntries: number;
+  onError?: (err: unknown) => void;
+}
+
+/**
+ * The check path's view of licenses and products: an LRU of licenses by key digest (unknown keys
+ * included) and the set of product ids. Every change announced on the feed empties it; a
+ * generation counter keeps a read that raced with a change from caching what it saw.
+ */
+export class LicenseCache implements LicenseSource {
+  private readonly licenses: LRUCache<string, Entry>;
+  private readonly loading = new Map<string, Promise<LicenseSnapshot | null>>();
+  private products: ReadonlySet<number> | null = null;
+  private productsLoading: Promise<ReadonlySet<number>> | null = null;
+  private generation = 0;
+
+  constructor(
+    private readonly repos: { licenses: LicenseRepository; products: ProductRepository; audit: AuditRepository },
+    private readonly changes: ChangeFeed,
+    private readonly options: LicenseCacheOptions,
+  ) {
+    this.licenses = new LRUCache<string, Entry>({ max: options.maxEntries });
+    changes.onChange(() => this.invalidate());
+  }
+
+  invalidate(): void {
+    this.generation++;
+    this.licenses.clear();
+    this.loading.clear();
+    this.products = null;
+    this.productsLoading = null;
+  }
+
+  productIds(): ReadonlySet<number> | Promise<ReadonlySet<number>> {
+    if (this.products) return this.products;
+    if (!this.productsLoading) {
+      const generation = this.generation;
+      const loading = this.repos.products.ids().then((ids) => {
+        const set = new Set(ids);
+        if (generation === this.generation) this.products = set;
+        if (this.productsLoading === loading) this.productsLoading = null;
+        return set;
+      });
+      loading.catch(() => {
+        if (this.productsLoading === loading) this.productsLoading = null;
+      });
+      this.productsLoading = loading;
+    }
+    return this.productsLoading;
+  }
+
+  findByKey(key: string): LicenseSnapshot | null | Promise<LicenseSnapshot | null> {
+    const digest = digestKey(key);
+    const hit = this.licenses.get(digest);
+    if (hit !== undefined) return hit === MISSING ? null : hit;
+    let pending = this.loading.get(digest);
+    if (!pending) {
+      const generation = this.generation;
+      pending = this.repos.licenses.findByDigest(digest).then(
+        (row) => {
+          const snapshot = row ? toSnapshot(row, row.productIds) : null;
+          if (generation === this.generation) {
+            this.licenses.set(digest, snapshot ?? MISSING);
+            this.loading.delete(digest);
+          }
+          return snapshot;
+        },
+        (err) => {
+          if (this.loading.get(digest) === pending) this.loading.delete(digest);
+          throw err;
+        },
+      );
+      this.loading.set(digest, pending);
+    }
+    return pending;
+  }
+
+  bindIp(license: LicenseSnapshot, ip: string): void {
+    // The cached snapshot binds at once, so the next check from another IP is already refused.
+    license.ips = [ip];
+    license.ranges = compileAllowList(license.ips);
+    const now = Date.now();
+    this.repos.licenses
+      .bindIp(license.id, JSON.stringify(license.ips), now)
+      .then(async (won) => {
+        if (won) {
+          await this.repos.audit.insert(
+            { actor: 'system:check', action: 'license.ip_bound', targetType: 'license', targetId: license.id, after: { ips: license.ips } },
+            now,
+          );
+        }
+        // Either way others must re-read: we bound it, or another instance did first.
+        await this.changes.announce();
+      })
+      .catch((err) => {
+        this.invalidate();
+        this.options.onError?.(err);
+      });
+  }
+}
+
+function toSnapshot(row: LicenseRow, productIds: number[]): LicenseSnapshot {
+  const ips = parseIps(row.ips);
+  return {
+    id: row.id,
+    productIds,
+    active: row.active === 1,
+    disabled: row.disabled === 1,
+    ipLocked: row.ip_locked === 1,
+    ips,
+    ranges: compileAllowList(ips),
+    expiresAt: row.expires_at,
+  };
+}

@@ -1,0 +1,142 @@
+import type { Insertable, Kysely, Updateable } from 'kysely';
+import type { Database, LicenseRow, LicensesTable } from './schema.js';
+
+export interface LicenseRecord extends LicenseRow {
+  productIds: number[];
+  ownerUsername: string | null;
+}
+
+export interface LicenseFilter {
+  productId?: number;
+  ownerId?: number;
+  limit: number;
+}
+
+export class LicenseRepository {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  /** The hot-path read: the license with this key digest and the products it grants, in order. */
+  async findByDigest(digest: string): Promise<(LicenseRow & { productIds: number[] }) | null> {
+    const row = await this.db.selectFrom('licenses').selectAll().where('key_digest', '=', digest).executeTakeFirst();
+    if (!row) return null;
+    return { ...row, productIds: await this.productIdsOf(row.id) };
+  }
+
+  async get(id: number): Promise<LicenseRecord | null> {
+    const row = await this.db
+      .selectFrom('licenses')
+      .leftJoin('users', 'users.id', 'licenses.owner_id')
+      .selectAll('licenses')
+      .select('users.username as ownerUsername')
+      .where('licenses.id', '=', id)
+      .executeTakeFirst();
+    if (!row) return null;
+    return { ...row, productIds: await this.productIdsOf(id) };
+  }
+
+  async list(filter: LicenseFilter): Promise<LicenseRecord[]> {
+    let q = this.db
+      .selectFrom('licenses')
+      .leftJoin('users', 'users.id', 'licenses.owner_id')
+      .selectAll('licenses')
+      .select('users.username as ownerUsername');
+    if (filter.ownerId !== undefined) q = q.where('licenses.owner_id', '=', filter.ownerId);
+    if (filter.productId !== undefined) {
+      const productId = filter.productId;
+      q = q.where('licenses.id', 'in', (eb) =>
+        eb.selectFrom('license_products').select('license_id').where('product_id', '=', productId),
+      );
+    }
+    const rows = await q.orderBy('licenses.id').limit(filter.limit).execute();
+    const products = await this.productIdsOfMany(rows.map((r) => r.id));
+    return rows.map((r) => ({ ...r, productIds: products.get(r.id) ?? [] }));
+  }
+
+  async insert(row: Insertable<LicensesTable>, productIds: readonly number[]): Promise<number> {
+    return this.db.transaction().execute(async (trx) => {
+      const { id } = await trx.insertInto('licenses').values(row).returning('id').executeTakeFirstOrThrow();
+      await trx
+        .insertInto('license_products')
+        .values(productIds.map((productId, position) => ({ license_id: id, product_id: productId, position })))
+        .execute();
+      return id;
+    });
+  }
+
+  async update(id: number, patch: Updateable<LicensesTable>, productIds?: readonly number[]): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await trx.updateTable('licenses').set(patch).where('id', '=', id).execute();
+      if (productIds) {
+        await trx.deleteFrom('license_products').where('license_id', '=', id).execute();
+        await trx
+          .insertInto('license_products')
+          .values(productIds.map((productId, position) => ({ license_id: id, product_id: productId, position })))
+          .execute();
+      }
+    });
+  }
+
+  /** Binds the first caller's IP, only if the allow-list is still empty (another instance may have won). */
+  async bindIp(id: number, ips: string, now: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable('licenses')
+      .set({ ips, updated_at: now })
+      .where('id', '=', id)
+      .where('ip_locked', '=', 1)
+      .where('ips', '=', '[]')
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  async delete(id: number): Promise<boolean> {
+    const result = await this.db.deleteFrom('licenses').where('id', '=', id).executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+
+  async countUsingProduct(productId: number): Promise<number> {
+    const row = await this.db
+      .selectFrom('license_products')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('product_id', '=', productId)
+      .executeTakeFirst();
+    return Number(row?.n ?? 0);
+  }
+
+  private async productIdsOf(licenseId: number): Promise<number[]> {
+    const rows = await this.db
+      .selectFrom('license_products')
+      .select('product_id')
+      .where('license_id', '=', licenseId)
+      .orderBy('position')
+      .execute();
+    return rows.map((r) => r.product_id);
+  }
+
+  private async productIdsOfMany(ids: readonly number[]): Promise<Map<number, number[]>> {
+    const map = new Map<number, number[]>();
+    if (ids.length === 0) return map;
+    const rows = await this.db
+      .selectFrom('license_products')
+      .select(['license_id', 'product_id'])
+      .where('license_id', 'in', ids)
+      .orderBy('license_id')
+      .orderBy('position')
+      .execute();
+    for (const r of rows) {
+      const list = map.get(r.license_id) ?? [];
+      list.push(r.product_id);
+      map.set(r.license_id, list);
+    }
+    return map;
+  }
+}
+
+/** The stored allow-list (a JSON array of strings); anything else reads as empty. */
+export function parseIps(text: string): string[] {
+  try {
+    const value: unknown = JSON.parse(text);
+    return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
+  } catch {
+    return [];
+  }
+}

@@ -1,0 +1,31 @@
+import type { Kysely } from 'kysely';
+import type { Database, ProductRow } from './schema.js';
+
+export class ProductRepository {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  list(): Promise<ProductRow[]> {
+    return this.db.selectFrom('products').selectAll().orderBy('id').execute();
+  }
+
+  async ids(): Promise<number[]> {
+    const rows = await this.db.selectFrom('products').select('id').execute();
+    return rows.map((r) => r.id);
+  }
+
+  get(id: number): Promise<ProductRow | undefined> {
+    return this.db.selectFrom('products').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  async nextId(): Promise<number> {
+    const row = await this.db
+      .selectFrom('products')
+      .select((eb) => eb.fn.max('id').as('max'))
+      .executeTakeFirst();
+    return Number(row?.max ?? 0) + 1;
+  }
+
+  async insert(row: ProductRow): Promise<void> {
+    await this.db.insertInto('products').values(row).execute();
+  }
+}

@@ -1,0 +1,133 @@
+import type { CheckRecord, CheckRecorder } from '../licensing/check-license.js';
+import type { AuthLogRepository, CounterDelta } from './auth-log-repository.js';
+import type { AuthLogInsert } from './schema.js';
+
+export interface WriteBehindOptions {
+  /** How long the first queued record waits before its batch is written (≤ 250 ms by contract). */
+  flushMs: number;
+  /** A batch this large is written at once instead of waiting for the timer. */
+  batchSize?: number;
+  /** While the database refuses writes, keep at most this many log rows (oldest dropped first). */
+  maxQueuedRows?: number;
+  onError?: (err: unknown, dropped: number) => void;
+}
+
+/**
+ * Takes Previous Auths rows and counter increments off the check's critical path and writes
+ * them in batches: one transaction per batch, so a batch lands whole or is retried whole.
+ */
+export class WriteBehind implements CheckRecorder {
+  private rows: AuthLogInsert[] = [];
+  private counters = new Map<number, CounterDelta>();
+  private timer: NodeJS.Timeout | null = null;
+  private flushing: Promise<void> | null = null;
+  private readonly batchSize: number;
+  private readonly maxQueuedRows: number;
+  private failures = 0;
+
+  constructor(
+    private readonly repo: AuthLogRepository,
+    private readonly options: WriteBehindOptions,
+  ) {
+    this.batchSize = options.batchSize ?? 2000;
+    this.maxQueuedRows = options.maxQueuedRows ?? 200_000;
+  }
+
+  record(entry: CheckRecord, log: boolean): void {
+    if (log) {
+      this.rows.push({
+        time: entry.time,
+        license_id: entry.licenseId,
+        product_id: entry.productId,
+        ip: entry.ip,
+        status: entry.status,
+        info: entry.info,
+        user_agent: entry.userAgent,
+      });
+    }
+    if (entry.licenseId !== null) {
+      const delta = this.counters.get(entry.licenseId);
+      if (delta) {
+        delta.checks++;
+        if (entry.time >= delta.lastCheckAt) {
+          delta.lastCheckAt = entry.time;
+          delta.lastIp = entry.ip;
+        }
+      } else {
+        this.counters.set(entry.licenseId, { checks: 1, lastCheckAt: entry.time, lastIp: entry.ip });
+      }
+    }
+    this.schedule(this.rows.length >= this.batchSize ? 0 : this.options.flushMs);
+  }
+
+  /** Records waiting to be written (log rows plus licenses with pending counters). */
+  get queued(): number {
+    return this.rows.length + this.counters.size;
+  }
+
+  /** Writes everything queued so far; resolves when it is in the database. */
+  async flush(): Promise<void> {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    while (this.flushing) await this.flushing;
+    if (this.queued === 0) return;
+    this.flushing = this.writeOnce().finally(() => {
+      this.flushing = null;
+      // Pick up what arrived meanwhile; back off while the database is failing.
+      if (this.queued > 0) this.schedule(this.failures ? Math.min(5000, 100 * 2 ** this.failures) : this.options.flushMs);
+    });
+    await this.flushing;
+  }
+
+  /** Flushes until empty; gives up (and says how much) only after repeated database failures. */
+  async close(): Promise<void> {
+    for (let attempt = 0; this.queued > 0 && attempt < 20; attempt++) {
+      await this.flush();
+      if (this.queued > 0) await new Promise((r) => setTimeout(r, 100 * (attempt + 1)));
+    }
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private schedule(delay: number): void {
+    if (this.timer || this.flushing) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.flush().catch(() => {});
+    }, delay);
+  }
+
+  private async writeOnce(): Promise<void> {
+    const rows = this.rows;
+    const counters = this.counters;
+    this.rows = [];
+    this.counters = new Map();
+    try {
+      await this.repo.writeBatch(rows, counters);
+      this.failures = 0;
+    } catch (err) {
+      this.requeue(rows, counters);
+      this.failures++;
+      const overflow = Math.max(0, this.rows.length - this.maxQueuedRows);
+      if (overflow > 0) this.rows.splice(0, overflow);
+      this.options.onError?.(err, overflow);
+    }
+  }
+
+  private requeue(rows: AuthLogInsert[], counters: Map<number, CounterDelta>): void {
+    this.rows = rows.concat(this.rows);
+    for (const [id, delta] of counters) {
+      const newer = this.counters.get(id);
+      if (!newer) this.counters.set(id, delta);
+      else {
+        newer.checks += delta.checks;
+        if (delta.lastCheckAt > newer.lastCheckAt) {
+          newer.lastCheckAt = delta.lastCheckAt;
+          newer.lastIp = delta.lastIp;
+        }
+      }
+    }
+  }
+}
