@@ -1,0 +1,37 @@
+import pino from 'pino';
+import { loadConfig } from '../../src/config.js';
+import { startServer, type RunningServer } from '../../src/server.js';
+import type { TestDatabase } from './dialects.js';
+
+export interface TestServer extends RunningServer {
+  db: TestDatabase;
+  /** Creates a product and a license granting it; returns the license's id and clear key. */
+  issue(productIds: number[], extra?: Record<string, unknown>): Promise<{ id: number; key: string }>;
+  /** Waits until every queued Previous Auths row and counter is in the database. */
+  flush(): Promise<void>;
+}
+
+/** Starts the real server, in this process, on 127.0.0.1 with a random port. */
+export async function startTestServer(db: TestDatabase, env: Record<string, string> = {}): Promise<TestServer> {
+  const config = loadConfig(
+    { PUBLIC_URL: 'https://license.example.com', ...db.env, HOST: '127.0.0.1', PORT: '0', ...env },
+    { dotenv: false },
+  );
+  const server = await startServer(config, pino({ level: 'silent' }));
+  const products = new Set((await server.services.products.list()).map((p) => p.id));
+  return {
+    ...server,
+    db,
+    async issue(productIds, extra = {}) {
+      for (const id of productIds) {
+        if (!products.has(id)) {
+          await server.services.products.create({ id, name: `Product ${id}` }, 'test');
+          products.add(id);
+        }
+      }
+      const license = await server.services.licenses.create({ productIds, ...extra }, 'test');
+      return { id: license.id, key: license.key };
+    },
+    flush: () => server.writeBehind.flush(),
+  };
+}
