@@ -47,9 +47,9 @@ export interface ServerProcess {
 }
 
 /** Starts `keyward serve` as its own process and waits until /healthz answers. */
-export async function startServerProcess(env: Record<string, string>, port: number): Promise<ServerProcess> {
+export async function startServerProcess(env: Record<string, string>, port: number, logLevel = 'info'): Promise<ServerProcess> {
   const child = spawn(process.execPath, [BIN, 'serve'], {
-    env: childEnv({ HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'info', ...env }),
+    env: childEnv({ ...env, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: logLevel }),
     cwd: ROOT,
   });
   let out = '';

@@ -1,0 +1,441 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { INFO_MAX, parseCheckInput, type CheckInput } from '/work/main/src/check/parse-input.ts';
+
+const JSON_TYPE = 'application/json';
+const FORM = 'application/x-www-form-urlencoded';
+
+/** Shorthand: only the query string. */
+const fromQuery = (rawQuery: string): CheckInput => parseCheckInput(undefined, rawQuery, undefined, undefined);
+/** Shorthand: only a body with its content type. */
+const fromBody = (body: string | undefined, contentType?: string): CheckInput =>
+  parseCheckInput(undefined, '', body, contentType);
+const json = (value: unknown): CheckInput => fromBody(JSON.stringify(value), JSON_TYPE);
+
+const NOTHING: CheckInput = { key: null, proIds: [], info: null, log: true };
+
+describe('parseCheckInput: the key (Authorization header)', () => {
+  it.each([
+    ['ABC_123', 'ABC_123'],
+    ['  ABC_123 \t', 'ABC_123'],
+    ['Bearer ABC_123', 'ABC_123'],
+    ['bearer ABC_123', 'ABC_123'],
+    ['BEARER  ABC_123', 'ABC_123'],
+    ['License ABC_123', 'ABC_123'],
+    ['license\tABC_123', 'ABC_123'],
+    ['  License   ABC_123  ', 'ABC_123'],
+    ['a-b_C-9', 'a-b_C-9'],
+  ])('%j gives the key %j', (header, key) => {
+    expect(parseCheckInput(header, '', undefined, undefined).key).toBe(key);
+  });
+
+  it('does not strip a prefix that is part of the key itself', () => {
+    expect(parseCheckInput('BearerABC', '', undefined, undefined).key).toBe('BearerABC');
+    expect(parseCheckInput('LicenseKey123', '', undefined, undefined).key).toBe('LicenseKey123');
+  });
+
+  it('strips only one prefix', () => {
+    expect(parseCheckInput('Bearer License ABC', '', undefined, undefined).key).toBe('License ABC');
+  });
+
+  it.each([[undefined], [''], ['   '], ['\t\n']])('no key for header %j', (header) => {
+    expect(parseCheckInput(header, '', undefined, undefined).key).toBeNull();
+  });
+
+  it('never takes the key from the query or body', () => {
+    expect(parseCheckInput(undefined, 'key=ABC&authorization=ABC', '{"key":"ABC"}', JSON_TYPE).key).toBeNull();
+  });
+});
+
+describe('parseCheckInput: input sources', () => {
+  it('reads proIds, info and log from the query string', () => {
+    expect(fromQuery('proIds=8,16&info=server%201&log=false')).toEqual({ key: null, proIds: [8, 16], info: 'server 1', log: false });
+  });
+
+  it('decodes + as a space in the query (form encoding)', () => {
+    expect(fromQuery('info=my+server').info).toBe('my server');
+  });
+
+  it('reads a JSON body', () => {
+    expect(json({ proIds: [8, 16], info: 'hello', log: false })).toEqual({ key: null, proIds: [8, 16], info: 'hello', log: false });
+  });
+
+  it('reads a JSON body whatever the JSON content type looks like', () => {
+    const body = '{"proIds":[4],"log":"no"}';
+    for (const type of ['application/json', 'application/json; charset=utf-8', 'Application/JSON', 'application/vnd.api+json']) {
+      expect(fromBody(body, type)).toEqual({ ...NOTHING, proIds: [4], log: false });
+    }
+  });
+
+  it('reads a JSON object body sent with no or a text content type', () => {
+    expect(fromBody('{"proIds":[5]}', undefined).proIds).toEqual([5]);
+    expect(fromBody('{"proIds":[5]}', 'text/plain').proIds).toEqual([5]);
+    expect(fromBody('  \n{"proIds":[5]}\n ', undefined).proIds).toEqual([5]);
+  });
+
+  it('reads a form body', () => {
+    expect(fromBody('proIds=8&proIds=16&info=a%20b&log=off', FORM)).toEqual({ key: null, proIds: [8, 16], info: 'a b', log: false });
+    expect(fromBody('proIds=8', `${FORM}; charset=UTF-8`).proIds).toEqual([8]);
+  });
+
+  it('reads a form body sent with no or a text content type', () => {
+    expect(fromBody('proIds=8&log=0', undefined)).toEqual({ ...NOTHING, proIds: [8], log: false });
+    expect(fromBody('proIds=8&log=0', 'text/plain; charset=utf-8')).toEqual({ ...NOTHING, proIds: [8], log: false });
+  });
+
+  // The real clients of SPEC section 1: FiveM (body "" no type), PHP curl (JSON type, no body),
+  // Node https (form type, no body), plus any other type with an empty body.
+  it.each([
+    ['', undefined],
+    ['', JSON_TYPE],
+    ['', FORM],
+    ['', 'text/plain'],
+    ['', 'application/octet-stream'],
+    ['   \r\n', JSON_TYPE],
+    [undefined, undefined],
+    [undefined, JSON_TYPE],
+    [undefined, FORM],
+  ])('an empty body %j with content type %j is no input, and the query still counts', (body, type) => {
+    expect(parseCheckInput('K', 'proIds=3&info=q&log=no', body, type)).toEqual({ key: 'K', proIds: [3], info: 'q', log: false });
+  });
+
+  it.each([
+    ['{', JSON_TYPE],
+    ['{"proIds":[8', JSON_TYPE],
+    ['{proIds: [8]}', JSON_TYPE],
+    ['not json at all', JSON_TYPE],
+    ['{"proIds":[8]', undefined],
+    ['[8,16]', JSON_TYPE],
+    ['"8,16"', JSON_TYPE],
+    ['null', JSON_TYPE],
+    ['42', JSON_TYPE],
+    ['\u0000\u0001\uFFFD', JSON_TYPE],
+  ])('a body that does not parse to an object (%j, %j) counts as empty', (body, type) => {
+    expect(parseCheckInput('K', 'proIds=3&info=q&log=0', body, type)).toEqual({ key: 'K', proIds: [3], info: 'q', log: false });
+  });
+
+  it('ignores a body of a type it does not read', () => {
+    expect(fromBody('proIds=8', 'multipart/form-data; boundary=x')).toEqual(NOTHING);
+    expect(fromBody('\u0089PNG\r\n', 'image/png')).toEqual(NOTHING);
+  });
+
+  it('accepts an already-parsed object body', () => {
+    expect(parseCheckInput(undefined, '', { proIds: [8], info: 'x', log: 'off' }, undefined)).toEqual({ key: null, proIds: [8], info: 'x', log: false });
+  });
+
+  it('lets the body win over the query field by field', () => {
+    const query = 'proIds=1,2&info=from-query&log=false';
+    expect(parseCheckInput(undefined, query, '{"info":"from-body"}', JSON_TYPE)).toEqual({ key: null, proIds: [1, 2], info: 'from-body', log: false });
+    expect(parseCheckInput(undefined, query, '{"proIds":[9]}', JSON_TYPE)).toEqual({ key: null, proIds: [9], info: 'from-query', log: false });
+    expect(parseCheckInput(undefined, query, '{"log":true}', JSON_TYPE)).toEqual({ key: null, proIds: [1, 2], info: 'from-query', log: true });
+    expect(parseCheckInput(undefined, query, 'log=yes&proIds=7', FORM)).toEqual({ key: null, proIds: [7], info: 'from-query', log: true });
+  });
+
+  it('ignores unrelated fields', () => {
+    expect(fromQuery('foo=1&proid=8&key=x')).toEqual(NOTHING);
+    expect(json({ foo: 1, proid: 8, key: 'x' })).toEqual(NOTHING);
+  });
+
+  it('takes the first info and log when the query repeats them', () => {
+    expect(fromQuery('info=a&info=b&log=false&log=true')).toMatchObject({ info: 'a', log: false });
+  });
+});
+
+describe('parseCheckInput: proIds shapes', () => {
+  it.each([
+    ['JSON array', () => json({ proIds: [8, 16] })],
+    ['JSON string "8,16"', () => json({ proIds: '8,16' })],
+    ['JSON string with spaces', () => json({ proIds: ' 8 , 16 ' })],
+    ['JSON string holding a JSON array', () => json({ proIds: '[8, 16]' })],
+    ['JSON array of numeric strings', () => json({ proIds: ['8', '16'] })],
+    ['single JSON number then string', () => json({ proIds: [8, '16'] })],
+    ['query value 8,16', () => fromQuery('proIds=8,16')],
+    ['query value 8%2C16', () => fromQuery('proIds=8%2C16')],
+    ['repeated query keys', () => fromQuery('proIds=8&proIds=16')],
+    ['bracket keys', () => fromQuery('proIds[]=8&proIds[]=16')],
+    ['encoded bracket keys', () => fromQuery('proIds%5B%5D=8&proIds%5B%5D=16')],
+    ['indexed keys', () => fromQuery('proIds[0]=8&proIds[1]=16')],
+    ['JSON-array text in the query', () => fromQuery('proIds=[8,16]')],
+    ['encoded JSON-array text in the query', () => fromQuery('proIds=%5B8%2C16%5D')],
+    ['repeated form keys', () => fromBody('proIds=8&proIds=16', FORM)],
+    ['bracket form keys', () => fromBody('proIds%5B%5D=8&proIds%5B%5D=16', FORM)],
+    ['mixed repeated and bracket keys', () => fromQuery('proIds=8&proIds[]=16')],
+  ])('%s gives [8, 16]', (_, parse) => {
+    expect(parse().proIds).toEqual([8, 16]);
+  });
+
+  it('reads a JSON array of numeric strings given as a JSON string in the body', () => {
+    expect(json({ proIds: '["8","16"]' }).proIds).toEqual([8, 16]);
+  });
+
+  // BUG (parse-input.ts, parseProIds depth limit): the query wraps every value in an array, which
+  // uses up one level of the depth budget, so JSON-array text of numeric strings in the query
+  // (`proIds=["8","16"]`, what `JSON.stringify(ids.map(String))` gives) yields [] although the very
+  // same text as a JSON body field (test above) yields [8, 16].
+  it.fails('reads JSON-array text of numeric strings in the query', () => {
+    expect(fromQuery('proIds=["8","16"]').proIds).toEqual([8, 16]);
+    expect(fromQuery('proIds=%5B%228%22%2C%2216%22%5D').proIds).toEqual([8, 16]);
+  });
+
+  it('reads a single id', () => {
+    expect(fromQuery('proIds=42').proIds).toEqual([42]);
+    expect(json({ proIds: 42 }).proIds).toEqual([42]);
+    expect(json({ proIds: '42' }).proIds).toEqual([42]);
+  });
+
+  it('keeps the given order', () => {
+    expect(json({ proIds: [16, 8, 32] }).proIds).toEqual([16, 8, 32]);
+    expect(fromQuery('proIds=32,8,16').proIds).toEqual([32, 8, 16]);
+    expect(fromQuery('proIds[]=3&proIds[]=1&proIds[]=2').proIds).toEqual([3, 1, 2]);
+  });
+
+  it('drops duplicates, keeping the first occurrence', () => {
+    expect(json({ proIds: [8, 16, 8, '16', 4] }).proIds).toEqual([8, 16, 4]);
+    expect(fromQuery('proIds=8,8&proIds=16&proIds[]=8').proIds).toEqual([8, 16]);
+    expect(fromQuery('proIds=08,8').proIds).toEqual([8]);
+  });
+
+  it('ignores junk entries', () => {
+    expect(json({ proIds: [8, -1, 1.5, 'x', null, {}, true, [], '', 1e300, 2 ** 53, '1e3', '0x10', 16] }).proIds).toEqual([8, 16]);
+    expect(fromQuery('proIds=8,,abc,-3,2.5,%2B4, ,16').proIds).toEqual([8, 16]);
+    expect(fromQuery('proIds=8&proIds=nope&proIds[]=&proIds[x]=5&proIds[0=6&proIds=16').proIds).toEqual([8, 16]);
+  });
+
+  it('accepts zero and the largest safe integer', () => {
+    expect(json({ proIds: [0, Number.MAX_SAFE_INTEGER] }).proIds).toEqual([0, Number.MAX_SAFE_INTEGER]);
+  });
+
+  it('gives an empty list for absent or unusable proIds', () => {
+    expect(fromQuery('').proIds).toEqual([]);
+    expect(fromQuery('proIds=').proIds).toEqual([]);
+    expect(json({ proIds: null }).proIds).toEqual([]);
+    expect(json({ proIds: { a: 8 } }).proIds).toEqual([]);
+    expect(json({ proIds: '[' }).proIds).toEqual([]);
+  });
+});
+
+describe('parseCheckInput: log', () => {
+  it.each([
+    ['JSON false', () => json({ log: false })],
+    ['JSON 0', () => json({ log: 0 })],
+    ['JSON "false"', () => json({ log: 'false' })],
+    ['JSON "0"', () => json({ log: '0' })],
+    ['JSON "no"', () => json({ log: 'no' })],
+    ['JSON "off"', () => json({ log: 'off' })],
+    ['JSON "FALSE"', () => json({ log: 'FALSE' })],
+    ['JSON " Off "', () => json({ log: ' Off ' })],
+    ['query false', () => fromQuery('log=false')],
+    ['query False', () => fromQuery('log=False')],
+    ['query 0', () => fromQuery('log=0')],
+    ['query NO', () => fromQuery('log=NO')],
+    ['query oFF', () => fromQuery('log=oFF')],
+    ['form false', () => fromBody('log=false', FORM)],
+    ['form off', () => fromBody('log=off', FORM)],
+  ])('%s means do not log', (_, parse) => {
+    expect(parse().log).toBe(false);
+  });
+
+  it.each([
+    ['absent', () => fromQuery('')],
+    ['JSON true', () => json({ log: true })],
+    ['JSON 1', () => json({ log: 1 })],
+    ['JSON null', () => json({ log: null })],
+    ['JSON "true"', () => json({ log: 'true' })],
+    ['JSON "yes"', () => json({ log: 'yes' })],
+    ['JSON [false]', () => json({ log: [false] })],
+    ['JSON {}', () => json({ log: {} })],
+    ['JSON "falsey"', () => json({ log: 'falsey' })],
+    ['query empty', () => fromQuery('log=')],
+    ['query bare key', () => fromQuery('log')],
+    ['query 00', () => fromQuery('log=00')],
+    ['query n', () => fromQuery('log=n')],
+    ['query 1', () => fromQuery('log=1')],
+  ])('%s means log it', (_, parse) => {
+    expect(parse().log).toBe(true);
+  });
+});
+
+describe('parseCheckInput: info', () => {
+  it('keeps a string as it is', () => {
+    expect(json({ info: '  spaced  ' }).info).toBe('  spaced  ');
+    expect(json({ info: '' }).info).toBe('');
+    expect(fromQuery('info=%F0%9F%98%80%20ok').info).toBe('😀 ok');
+  });
+
+  it('is null when absent', () => {
+    expect(fromQuery('proIds=1').info).toBeNull();
+  });
+
+  it.each([
+    [42, '42'],
+    [true, 'true'],
+    [false, 'false'],
+    [{ server: 'x', slots: 32 }, '{"server":"x","slots":32}'],
+    [[1, 'a'], '[1,"a"]'],
+  ])('stores the non-string %j as its JSON text', (value, text) => {
+    expect(json({ info: value }).info).toBe(text);
+  });
+
+  it('keeps info of exactly 1000 characters whole', () => {
+    const text = 'x'.repeat(INFO_MAX);
+    expect(INFO_MAX).toBe(1000);
+    expect(json({ info: text }).info).toBe(text);
+  });
+
+  it('truncates longer info to exactly 1000 characters', () => {
+    const text = 'abcdefghij'.repeat(150);
+    expect(json({ info: text }).info).toBe(text.slice(0, 1000));
+    expect(fromQuery(`info=${'y'.repeat(5000)}`).info).toBe('y'.repeat(1000));
+  });
+
+  it('truncates long non-string info by its JSON text', () => {
+    const info = json({ info: { note: 'z'.repeat(2000) } }).info!;
+    expect(info).toHaveLength(1000);
+    expect(info.startsWith('{"note":"zzz')).toBe(true);
+  });
+
+  it('does not cut a surrogate pair in half', () => {
+    // 999 ASCII characters then an emoji: the cut at 1000 would fall inside the pair.
+    const text = `${'a'.repeat(999)}😀${'b'.repeat(50)}`;
+    const info = json({ info: text }).info!;
+    expect(info).toBe('a'.repeat(999));
+    expect(/[\uD800-\uDBFF]$/.test(info)).toBe(false);
+  });
+
+  it('keeps a surrogate pair that ends exactly at the cut', () => {
+    const text = `${'a'.repeat(998)}😀tail`;
+    expect(json({ info: text }).info).toBe(`${'a'.repeat(998)}😀`);
+  });
+});
+
+describe('parseCheckInput: never throws, always well-formed (property)', () => {
+  const loneSurrogates = fc.constantFrom('\uD800', '\uDBFF', '\uDC00', '\uDFFF');
+  const anyUnit = fc.string({ unit: fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)) });
+  const queryTokens = fc.constantFrom(
+    'proIds', 'proIds[]', 'proIds[0]', 'proIds[12]', 'proIds%5B%5D', 'proIds[', 'info', 'log', '=', '&', '&', ',', '[', ']',
+    '%', '%%', '%5B', '%5D', '%2C', '%E0%A4', '%FF', '%ZZ', '%C3%A9', '%F0%9F%98%80', '%ED%A0%80', '+', '"', '0', '8', '16',
+    '-1', '1.5', '9007199254740993', '99999999999999999999', 'false', 'off', 'NO', 'null', '{', '}', '\\u0000',
+  );
+  const numberText = fc.oneof(fc.integer(), fc.double(), fc.bigInt()).map(String);
+  const rawQuery = fc.oneof(
+    fc.array(fc.oneof({ weight: 5, arbitrary: queryTokens }, numberText, anyUnit, loneSurrogates), { maxLength: 30 }).map((parts) => parts.join('')),
+    fc.string(),
+    fc.string({ unit: 'binary' }),
+  );
+  const fieldValue = fc.oneof(
+    fc.jsonValue(),
+    fc.array(fc.oneof(fc.integer(), fc.double(), fc.string(), fc.constant(null)), { maxLength: 150 }),
+    fc.string({ maxLength: 3000 }),
+    fc.string({ unit: 'binary', minLength: 990, maxLength: 1100 }),
+    numberText,
+  );
+  const checkObject = fc.record(
+    { proIds: fieldValue, info: fieldValue, log: fieldValue, nonce: fieldValue },
+    { requiredKeys: [] },
+  );
+  const body = fc.oneof(
+    fc.constant(undefined),
+    fc.constant(''),
+    fc.string(),
+    anyUnit,
+    fc.string({ unit: 'binary' }),
+    fc.jsonValue().map((v) => JSON.stringify(v)),
+    checkObject.map((v) => JSON.stringify(v)),
+    checkObject.map((v) => JSON.stringify(v).slice(0, -1)), // truncated JSON
+    rawQuery, // form-shaped text
+  );
+  const contentType = fc.option(
+    fc.oneof(
+      fc.constantFrom(
+        'application/json', 'application/json; charset=utf-8', FORM, `${FORM}; charset=UTF-8`, 'text/plain', '',
+        'multipart/form-data; boundary=x', 'application/octet-stream', 'JSON', 'text/json',
+      ),
+      fc.string(),
+    ),
+    { nil: undefined },
+  );
+  const authorization = fc.option(
+    fc.oneof(
+      fc.string(),
+      anyUnit,
+      fc.tuple(fc.constantFrom('', ' ', 'Bearer ', 'license ', 'BEARER\t'), fc.string()).map(([p, k]) => p + k),
+    ),
+    { nil: undefined },
+  );
+
+  function assertWellFormed(out: CheckInput): void {
+    expect(Object.keys(out).sort()).toEqual(['info', 'key', 'log', 'proIds']);
+    if (out.key !== null) {
+      expect(typeof out.key).toBe('string');
+      expect(out.key).not.toBe('');
+      expect(out.key).toBe(out.key.trim());
+    }
+    expect(Array.isArray(out.proIds)).toBe(true);
+    for (const id of out.proIds) {
+      expect(Number.isSafeInteger(id)).toBe(true);
+      expect(id).toBeGreaterThanOrEqual(0);
+    }
+    expect(new Set(out.proIds).size).toBe(out.proIds.length);
+    if (out.info !== null) {
+      expect(typeof out.info).toBe('string');
+      expect(out.info.length).toBeLessThanOrEqual(INFO_MAX);
+    }
+    expect(typeof out.log).toBe('boolean');
+  }
+
+  it('holds for arbitrary header, query, body and content type', () => {
+    fc.assert(
+      fc.property(authorization, rawQuery, body, contentType, (auth, query, b, type) => {
+        assertWellFormed(parseCheckInput(auth, query, b, type));
+      }),
+      { numRuns: 60000 },
+    );
+  });
+
+  it('holds for arbitrary already-parsed body values', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.anything(), checkObject), contentType, (b, type) => {
+        assertWellFormed(parseCheckInput(undefined, '', b, type));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('returns a JSON array of ids in order, without repeats', () => {
+    const ids = fc.array(fc.nat({ max: 1_000_000 }), { maxLength: 60 });
+    fc.assert(
+      fc.property(ids, (list) => {
+        const expected = [...new Set(list)];
+        expect(json({ proIds: list }).proIds).toEqual(expected);
+        expect(fromQuery(list.map((id) => `proIds=${id}`).join('&')).proIds).toEqual(expected);
+        expect(fromQuery(list.map((id) => `proIds%5B%5D=${id}`).join('&')).proIds).toEqual(expected);
+        expect(fromQuery(`proIds=${list.join(',')}`).proIds).toEqual(expected);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('finds the key behind any prefix and whitespace', () => {
+    const key = fc.stringMatching(/^[A-Za-z0-9_-]{1,64}$/);
+    const prefix = fc.constantFrom('', 'Bearer ', 'bearer ', 'License ', 'LICENSE\t', 'Bearer   ');
+    const space = fc.constantFrom('', ' ', '  ', '\t', ' \t ');
+    fc.assert(
+      fc.property(space, prefix, key, space, (before, p, k, after) => {
+        expect(parseCheckInput(`${before}${p}${k}${after}`, '', undefined, undefined).key).toBe(k);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('truncates any long info to a prefix of at most 1000 characters with no half pair at the end', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', minLength: 400, maxLength: 1200 }), (text) => {
+        const info = json({ info: text }).info!;
+        expect(text.startsWith(info)).toBe(true);
+        expect(info.length).toBe(text.length <= 1000 ? text.length : /[\uD800-\uDBFF]/.test(text[999]!) ? 999 : 1000);
+        expect(/[\uD800-\uDBFF]$/.test(info)).toBe(false);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});

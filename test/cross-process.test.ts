@@ -1,0 +1,95 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, runCli, startServerProcess, type ServerProcess } from './helpers/cli.js';
+import { dialects, type TestDatabase } from './helpers/dialects.js';
+import { request } from './helpers/http.js';
+
+async function cli(env: Record<string, string>, args: string[]) {
+  const res = await runCli(env, [...args, '--json']);
+  if (res.code !== 0) throw new Error(`keyward ${args.join(' ')} failed: ${res.stderr}`);
+  return res.json;
+}
+
+describe.each(dialects())('a separate server process ($name)', ({ name, create }) => {
+  if (!create) {
+    it.skip(`${name} is not available here`, () => {});
+    return;
+  }
+  let db: TestDatabase;
+  let server: ServerProcess | undefined;
+  beforeAll(async () => {
+    db = await create();
+  });
+  afterAll(async () => {
+    await server?.stop('SIGKILL');
+    await db?.cleanup();
+  });
+
+  it('sees a CLI change to a license on the next check within 1 s', async () => {
+    await cli(db.env, ['product', 'create', '--name', 'Script', '--id', '8']);
+    const license = await cli(db.env, ['license', 'create', '--product', '8']);
+    server = await startServerProcess(db.env, await freePort());
+    const check = async (key: string, product = 8) =>
+      (await request(server!.url, { path: `/api/check/${product}`, headers: { Authorization: key } })).json.status as string;
+    /** Polls until the answer changes; returns how long that took after the CLI returned. */
+    const timeUntil = async (key: string, status: string, product = 8) => {
+      const start = Date.now();
+      while ((await check(key, product)) !== status) {
+        if (Date.now() - start > 3000) throw new Error(`still not ${status} after 3 s`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      return Date.now() - start;
+    };
+
+    expect(await check(license.key)).toBe('AUTHORISED');
+    await cli(db.env, ['license', 'update', String(license.id), '--disabled', 'true']);
+    expect(await timeUntil(license.key, 'KEY DISABLED')).toBeLessThan(1000);
+
+    await cli(db.env, ['license', 'update', String(license.id), '--disabled', 'false', '--active', 'false']);
+    expect(await timeUntil(license.key, 'NOT ACTIVE')).toBeLessThan(1000);
+
+    const regenerated = await cli(db.env, ['license', 'regenerate', String(license.id)]);
+    expect(await timeUntil(license.key, 'NOT FOUND')).toBeLessThan(1000);
+    await cli(db.env, ['license', 'update', String(license.id), '--active', 'true']);
+    expect(await timeUntil(regenerated.key, 'AUTHORISED')).toBeLessThan(1000);
+
+    // A product and a license created after the server started, both answered within 1 s.
+    await cli(db.env, ['product', 'create', '--name', 'Later', '--id', '77']);
+    const later = await cli(db.env, ['license', 'create', '--product', '77']);
+    expect(await timeUntil(later.key, 'AUTHORISED', 77)).toBeLessThan(1000);
+
+    await cli(db.env, ['license', 'delete', String(later.id)]);
+    expect(await timeUntil(later.key, 'NOT FOUND', 77)).toBeLessThan(1000);
+  });
+
+  it('loses no write on a graceful stop: N checks, SIGTERM, every log row and counter is there', async () => {
+    const license = await cli(db.env, ['license', 'create', '--product', '8']);
+    server ??= await startServerProcess(db.env, await freePort());
+    const N = 600;
+    let logged = 0;
+    for (let i = 0; i < N; i += 20) {
+      await Promise.all(
+        Array.from({ length: 20 }, (_, j) => {
+          const log = (i + j) % 3 !== 0;
+          if (log) logged++;
+          return request(server!.url, { path: `/api/check/8?log=${log}&info=n${i + j}`, headers: { Authorization: license.key } });
+        }),
+      );
+    }
+    // Stop at once: the last checks' writes are still queued when the signal arrives.
+    expect(await server.stop('SIGTERM')).toBe(0);
+    expect(server.output()).toContain('every queued write is in the database');
+    server = undefined;
+
+    const logs = await cli(db.env, ['log', 'list', '--license', String(license.id), '--limit', '10000']);
+    expect(logs).toHaveLength(logged);
+    expect(new Set(logs.map((l: { info: string }) => l.info)).size).toBe(logged);
+    expect((await cli(db.env, ['license', 'show', String(license.id)])).totalChecks).toBe(N);
+
+    // And a restarted server carries on counting from there.
+    server = await startServerProcess(db.env, await freePort());
+    await request(server.url, { path: '/api/check/8', headers: { Authorization: license.key } });
+    expect(await server.stop('SIGINT')).toBe(0);
+    server = undefined;
+    expect((await cli(db.env, ['license', 'show', String(license.id)])).totalChecks).toBe(N + 1);
+  });
+});
