@@ -3,10 +3,18 @@ import path from 'node:path';
 import dotenv from 'dotenv';
 import { z } from 'zod';
 
+const int = (min: number, max: number, fallback: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, { message: `must be a whole number from ${min} to ${max}` })
+    .transform(Number)
+    .pipe(z.number().min(min, { message: `must be at least ${min}` }).max(max, { message: `must be at most ${max}` }))
+    .default(String(fallback));
+
 /** Every environment variable Keyward reads, with its default and its check. */
 const schema = z.object({
-  PORT: z.coerce.number().int().min(0).max(65535).default(3001),
-  HOST: z.string().min(1).default('0.0.0.0'),
+  PORT: int(0, 65535, 3001),
+  HOST: z.string().min(1, { message: 'must not be empty' }).default('0.0.0.0'),
   DATABASE_URL: z
     .string()
     .default('sqlite:./data/keyward.db')
@@ -25,11 +33,17 @@ const schema = z.object({
     .optional(),
   KEYWARD_SECRET: z.string().min(32, { message: 'must be at least 32 characters' }).optional(),
   DATA_DIR: z.string().min(1).default('./data'),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  BODY_LIMIT: z.coerce.number().int().min(1024).max(10 * 1024 * 1024).default(64 * 1024),
-  LOG_FLUSH_MS: z.coerce.number().int().min(10).max(250).default(100),
-  LICENSE_CACHE_SIZE: z.coerce.number().int().min(100).default(100_000),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+      errorMap: () => ({ message: 'must be one of fatal, error, warn, info, debug, trace, silent' }),
+    })
+    .default('info'),
+  BODY_LIMIT: int(1024, 10 * 1024 * 1024, 64 * 1024),
+  LOG_FLUSH_MS: int(10, 250, 100),
+  LICENSE_CACHE_SIZE: int(100, 100_000_000, 100_000),
 });
+
+const SENSITIVE = new Set(['KEYWARD_SECRET', 'DATABASE_URL', 'REDIS_URL']);
 
 export type Config = z.infer<typeof schema> & { dialect: 'sqlite' | 'postgres'; sqlitePath?: string };
 
@@ -47,13 +61,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: { dotenv?
   }
   const parsed = schema.safeParse(source);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
-    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+    const problems = parsed.error.issues.map((i) => {
+      const name = String(i.path[0]);
+      // Never echo values that may hold a secret or a password.
+      return SENSITIVE.has(name) ? `${name} ${i.message}` : `${name} ${i.message} (got "${source[name]}")`;
+    });
+    throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   }
   const config = parsed.data;
   if (config.DATABASE_URL.startsWith('sqlite:')) {
     const file = config.DATABASE_URL.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
-    if (!file) throw new ConfigError('Invalid configuration:\n  DATABASE_URL: sqlite: needs a file path');
+    if (!file) throw new ConfigError('invalid configuration: DATABASE_URL sqlite: needs a file path (e.g. sqlite:./data/keyward.db)');
     return { ...config, dialect: 'sqlite', sqlitePath: file === ':memory:' ? file : path.resolve(file) };
   }
   return { ...config, dialect: 'postgres' };
