@@ -100,6 +100,9 @@ eachDialect('check API: every outcome of the check order', (server) => {
     ['bad charset', 'application/json; charset=klingon', '{}'],
     ['deep nesting', 'application/json', `${'['.repeat(5000)}${']'.repeat(5000)}`],
     ['bad percent-encoding', 'application/x-www-form-urlencoded', 'info=%zz&log=%'],
+    ['a Content-Type that is not a media type', 'foo', 'x=1'],
+    ['a Content-Type of only separators', ';;;', ''],
+    ['an empty Content-Type', '', '{"log":true}'],
   ])('a body that does not parse is treated as empty: %s', async (_, type, body) => {
     const res = await check('/api/check/8', keys.ok, { headers: { 'Content-Type': type }, body });
     expect(res.status).toBe(200);
@@ -119,11 +122,17 @@ eachDialect('check API: every outcome of the check order', (server) => {
     ['PUT', '/api/check/8'],
     ['DELETE', '/api/checkitem/8'],
     ['GET', '/api/v2/check/8'],
+    ['OPTIONS', '/api/check/8'],
   ])('unknown path %s %s answers 404 with a JSON body', async (method, path) => {
     const res = await check(path, keys.ok, { method });
     expect(res.status).toBe(404);
     expect(res.headers['content-type']).toMatch(/^application\/json/);
     expect(res.json).toMatchObject({ status: 'NOT FOUND', pass: false });
+  });
+
+  it('HEAD does not run a check (no HEAD twin of the check routes)', async () => {
+    const res = await check('/api/check/8', keys.ok, { method: 'HEAD' });
+    expect(res.status).toBe(404);
   });
 
   it('a malformed URL on the check path answers 200 NOT FOUND, never 4xx/5xx', async () => {

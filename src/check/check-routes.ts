@@ -24,18 +24,20 @@ export async function checkRoutes(app: FastifyInstance, deps: CheckRouteDeps): P
   const { checker, answers, clientIp } = deps;
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: deps.bodyLimit }, (_req, body, done) => done(null, body));
-
-  app.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
-    if (err.statusCode === 413) return send(reply.code(413), answers.tooLarge);
-    if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return send(reply.code(400), answers.badRequest);
-    req.log.error({ err }, 'license check failed');
-    return send(reply.code(200), answers.unavailable);
+  // Fastify refuses malformed Content-Type headers before any parser runs; the check must not,
+  // so the parser only ever sees a neutral type and the real one is kept for parse-input.
+  app.addHook('onRequest', async (req) => {
+    const type = req.headers['content-type'];
+    if (type !== undefined) {
+      originalType.set(req.raw, type);
+      req.headers['content-type'] = 'application/octet-stream';
+    }
   });
 
-  const handler = (kind: Kind) => async (req: FastifyRequest<{ Params: { productId?: string } }>, reply: FastifyReply) => {
+  const run = async (kind: Kind, req: FastifyRequest<{ Params: { productId?: string } }>, reply: FastifyReply, body: unknown) => {
     const url = req.raw.url ?? '';
     const q = url.indexOf('?');
-    const input = parseCheckInput(req.headers.authorization, q === -1 ? '' : url.slice(q + 1), req.body, req.headers['content-type']);
+    const input = parseCheckInput(req.headers.authorization, q === -1 ? '' : url.slice(q + 1), body, originalType.get(req.raw));
     const result = await checker.check({
       productIds: kind === 'multiple' ? input.proIds : productIdFromPath(req.params.productId),
       key: input.key,
@@ -47,14 +49,34 @@ export async function checkRoutes(app: FastifyInstance, deps: CheckRouteDeps): P
     return send(reply, kind === 'single' ? answers.single(result) : kind === 'multiple' ? answers.multiple(result) : answers.v1(result));
   };
 
-  for (const [url, kind] of [
-    ['/api/check/multiple', 'multiple'],
-    ['/api/check/:productId', 'single'],
-    ['/api/checkitem/:productId', 'v1'],
-  ] as const) {
-    app.route({ method: ['GET', 'POST'], url, handler: handler(kind) });
+  app.setErrorHandler(async (err: Error & { statusCode?: number }, req: FastifyRequest<{ Params: { productId?: string } }>, reply) => {
+    if (err.statusCode === 413) return send(reply.code(413), answers.tooLarge);
+    const kind = KIND_OF_ROUTE.get(req.routeOptions.url ?? '');
+    if (kind && err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
+      // Whatever was wrong with the body, the check still runs on the header, URL and query.
+      try {
+        return await run(kind, req, reply.code(200), undefined);
+      } catch (inner) {
+        err = inner as Error;
+      }
+    }
+    req.log.error({ err }, 'license check failed');
+    return send(reply.code(200), answers.unavailable);
+  });
+
+  for (const [url, kind] of KIND_OF_ROUTE) {
+    // No HEAD twin: a HEAD request must not count as a check.
+    app.route({ method: ['GET', 'POST'], url, exposeHeadRoute: false, handler: (req, reply) => run(kind, req as never, reply, req.body) });
   }
 }
+
+const originalType = new WeakMap<object, string>();
+
+const KIND_OF_ROUTE = new Map<string, Kind>([
+  ['/api/check/multiple', 'multiple'],
+  ['/api/check/:productId', 'single'],
+  ['/api/checkitem/:productId', 'v1'],
+]);
 
 function send(reply: FastifyReply, body: string): FastifyReply {
   return reply.header('content-type', JSON_TYPE).send(body);

@@ -21,6 +21,9 @@ const show = (l: LicenseJson & { key?: string }): string =>
     created: l.createdAt,
   });
 
+const status = (l: LicenseJson): string =>
+  l.disabled ? 'disabled' : !l.active ? 'inactive' : l.expiresAt && Date.parse(l.expiresAt) <= Date.now() ? 'expired' : 'active';
+
 export function licenseCommands(program: Command): void {
   const license = program.command('license').description('issue and manage license keys');
 
@@ -29,12 +32,12 @@ export function licenseCommands(program: Command): void {
     .description('issue a license; prints its key once')
     .requiredOption('--product <id>', 'product id it grants (repeat or comma-separate for a bundle)', collectInt)
     .option('--owner <username>', 'owning user')
-    .option('--ip-lock', 'lock to --ips (or to the first caller IP when --ips is empty)')
+    .option('--ip-lock [bool]', 'lock to --ips (or to the first caller IP when --ips is empty)', bool)
     .option('--ips <list>', 'comma-separated IPs/CIDRs allowed')
     .option('--expires <iso>', 'expiry time (ISO 8601, UTC)')
     .option('--note <text>', 'staff note')
     .option('--json', 'print JSON')
-    .action((o: { product: number[]; owner?: string; ipLock?: boolean; ips?: string; expires?: string; note?: string; json?: boolean }) =>
+    .action((o: { product: number[]; owner?: string; ipLock?: boolean | true; ips?: string; expires?: string; note?: string; json?: boolean }) =>
       runCommand(
         o,
         (s) =>
@@ -43,6 +46,26 @@ export function licenseCommands(program: Command): void {
             cliActor(),
           ),
         show,
+      ),
+    );
+
+  license
+    .command('list')
+    .description('list licenses (never their keys)')
+    .option('--product <id>', 'only licenses granting this product', int)
+    .option('--owner <username>', 'only licenses of this user')
+    .option('--limit <n>', 'at most this many (1-10000)', int, 100)
+    .option('--json', 'print JSON')
+    .action((o: { product?: number; owner?: string; limit: number; json?: boolean }) =>
+      runCommand(
+        o,
+        (s) => s.licenses.list({ productId: o.product, owner: o.owner, limit: o.limit }),
+        (list) =>
+          list.length
+            ? list
+                .map((l) => `${String(l.id).padStart(6)}  products ${l.productIds.join(',')}  owner ${l.owner ?? '-'}  ${status(l)}  checks ${l.totalChecks}`)
+                .join('\n')
+            : 'No licenses found.',
       ),
     );
 
@@ -57,7 +80,7 @@ export function licenseCommands(program: Command): void {
     .description('change a license')
     .option('--active <bool>', "owner's on/off switch", bool)
     .option('--disabled <bool>', "staff's disable switch", bool)
-    .option('--ip-lock <bool>', 'IP lock on/off', bool)
+    .option('--ip-lock [bool]', 'IP lock on/off (alone: on)', bool)
     .option('--ips <list>', 'comma-separated IPs/CIDRs allowed (empty to clear)')
     .option('--expires <iso>', 'expiry time (ISO 8601, UTC) or "never"')
     .option('--note <text>', 'staff note (empty to clear)')

@@ -85,6 +85,13 @@ export class LicenseService {
     return { ...license, key };
   }
 
+  async list(filter: { productId?: number; owner?: string; limit?: number }): Promise<LicenseJson[]> {
+    const ownerId = filter.owner === undefined ? undefined : await this.ownerId(filter.owner);
+    const limit = Math.min(Math.max(filter.limit ?? 100, 1), 10_000);
+    const rows = await this.repos.licenses.list({ productId: filter.productId, ownerId: ownerId ?? undefined, limit });
+    return rows.map(licenseJson);
+  }
+
   async show(id: number): Promise<LicenseJson> {
     return licenseJson(await this.record(id));
   }

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -28,3 +28,13 @@ function readSecretFile(file: string): string {
   if (secret.length < 32) throw new Error(`${file} holds no usable secret (expected 64 hex characters)`);
   return secret;
 }
+
+/** A fingerprint of the secret, safe to store: it tells whether two secrets are the same, nothing more. */
+export function secretFingerprint(secret: string): string {
+  return createHmac('sha256', secret).update('keyward-secret-fingerprint-v1').digest('hex');
+}
+
+export const SECRET_MISMATCH =
+  'the server secret does not match the one this database was created with, so stored keys could not be ' +
+  'revealed and new ones would be unreadable elsewhere; set KEYWARD_SECRET (or DATA_DIR/secret.key) to the ' +
+  'original secret, the same on every instance';

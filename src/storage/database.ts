@@ -33,7 +33,8 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
   let changes: ChangeFeed;
   if (options.dialect === 'sqlite') {
     const file = options.sqlitePath ?? ':memory:';
-    if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
+    // Only the server's user should read the database: it holds key digests and ciphertexts.
+    if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
     const sqlite = new SQLite(file);
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('synchronous = NORMAL');

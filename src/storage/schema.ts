@@ -68,6 +68,11 @@ export interface AuditLogsTable {
   after: string | null;
 }
 
+export interface SettingsTable {
+  name: string;
+  value: string;
+}
+
 export interface Database {
   users: UsersTable;
   products: ProductsTable;
@@ -75,6 +80,7 @@ export interface Database {
   license_products: LicenseProductsTable;
   auth_logs: AuthLogsTable;
   audit_logs: AuditLogsTable;
+  settings: SettingsTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

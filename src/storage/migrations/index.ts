@@ -1,11 +1,13 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import type { Dialect } from './helpers.js';
 import { initial } from './0001-initial.js';
+import { settings } from './0002-settings.js';
 
 /** Every migration, in order. Never edit a landed one: add a new entry. */
 export function migrations(dialect: Dialect): MigrationProvider {
   const all: Record<string, Migration> = {
     '0001-initial': initial(dialect),
+    '0002-settings': settings,
   };
   return { getMigrations: async () => all };
 }
