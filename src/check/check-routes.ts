@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { LicenseChecker } from '../licensing/check-license.js';
-import { MAX_PRODUCT_ID } from '../licensing/product-service.js';
+import { MAX_DB_ID } from '../licensing/values.js';
 import type { Answers } from './answers.js';
 import type { ClientIpResolver } from './client-ip.js';
 import { parseCheckInput } from './parse-input.js';
@@ -86,5 +86,5 @@ function send(reply: FastifyReply, body: string): FastifyReply {
 function productIdFromPath(segment: string | undefined): number[] {
   if (!segment || !/^\d{1,10}$/.test(segment)) return [];
   const id = Number(segment);
-  return id <= MAX_PRODUCT_ID ? [id] : [];
+  return id <= MAX_DB_ID ? [id] : [];
 }

@@ -11,7 +11,9 @@ export function buildProgram(): Command {
     .description('Keyward: a self-hosted license-key server (FaxStore License System compatible)')
     .configureOutput({
       // Usage errors are one line on stderr, like every other error.
-      outputError: (text, write) => write(`keyward: ${text.replace(/^error: /, '').trim()}\n`),
+      outputError: (text, write) =>
+        // Commander quotes a rejected argument; it may be a key pasted in the wrong place.
+        write(`keyward: ${text.replace(/^error: /, '').replace(/ argument '[^']*' is invalid/, ' has an invalid value').trim()}\n`),
     })
     .exitOverride();
   serveCommands(program);

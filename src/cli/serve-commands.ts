@@ -1,7 +1,5 @@
-import closeWithGrace from 'close-with-grace';
 import type { Command } from 'commander';
 import { loadConfig } from '../config.js';
-import { createLogger, startServer } from '../server.js';
 import { fail, runCommand } from './run.js';
 
 export function serveCommands(program: Command): void {
@@ -10,6 +8,11 @@ export function serveCommands(program: Command): void {
     .description('run the license server (what `npm start` runs)')
     .action(async () => {
       try {
+        // Loaded here so that the other commands do not pay for the HTTP stack at start-up.
+        const [{ createLogger, startServer }, { default: closeWithGrace }] = await Promise.all([
+          import('../server.js'),
+          import('close-with-grace'),
+        ]);
         const config = loadConfig();
         const logger = createLogger(config);
         const server = await startServer(config, logger);

@@ -1,4 +1,5 @@
 import ipaddr from 'ipaddr.js';
+import { quote } from './values.js';
 
 type Address = ipaddr.IPv4 | ipaddr.IPv6;
 export type IpRange = [Address, number];
@@ -22,7 +23,7 @@ export function parseAllowEntry(entry: string): IpRange | string {
   const text = entry.trim();
   const slash = text.indexOf('/');
   const addr = parseIp(slash === -1 ? text : text.slice(0, slash));
-  if (!addr) return `"${entry}" is not an IPv4/IPv6 address or CIDR block`;
+  if (!addr) return `${quote(entry)} is not an IPv4/IPv6 address or CIDR block`;
   const max = addr.kind() === 'ipv4' ? 32 : 128;
   let bits = max;
   if (slash !== -1) {
@@ -30,7 +31,7 @@ export function parseAllowEntry(entry: string): IpRange | string {
     bits = /^\d{1,3}$/.test(bitsText) ? Number(bitsText) : -1;
     // An IPv4-mapped block (::ffff:a.b.c.d/n) was turned into IPv4 above; shift its prefix to match.
     if (addr.kind() === 'ipv4' && text.slice(0, slash).includes(':')) bits -= 96;
-    if (bits < 0 || bits > max) return `"${entry}" has an invalid prefix length (0-${max})`;
+    if (bits < 0 || bits > max) return `${quote(entry)} has an invalid prefix length (0-${max})`;
   }
   return [addr, bits];
 }

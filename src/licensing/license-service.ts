@@ -10,6 +10,7 @@ import type { Updateable } from 'kysely';
 import { normalizeAllowList } from './ip-allow-list.js';
 import { licenseJson, type LicenseJson } from './json.js';
 import { checkKeyFormat, digestKey, generateKey, type KeyCipher } from './key.js';
+import { isDbId, parseIsoTime, quote } from './values.js';
 
 export interface LicenseCreate {
   productIds: readonly number[];
@@ -137,7 +138,7 @@ export class LicenseService {
   }
 
   private async record(id: number): Promise<LicenseRecord> {
-    const record = Number.isSafeInteger(id) ? await this.repos.licenses.get(id) : null;
+    const record = isDbId(id) ? await this.repos.licenses.get(id) : null;
     if (!record) throw notFound(id);
     return record;
   }
@@ -155,7 +156,7 @@ export class LicenseService {
   private async ownerId(username: string | null | undefined): Promise<number | null> {
     if (username === undefined || username === null || username === '') return null;
     const user = await this.repos.users.findByUsername(username);
-    if (!user) throw new KeywardError('user_not_found', `user "${username}" does not exist`);
+    if (!user) throw new KeywardError('user_not_found', `user ${quote(username)} does not exist`);
     return user.id;
   }
 }
@@ -172,11 +173,7 @@ function allowList(ips: string | readonly string[]): string[] {
 
 function expiry(value: string | null | undefined): number | null {
   if (value === undefined || value === null || value === '' || value === 'never') return null;
-  // A time without a zone is UTC, like every time Keyward prints.
-  const text = /T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(value) ? `${value}Z` : value;
-  const ms = /^\d{4}-\d{2}-\d{2}/.test(text) ? Date.parse(text) : Number.NaN;
-  if (Number.isNaN(ms)) throw new KeywardError('invalid_input', `"${value}" is not an ISO 8601 date/time (e.g. 2027-01-31 or 2027-01-31T12:00:00Z)`);
-  return ms;
+  return parseIsoTime(value);
 }
 
 function note(value: string | null | undefined): string | null {

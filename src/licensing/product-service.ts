@@ -5,7 +5,7 @@ import type { ProductRepository } from '../storage/product-repository.js';
 import { productJson } from './json.js';
 import { isUniqueViolation } from '../storage/database.js';
 
-export const MAX_PRODUCT_ID = 2_147_483_647;
+import { MAX_DB_ID } from './values.js';
 
 export interface ProductCreate {
   /** The seller's id (e.g. the FaxStore item id); the next free id when absent. */
@@ -32,8 +32,8 @@ export class ProductService {
       throw new KeywardError('invalid_input', 'a product description is at most 2000 characters');
     }
     const id = input.id ?? (await this.repos.products.nextId());
-    if (!Number.isInteger(id) || id < 1 || id > MAX_PRODUCT_ID) {
-      throw new KeywardError('invalid_input', `a product id is a whole number from 1 to ${MAX_PRODUCT_ID}`);
+    if (!Number.isInteger(id) || id < 1 || id > MAX_DB_ID) {
+      throw new KeywardError('invalid_input', `a product id is a whole number from 1 to ${MAX_DB_ID}`);
     }
     if (await this.repos.products.get(id)) throw new KeywardError('product_exists', `product ${id} already exists`);
     const now = Date.now();

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import argon2 from 'argon2';
 import { KeywardError } from '../errors.js';
 import type { AuditRepository } from '../storage/audit-repository.js';
 import type { ChangeFeed } from '../storage/change-feed.js';
@@ -7,6 +6,7 @@ import type { UserRow } from '../storage/schema.js';
 import type { UserRepository } from '../storage/user-repository.js';
 import { isUniqueViolation } from '../storage/database.js';
 import { userJson } from './json.js';
+import { quote } from './values.js';
 
 export const ROLES = ['customer', 'staff', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
@@ -33,7 +33,7 @@ export class UserService {
     const role = (input.role ?? 'customer') as Role;
     if (!ROLES.includes(role)) throw new KeywardError('invalid_input', `a role is one of ${ROLES.join(', ')}`);
     const email = input.email?.trim() || null;
-    if (email && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) throw new KeywardError('invalid_input', `"${email}" is not an email address`);
+    if (email && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) throw new KeywardError('invalid_input', `${quote(email)} is not an email address`);
     const generated = input.password === undefined ? randomBytes(12).toString('base64url') : undefined;
     const password = input.password ?? generated!;
     if (password.length < 8) throw new KeywardError('invalid_input', 'a password is at least 8 characters');
@@ -44,7 +44,7 @@ export class UserService {
       row = await this.repos.users.insert({
         username,
         email,
-        password_hash: await argon2.hash(password, { type: argon2.argon2id }),
+        password_hash: await hashPassword(password),
         discord_id: null,
         role,
         disabled: 0,
@@ -64,4 +64,10 @@ export class UserService {
   async adminCount(): Promise<number> {
     return this.repos.users.countAdmins();
   }
+}
+
+/** argon2id, loaded on first use so commands that never hash do not load the native module. */
+async function hashPassword(password: string): Promise<string> {
+  const { default: argon2 } = await import('argon2');
+  return argon2.hash(password, { type: argon2.argon2id });
 }

@@ -1,6 +1,6 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import { sql, type Kysely } from 'kysely';
-import pg from 'pg';
+import type pg from 'pg';
 
 const CHANNEL = 'keyward_changes';
 const SQLITE_POLL_MS = 200;
@@ -40,9 +40,9 @@ export class ChangeFeed {
     );
   }
 
-  static forPostgres(connectionString: string, db: Kysely<any>): ChangeFeed {
+  static forPostgres(connectionString: string, db: Kysely<any>, driver: typeof pg): ChangeFeed {
     return new ChangeFeed(
-      (emit) => listenPostgres(connectionString, emit),
+      (emit) => listenPostgres(connectionString, emit, driver),
       async () => {
         await sql`select pg_notify(${CHANNEL}, '')`.execute(db);
       },
@@ -77,13 +77,13 @@ export class ChangeFeed {
 }
 
 /** Keeps one LISTEN connection open, reconnecting after a loss (and treating the gap as a change). */
-async function listenPostgres(connectionString: string, emit: () => void): Promise<() => Promise<void>> {
+async function listenPostgres(connectionString: string, emit: () => void, driver: typeof pg): Promise<() => Promise<void>> {
   let stopped = false;
   let client: pg.Client | null = null;
   let retry: NodeJS.Timeout | null = null;
 
   const connect = async (): Promise<void> => {
-    const c = new pg.Client({ connectionString });
+    const c = new driver.Client({ connectionString });
     c.on('notification', () => emit());
     c.on('error', () => reconnect(c));
     c.on('end', () => reconnect(c));

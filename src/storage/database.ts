@@ -1,8 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
-import pg from 'pg';
 import { ChangeFeed } from './change-feed.js';
 import { migrations } from './migrations/index.js';
 import type { Dialect } from './migrations/helpers.js';
@@ -10,8 +8,6 @@ import type { Database } from './schema.js';
 
 export type { Dialect };
 
-// int8 (bigint) columns hold epoch milliseconds and counters, all far below 2^53.
-pg.types.setTypeParser(20, (v) => Number(v));
 
 export interface StorageOptions {
   dialect: Dialect;
@@ -35,6 +31,8 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     const file = options.sqlitePath ?? ':memory:';
     // Only the server's user should read the database: it holds key digests and ciphertexts.
     if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    // Each driver is loaded only when its dialect is used.
+    const { default: SQLite } = await import('better-sqlite3');
     const sqlite = new SQLite(file);
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('synchronous = NORMAL');
@@ -43,11 +41,14 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
     changes = ChangeFeed.forSqlite(sqlite);
   } else {
+    const { default: pg } = await import('pg');
+    // int8 (bigint) columns hold epoch milliseconds and counters, all far below 2^53.
+    pg.types.setTypeParser(20, (v) => Number(v));
     const pool = new pg.Pool({ connectionString: options.databaseUrl, max: 10 });
     // An idle client that loses its server must not crash the process; the next query reconnects.
     pool.on('error', () => {});
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-    changes = ChangeFeed.forPostgres(options.databaseUrl, db);
+    changes = ChangeFeed.forPostgres(options.databaseUrl, db, pg);
   }
   try {
     await migrate(db, options.dialect);
