@@ -10,7 +10,7 @@ export interface CheckInput {
 export const INFO_MAX = 1000;
 const MAX_PRO_IDS = 100;
 const NO_LOG = new Set(['false', '0', 'no', 'off']);
-const KEY_PREFIX = /^(?:bearer|license)\s+/i;
+const KEY_PREFIX = /^(?:bearer|license)(?:\s+|$)/i;
 
 type Fields = { proIds?: unknown; info?: unknown; log?: unknown };
 
@@ -78,7 +78,7 @@ function fromForm(params: URLSearchParams): Fields {
 export function parseProIds(value: unknown): number[] {
   const out: number[] = [];
   const visit = (v: unknown, depth: number): void => {
-    if (out.length >= MAX_PRO_IDS || depth > 3) return;
+    if (out.length >= MAX_PRO_IDS || depth > 6) return;
     if (typeof v === 'number') {
       if (Number.isSafeInteger(v) && v >= 0 && !out.includes(v)) out.push(v);
     } else if (typeof v === 'string') {

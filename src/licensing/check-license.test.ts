@@ -181,6 +181,14 @@ describe('LicenseChecker: what it records', () => {
     expect(recorder.entries[1]!.entry).toMatchObject({ licenseId: null, productId: null, status: 'NOT FOUND' });
   });
 
+  // Decision: the answer hides that the key exists, but the record keeps the license, so its owner
+  // and staff see the key being tried against other products, and it counts as a check of it.
+  it('records a known key asked for a product it does not grant under its license id', async () => {
+    source.add('KEY-Y', { id: 11, productIds: [8] });
+    expect(await checker.check(request({ productIds: [16], key: 'KEY-Y' }))).toEqual({ status: 'NOT FOUND', reason: 'key', productId: null });
+    expect(recorder.entries[0]!.entry).toMatchObject({ licenseId: 11, productId: 16, status: 'NOT FOUND' });
+  });
+
   it('records failures of a known license with its id and the deciding product', async () => {
     source.add('KEY-X', { id: 7, productIds: [16, 32], active: false });
     await checker.check(request({ productIds: [32, 16], key: 'KEY-X' }));

@@ -52,12 +52,12 @@ describe('parseIp / normalizeIp', () => {
     expect(normalizeIp('')).toBe('');
   });
 
-  // BUG (ip-allow-list.ts, parseIp): bare IPv4 in hex or with leading zeros is rejected as
+  // Regression guard, was a bug (ip-allow-list.ts, parseIp): bare IPv4 in hex or with leading zeros is rejected as
   // ambiguous, but the same text behind an IPv4-mapped prefix is accepted by ipaddr.js's IPv6
   // parser and turned into some address: `::ffff:0x7f.0.0.1` → 127.0.0.1 (hex honoured) while
   // `::ffff:0177.0.0.1` → 177.0.0.1 (leading zero ignored, not octal). Expected: both rejected,
   // like `0x7f.0.0.1` and `0177.0.0.1` are.
-  it.fails('rejects ambiguous IPv4 forms behind an IPv4-mapped prefix too', () => {
+  it('rejects ambiguous IPv4 forms behind an IPv4-mapped prefix too', () => {
     expect(parseIp('::ffff:0x7f.0.0.1')).toBeNull();
     expect(parseIp('::ffff:0177.0.0.1')).toBeNull();
   });
@@ -132,6 +132,12 @@ describe('normalizeAllowList', () => {
 
   it.each([['1.2.3'], ['0x7f.1'], ['01.2.3.4'], ['abc/8'], ['/8'], ['1.2.3.4-1.2.3.9'], ['*']])('rejects the bad address %j', (entry) => {
     expect(() => normalizeAllowList(entry)).toThrow(/not an IPv4\/IPv6 address or CIDR block/);
+  });
+
+  it('does not echo a bad entry long enough to be a license key', () => {
+    const key = 'Ab3_'.repeat(11) + 'Z'; // 45 characters, the default key look
+    expect(() => normalizeAllowList(['1.2.3.4', key])).toThrow(/45 characters/);
+    expect(() => normalizeAllowList([key])).not.toThrow(key);
   });
 
   it('names the IPv4 and IPv6 prefix ranges in its messages', () => {

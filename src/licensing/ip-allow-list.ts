@@ -9,6 +9,8 @@ export function parseIp(value: string): Address | null {
   const text = value.trim();
   if (ipaddr.IPv4.isValidFourPartDecimal(text)) return ipaddr.IPv4.parse(text);
   if (!text.includes(':') || !ipaddr.IPv6.isValid(text)) return null;
+  // A dotted tail (::ffff:1.2.3.4) must be plain four-part decimal too, as bare IPv4 must be.
+  if (text.includes('.') && !ipaddr.IPv4.isValidFourPartDecimal(text.slice(text.lastIndexOf(':') + 1))) return null;
   const v6 = ipaddr.IPv6.parse(text);
   return v6.isIPv4MappedAddress() ? v6.toIPv4Address() : v6;
 }

@@ -45,7 +45,8 @@ export class KeyCipher {
   decrypt(stored: string): string {
     if (!stored.startsWith('v1:')) throw new Error('unknown key ciphertext format');
     const raw = Buffer.from(stored.slice(3), 'base64');
-    const decipher = createDecipheriv('aes-256-gcm', this.aesKey, raw.subarray(0, 12));
+    if (raw.length < 28) throw new Error('key ciphertext is truncated');
+    const decipher = createDecipheriv('aes-256-gcm', this.aesKey, raw.subarray(0, 12), { authTagLength: 16 });
     decipher.setAuthTag(raw.subarray(12, 28));
     return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
   }

@@ -92,7 +92,12 @@ export class WriteBehind implements CheckRecorder {
   }
 
   private schedule(delay: number): void {
-    if (this.timer || this.flushing) return;
+    if (this.flushing) return;
+    if (this.timer) {
+      // A full batch does not wait for the timer that its first record started.
+      if (delay > 0) return;
+      clearTimeout(this.timer);
+    }
     this.timer = setTimeout(() => {
       this.timer = null;
       this.flush().catch(() => {});
