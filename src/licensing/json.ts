@@ -1,5 +1,5 @@
 import { parseIps, type LicenseRecord } from '../storage/license-repository.js';
-import type { AuditLogRow, ProductRow, UserRow } from '../storage/schema.js';
+import type { AuditLogRow, AuthLogRow, ProductRow, UserRow } from '../storage/schema.js';
 
 /** The public JSON shapes (CLI `--json`, later the REST API). Times are ISO 8601 UTC. */
 export const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
@@ -58,15 +58,7 @@ export const userJson = (u: UserRow) => ({
   createdAt: iso(u.created_at)!,
 });
 
-export const authLogJson = (r: {
-  time: number;
-  license_id: number | null;
-  product_id: number | null;
-  ip: string;
-  status: string;
-  info: string | null;
-  user_agent: string | null;
-}) => ({
+export const authLogJson = (r: AuthLogRow) => ({
   time: iso(r.time)!,
   licenseId: r.license_id,
   productId: r.product_id,

@@ -87,4 +87,5 @@ export type UserRow = Selectable<UsersTable>;
 export type ProductRow = Selectable<ProductsTable>;
 export type LicenseRow = Selectable<LicensesTable>;
 export type AuthLogInsert = Insertable<AuthLogsTable>;
+export type AuthLogRow = Selectable<AuthLogsTable>;
 export type AuditLogRow = Selectable<AuditLogsTable>;
