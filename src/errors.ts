@@ -8,6 +8,7 @@ export const ERROR_CODES = {
   product_in_use: 409,
   username_taken: 409,
   key_exists: 409,
+  conflict: 409,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

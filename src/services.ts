@@ -1,6 +1,7 @@
 import type { Config } from './config.js';
 import { KeyCipher } from './licensing/key.js';
 import { LicenseService } from './licensing/license-service.js';
+import { LogService } from './licensing/log-service.js';
 import { ProductService } from './licensing/product-service.js';
 import { loadSecret, SECRET_MISMATCH, secretFingerprint } from './licensing/secret.js';
 import { UserService } from './licensing/user-service.js';
@@ -26,6 +27,7 @@ export interface Services {
   licenses: LicenseService;
   products: ProductService;
   users: UserService;
+  logs: LogService;
   close(): Promise<void>;
 }
 
@@ -58,6 +60,7 @@ export async function openServices(config: Config): Promise<Services> {
     licenses: new LicenseService(repos, cipher, changes),
     products: new ProductService(repos, changes),
     users: new UserService(repos, changes),
+    logs: new LogService(repos),
     close: () => storage.close(),
   };
 }

@@ -1,6 +1,4 @@
 import type { Command } from 'commander';
-import { authLogJson } from '../licensing/json.js';
-import { isDbId } from '../licensing/values.js';
 import { int } from './parse.js';
 import { runCommand } from './run.js';
 
@@ -17,10 +15,8 @@ export function logCommands(program: Command): void {
       runCommand(
         o,
         async (s) => {
-          const limit = Math.min(Math.max(o.limit, 1), 10_000);
-          // An id the database cannot hold names no license: nothing to list.
-          if (o.license !== undefined && !isDbId(o.license)) return [];
-          return (await s.repos.authLogs.list({ licenseId: o.license, limit })).map(authLogJson);
+          const rows = await s.logs.checks({ licenseId: o.license, limit: o.limit });
+          return rows.map(({ id: _id, ...row }) => row);
         },
         (rows) =>
           rows.length

@@ -2,7 +2,7 @@ import { KeywardError } from '../errors.js';
 import type { AuditRepository } from '../storage/audit-repository.js';
 import { isUniqueViolation } from '../storage/database.js';
 import type { ChangeFeed } from '../storage/change-feed.js';
-import type { LicenseRecord, LicenseRepository } from '../storage/license-repository.js';
+import type { LicenseRecord, LicenseRepository, LicenseStatus } from '../storage/license-repository.js';
 import type { ProductRepository } from '../storage/product-repository.js';
 import type { UserRepository } from '../storage/user-repository.js';
 import type { LicensesTable } from '../storage/schema.js';
@@ -22,6 +22,19 @@ export interface LicenseCreate {
   note?: string | null;
   /** An existing key to keep (imports); a new one is generated when absent. */
   key?: string;
+}
+
+export interface LicenseSearch {
+  productId?: number;
+  /** Owner by username (unknown → error) or by id. */
+  owner?: string;
+  ownerId?: number;
+  /** An exact clear key. */
+  key?: string;
+  ip?: string;
+  status?: LicenseStatus;
+  limit?: number;
+  cursor?: string;
 }
 
 export interface LicenseUpdate {
@@ -86,11 +99,50 @@ export class LicenseService {
     return { ...license, key };
   }
 
-  async list(filter: { productId?: number; owner?: string; limit?: number }): Promise<LicenseJson[]> {
-    const ownerId = filter.owner === undefined ? undefined : await this.ownerId(filter.owner);
+  /**
+   * Finds licenses, oldest first, a page at a time: pass the returned `nextCursor` as `cursor`
+   * for the next page (null when there is none).
+   */
+  async search(filter: LicenseSearch): Promise<{ items: LicenseJson[]; nextCursor: string | null }> {
     const limit = Math.min(Math.max(filter.limit ?? 100, 1), 10_000);
-    const rows = await this.repos.licenses.list({ productId: filter.productId, ownerId: ownerId ?? undefined, limit });
-    return rows.map(licenseJson);
+    let ownerId = filter.ownerId;
+    if (filter.owner !== undefined) ownerId = (await this.ownerId(filter.owner)) ?? undefined;
+    const afterId = filter.cursor ? decodeCursor(filter.cursor) : undefined;
+    const rows = await this.repos.licenses.list({
+      productId: filter.productId,
+      ownerId,
+      keyDigest: filter.key ? digestKey(filter.key.trim()) : undefined,
+      ip: filter.ip,
+      status: filter.status,
+      afterId,
+      limit: limit + 1,
+    });
+    const items = rows.slice(0, limit).map(licenseJson);
+    return { items, nextCursor: rows.length > limit ? encodeCursor(items[items.length - 1]!.id) : null };
+  }
+
+  async list(filter: LicenseSearch): Promise<LicenseJson[]> {
+    return (await this.search(filter)).items;
+  }
+
+  /** Disables (or re-enables) several licenses; each change is audited. Returns the ids changed. */
+  async setDisabled(ids: readonly number[], disabled: boolean, actor: string): Promise<number[]> {
+    const changed: number[] = [];
+    for (const id of new Set(ids)) {
+      const before = licenseJson(await this.record(id));
+      if (before.disabled === disabled) continue;
+      await this.repos.licenses.update(id, { disabled: disabled ? 1 : 0, updated_at: Date.now() });
+      const after = await this.show(id);
+      await this.repos.audit.insert({ actor, action: 'license.updated', targetType: 'license', targetId: id, before, after });
+      changed.push(id);
+    }
+    if (changed.length) await this.changes.announce();
+    return changed;
+  }
+
+  /** The owner's user id (null for none), for authorising owner-only actions. */
+  async ownerOf(id: number): Promise<number | null> {
+    return (await this.record(id)).owner_id;
   }
 
   async show(id: number): Promise<LicenseJson> {
@@ -180,4 +232,13 @@ function note(value: string | null | undefined): string | null {
   if (!value) return null;
   if (value.length > NOTE_MAX) throw new KeywardError('invalid_input', `a note is at most ${NOTE_MAX} characters`);
   return value;
+}
+
+/** Opaque page cursors: callers must not build them, so their shape can change. */
+const encodeCursor = (id: number): string => Buffer.from(`l:${id}`).toString('base64url');
+
+function decodeCursor(cursor: string): number {
+  const m = /^l:(\d{1,10})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  if (!m) throw new KeywardError('invalid_input', 'invalid cursor');
+  return Number(m[1]);
 }

@@ -2,11 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { KeywardError } from '../errors.js';
 import type { AuditRepository } from '../storage/audit-repository.js';
 import type { ChangeFeed } from '../storage/change-feed.js';
-import type { UserRow } from '../storage/schema.js';
+import type { Updateable } from 'kysely';
+import type { UserRow, UsersTable } from '../storage/schema.js';
 import type { UserRepository } from '../storage/user-repository.js';
 import { isUniqueViolation } from '../storage/database.js';
 import { userJson } from './json.js';
-import { quote } from './values.js';
+import { isDbId, quote } from './values.js';
 
 export const ROLES = ['customer', 'staff', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
@@ -30,13 +31,10 @@ export class UserService {
     if (!/^[A-Za-z0-9_.-]{2,32}$/.test(username)) {
       throw new KeywardError('invalid_input', 'a username is 2-32 characters of letters, digits, "_", "." or "-"');
     }
-    const role = (input.role ?? 'customer') as Role;
-    if (!ROLES.includes(role)) throw new KeywardError('invalid_input', `a role is one of ${ROLES.join(', ')}`);
-    const email = input.email?.trim() || null;
-    if (email && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) throw new KeywardError('invalid_input', `${quote(email)} is not an email address`);
+    const role = checkRole(input.role ?? 'customer');
+    const email = checkEmail(input.email);
     const generated = input.password === undefined ? randomBytes(12).toString('base64url') : undefined;
-    const password = input.password ?? generated!;
-    if (password.length < 8) throw new KeywardError('invalid_input', 'a password is at least 8 characters');
+    const password = checkPassword(input.password ?? generated!);
     if (await this.repos.users.findByUsername(username)) throw new KeywardError('username_taken', `username "${username}" is taken`);
     const now = Date.now();
     let row: UserRow;
@@ -61,6 +59,66 @@ export class UserService {
     return generated ? { ...user, password: generated } : user;
   }
 
+  async get(id: number) {
+    return userJson(await this.row(id));
+  }
+
+  async findByUsername(username: string) {
+    const row = await this.repos.users.findByUsername(username);
+    return row ? userJson(row) : null;
+  }
+
+  async list(filter: { q?: string; role?: string; limit?: number; afterId?: number } = {}) {
+    const role = filter.role === undefined ? undefined : checkRole(filter.role);
+    const limit = Math.min(Math.max(filter.limit ?? 100, 1), 10_000);
+    return (await this.repos.users.list({ q: filter.q, role, afterId: filter.afterId, limit })).map(userJson);
+  }
+
+  async update(id: number, input: { role?: string; email?: string | null; disabled?: boolean; discordId?: string | null }, actor: string) {
+    const before = await this.get(id);
+    const patch: Updateable<UsersTable> = { updated_at: Date.now() };
+    if (input.role !== undefined) patch.role = checkRole(input.role);
+    if (input.email !== undefined) patch.email = checkEmail(input.email);
+    if (input.disabled !== undefined) patch.disabled = input.disabled ? 1 : 0;
+    if (input.discordId !== undefined) patch.discord_id = input.discordId;
+    try {
+      await this.repos.users.update(id, patch);
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new KeywardError('conflict', 'that Discord account is linked to another user');
+      throw err;
+    }
+    const after = await this.get(id);
+    await this.repos.audit.insert({ actor, action: 'user.updated', targetType: 'user', targetId: id, before, after });
+    await this.changes.announce();
+    return after;
+  }
+
+  async setPassword(id: number, password: string, actor: string): Promise<void> {
+    await this.row(id);
+    checkPassword(password);
+    await this.repos.users.update(id, { password_hash: await hashPassword(password), updated_at: Date.now() });
+    await this.repos.audit.insert({ actor, action: 'user.password_changed', targetType: 'user', targetId: id });
+  }
+
+  /**
+   * The user whose username or email and password match, or null. A disabled account or one
+   * without a password never matches; the time taken does not tell which part was wrong.
+   */
+  async verifyPassword(login: string, password: string) {
+    const row = await this.repos.users.findByLogin(login.trim());
+    const { default: argon2 } = await import('argon2');
+    const hash = row?.password_hash ?? DUMMY_HASH;
+    const ok = await argon2.verify(hash, password).catch(() => false);
+    if (!row || !row.password_hash || !ok || row.disabled === 1) return null;
+    return userJson(row);
+  }
+
+  private async row(id: number): Promise<UserRow> {
+    const row = isDbId(id) ? await this.repos.users.get(id) : undefined;
+    if (!row) throw new KeywardError('user_not_found', `user ${id} does not exist`);
+    return row;
+  }
+
   async adminCount(): Promise<number> {
     return this.repos.users.countAdmins();
   }
@@ -70,4 +128,24 @@ export class UserService {
 async function hashPassword(password: string): Promise<string> {
   const { default: argon2 } = await import('argon2');
   return argon2.hash(password, { type: argon2.argon2id });
+}
+
+// A valid argon2id hash of a random password, verified against when no user matches.
+const DUMMY_HASH = '$argon2id$v=19$m=65536,p=4,t=3$z25VZBkGB2RvB0087ie7VQ$4BWaX82gMSXH7Q4Ph7tzi839vuVqvNwg/+CctXNfFT0';
+
+function checkRole(role: string): Role {
+  if (!ROLES.includes(role as Role)) throw new KeywardError('invalid_input', `a role is one of ${ROLES.join(', ')}`);
+  return role as Role;
+}
+
+function checkEmail(value: string | null | undefined): string | null {
+  const email = value?.trim() || null;
+  if (email && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) throw new KeywardError('invalid_input', `${quote(email)} is not an email address`);
+  return email;
+}
+
+function checkPassword(password: string): string {
+  if (password.length < 8) throw new KeywardError('invalid_input', 'a password is at least 8 characters');
+  if (password.length > 1024) throw new KeywardError('invalid_input', 'a password is at most 1024 characters');
+  return password;
 }

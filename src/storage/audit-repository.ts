@@ -10,6 +10,17 @@ export interface AuditEntry {
   after?: unknown;
 }
 
+export interface AuditQuery {
+  actor?: string;
+  action?: string;
+  targetType?: string;
+  targetId?: string;
+  from?: number;
+  to?: number;
+  beforeId?: number;
+  limit: number;
+}
+
 export class AuditRepository {
   constructor(private readonly db: Kysely<Database>) {}
 
@@ -28,7 +39,16 @@ export class AuditRepository {
       .execute();
   }
 
-  list(limit = 100): Promise<AuditLogRow[]> {
-    return this.db.selectFrom('audit_logs').selectAll().orderBy('id', 'desc').limit(limit).execute();
+  list(query: AuditQuery | number = 100): Promise<AuditLogRow[]> {
+    const f: AuditQuery = typeof query === 'number' ? { limit: query } : query;
+    let q = this.db.selectFrom('audit_logs').selectAll();
+    if (f.actor !== undefined) q = q.where('actor', '=', f.actor);
+    if (f.action !== undefined) q = q.where('action', '=', f.action);
+    if (f.targetType !== undefined) q = q.where('target_type', '=', f.targetType);
+    if (f.targetId !== undefined) q = q.where('target_id', '=', f.targetId);
+    if (f.from !== undefined) q = q.where('time', '>=', f.from);
+    if (f.to !== undefined) q = q.where('time', '<', f.to);
+    if (f.beforeId !== undefined) q = q.where('id', '<', f.beforeId);
+    return q.orderBy('id', 'desc').limit(f.limit).execute();
   }
 }

@@ -13,6 +13,12 @@ export interface CounterDelta {
 
 export interface AuthLogQuery {
   licenseId?: number;
+  licenseIds?: readonly number[];
+  productId?: number;
+  status?: string;
+  from?: number;
+  to?: number;
+  beforeId?: number;
   limit: number;
 }
 
@@ -44,6 +50,15 @@ export class AuthLogRepository {
   list(query: AuthLogQuery) {
     let q = this.db.selectFrom('auth_logs').selectAll();
     if (query.licenseId !== undefined) q = q.where('license_id', '=', query.licenseId);
+    if (query.licenseIds !== undefined) {
+      if (query.licenseIds.length === 0) return Promise.resolve([]);
+      q = q.where('license_id', 'in', query.licenseIds);
+    }
+    if (query.productId !== undefined) q = q.where('product_id', '=', query.productId);
+    if (query.status !== undefined) q = q.where('status', '=', query.status);
+    if (query.from !== undefined) q = q.where('time', '>=', query.from);
+    if (query.to !== undefined) q = q.where('time', '<', query.to);
+    if (query.beforeId !== undefined) q = q.where('id', '<', query.beforeId);
     return q.orderBy('id', 'desc').limit(query.limit).execute();
   }
 }

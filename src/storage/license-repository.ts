@@ -1,4 +1,4 @@
-import type { Insertable, Kysely, Updateable } from 'kysely';
+import { sql, type Insertable, type Kysely, type Updateable } from 'kysely';
 import type { Database, LicenseRow, LicensesTable } from './schema.js';
 
 export interface LicenseRecord extends LicenseRow {
@@ -6,10 +6,21 @@ export interface LicenseRecord extends LicenseRow {
   ownerUsername: string | null;
 }
 
+export type LicenseStatus = 'active' | 'inactive' | 'disabled' | 'expired';
+
 export interface LicenseFilter {
   productId?: number;
   ownerId?: number;
+  /** The SHA-256 digest of an exact key. */
+  keyDigest?: string;
+  /** Matches an allowed IP/CIDR entry or the last caller IP (substring). */
+  ip?: string;
+  status?: LicenseStatus;
+  /** Only licenses with an id greater than this (cursor pagination, ascending ids). */
+  afterId?: number;
   limit: number;
+  /** For the `expired` status and the others' complement; defaults to now. */
+  now?: number;
 }
 
 export class LicenseRepository {
@@ -35,21 +46,68 @@ export class LicenseRepository {
   }
 
   async list(filter: LicenseFilter): Promise<LicenseRecord[]> {
+    const now = filter.now ?? Date.now();
     let q = this.db
       .selectFrom('licenses')
       .leftJoin('users', 'users.id', 'licenses.owner_id')
       .selectAll('licenses')
       .select('users.username as ownerUsername');
     if (filter.ownerId !== undefined) q = q.where('licenses.owner_id', '=', filter.ownerId);
+    if (filter.keyDigest !== undefined) q = q.where('licenses.key_digest', '=', filter.keyDigest);
+    if (filter.afterId !== undefined) q = q.where('licenses.id', '>', filter.afterId);
+    if (filter.ip !== undefined && filter.ip !== '') {
+      const pattern = `%${filter.ip.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      q = q.where((eb) =>
+        eb.or([
+          eb('licenses.ips', 'like', sql<string>`${pattern} escape '\\'`),
+          eb('licenses.last_ip', 'like', sql<string>`${pattern} escape '\\'`),
+        ]),
+      );
+    }
     if (filter.productId !== undefined) {
       const productId = filter.productId;
       q = q.where('licenses.id', 'in', (eb) =>
         eb.selectFrom('license_products').select('license_id').where('product_id', '=', productId),
       );
     }
+    switch (filter.status) {
+      case 'disabled':
+        q = q.where('licenses.disabled', '=', 1);
+        break;
+      case 'inactive':
+        q = q.where('licenses.disabled', '=', 0).where('licenses.active', '=', 0);
+        break;
+      case 'expired':
+        q = q
+          .where('licenses.disabled', '=', 0)
+          .where('licenses.active', '=', 1)
+          .where('licenses.expires_at', 'is not', null)
+          .where('licenses.expires_at', '<=', now);
+        break;
+      case 'active':
+        q = q
+          .where('licenses.disabled', '=', 0)
+          .where('licenses.active', '=', 1)
+          .where((eb) => eb.or([eb('licenses.expires_at', 'is', null), eb('licenses.expires_at', '>', now)]));
+        break;
+    }
     const rows = await q.orderBy('licenses.id').limit(filter.limit).execute();
     const products = await this.productIdsOfMany(rows.map((r) => r.id));
     return rows.map((r) => ({ ...r, productIds: products.get(r.id) ?? [] }));
+  }
+
+  async count(): Promise<{ total: number; active: number; disabled: number }> {
+    const row = await this.db
+      .selectFrom('licenses')
+      .select((eb) => [
+        eb.fn.countAll<number>().as('total'),
+        eb.fn.sum<number>(eb.case().when('disabled', '=', 1).then(1).else(0).end()).as('disabled'),
+        eb.fn
+          .sum<number>(eb.case().when(eb.and([eb('disabled', '=', 0), eb('active', '=', 1)])).then(1).else(0).end())
+          .as('active'),
+      ])
+      .executeTakeFirst();
+    return { total: Number(row?.total ?? 0), active: Number(row?.active ?? 0), disabled: Number(row?.disabled ?? 0) };
   }
 
   async insert(row: Insertable<LicensesTable>, productIds: readonly number[]): Promise<number> {

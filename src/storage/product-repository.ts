@@ -28,4 +28,13 @@ export class ProductRepository {
   async insert(row: ProductRow): Promise<void> {
     await this.db.insertInto('products').values(row).execute();
   }
+
+  async update(id: number, patch: { name?: string; description?: string | null; updated_at: number }): Promise<void> {
+    await this.db.updateTable('products').set(patch).where('id', '=', id).execute();
+  }
+
+  async delete(id: number): Promise<boolean> {
+    const result = await this.db.deleteFrom('products').where('id', '=', id).executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
 }

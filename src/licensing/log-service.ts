@@ -1,0 +1,49 @@
+import type { AuditRepository } from '../storage/audit-repository.js';
+import type { AuthLogRepository } from '../storage/auth-log-repository.js';
+import { auditJson, authLogJson } from './json.js';
+import { isDbId } from './values.js';
+
+export interface CheckLogFilter {
+  licenseId?: number;
+  /** Several licenses at once (a customer's own); an empty list matches nothing. */
+  licenseIds?: readonly number[];
+  productId?: number;
+  status?: string;
+  /** Epoch ms, inclusive. */
+  from?: number;
+  /** Epoch ms, exclusive. */
+  to?: number;
+  /** Only rows older than this row id (newest-first pagination). */
+  beforeId?: number;
+  limit?: number;
+}
+
+export interface AuditFilter {
+  actor?: string;
+  action?: string;
+  targetType?: string;
+  targetId?: string;
+  from?: number;
+  to?: number;
+  beforeId?: number;
+  limit?: number;
+}
+
+const clampLimit = (limit: number | undefined, fallback: number) => Math.min(Math.max(limit ?? fallback, 1), 10_000);
+
+/** Reading Previous Auths and the audit log, newest first. */
+export class LogService {
+  constructor(private readonly repos: { authLogs: AuthLogRepository; audit: AuditRepository }) {}
+
+  async checks(filter: CheckLogFilter = {}) {
+    // An id the database cannot hold names no license: nothing to list.
+    if (filter.licenseId !== undefined && !isDbId(filter.licenseId)) return [];
+    const rows = await this.repos.authLogs.list({ ...filter, limit: clampLimit(filter.limit, 50) });
+    return rows.map((r) => ({ id: r.id, ...authLogJson(r) }));
+  }
+
+  async audit(filter: AuditFilter = {}) {
+    const rows = await this.repos.audit.list({ ...filter, limit: clampLimit(filter.limit, 100) });
+    return rows.map(auditJson);
+  }
+}
