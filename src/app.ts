@@ -1,9 +1,13 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import type { Answers } from './check/answers.js';
+import type { Config } from './config.js';
+import type { Services } from './services.js';
 import { checkRoutes, JSON_TYPE, type CheckRouteDeps } from './check/check-routes.js';
 
 export interface AppDeps extends CheckRouteDeps {
+  config: Config;
+  services: Services;
   logger: Logger;
   answers: Answers;
 }
@@ -33,6 +37,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   app.get('/healthz', async () => ({ ok: true }));
 
+  // Features, each in its own folder and scope, in this order: the hot path first.
   await app.register(async (scope) => checkRoutes(scope, deps));
   return app;
 }

@@ -39,7 +39,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     });
     const answers = buildAnswers(config.PUBLIC_URL);
     const checker = new LicenseChecker(cache, writeBehind);
-    const app = await buildApp({ logger, checker, answers, clientIp, bodyLimit: config.BODY_LIMIT });
+    const app = await buildApp({ config, services, logger, checker, answers, clientIp, bodyLimit: config.BODY_LIMIT });
     await app.listen({ port: config.PORT, host: config.HOST });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.PORT;
