@@ -1,34 +1,42 @@
+import http from 'node:http';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import type { Answers } from './check/answers.js';
 import type { Config } from './config.js';
 import type { Services } from './services.js';
-import { checkRoutes, JSON_TYPE, type CheckRouteDeps } from './check/check-routes.js';
+import { createCheckHandler, JSON_TYPE, type CheckHandlerDeps } from './check/check-handler.js';
 
-export interface AppDeps extends CheckRouteDeps {
+export interface AppDeps extends CheckHandlerDeps {
   config: Config;
   services: Services;
   logger: Logger;
   answers: Answers;
 }
 
-/** Builds the HTTP app: infrastructure first (errors, 404, health), then the features. */
+/**
+ * Builds the HTTP app. License checks are answered by the check handler straight from node:http;
+ * every other request goes to the Fastify app: infrastructure first (errors, 404, health), then
+ * the features.
+ */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const checks = createCheckHandler(deps);
   const app = Fastify({
+    serverFactory: (handler) => {
+      const server = http.createServer((req, res) => {
+        if (!checks(req, res)) handler(req, res);
+      });
+      server.requestTimeout = 30_000;
+      server.keepAliveTimeout = 72_000;
+      return server;
+    },
     loggerInstance: deps.logger,
     // No log line per check: at license-check rates that is noise and cost.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: deps.bodyLimit,
-    requestTimeout: 30_000,
     // Keep answering requests that arrive on open connections while a graceful stop drains.
     return503OnClosing: false,
-    frameworkErrors: (_err, req, res) => {
-      // A malformed URL (e.g. bad percent-encoding in the product id) names no product.
-      const onCheckPath = (req.raw.url ?? '').startsWith('/api/check');
-      (res as unknown as FastifyReply)
-        .code(onCheckPath ? 200 : 400)
-        .header('content-type', JSON_TYPE)
-        .send(onCheckPath ? deps.answers.single({ status: 'NOT FOUND', reason: 'product', productId: null }) : deps.answers.badRequest);
+    frameworkErrors: (_err, _req, res) => {
+      (res as unknown as FastifyReply).code(400).header('content-type', JSON_TYPE).send(deps.answers.badRequest);
     },
   }) as unknown as FastifyInstance;
 
@@ -37,7 +45,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   app.get('/healthz', async () => ({ ok: true }));
 
-  // Features, each in its own folder and scope, in this order: the hot path first.
-  await app.register(async (scope) => checkRoutes(scope, deps));
+  // Features, each in its own folder and scope, register below in this order.
   return app;
 }

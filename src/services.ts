@@ -51,7 +51,7 @@ export async function openServices(config: Config): Promise<Services> {
     products: new ProductRepository(db),
     users: new UserRepository(db),
     audit: new AuditRepository(db),
-    authLogs: new AuthLogRepository(db),
+    authLogs: new AuthLogRepository(db, storage.dialect),
   };
   return {
     config,

@@ -1,4 +1,5 @@
-import { sql, type Kysely } from 'kysely';
+import { CompiledQuery, type Kysely } from 'kysely';
+import type { Dialect } from './migrations/helpers.js';
 import type { AuthLogInsert, Database } from './schema.js';
 
 /** 8 columns a row; 500 rows stay far below SQLite's and PostgreSQL's bound-parameter limits. */
@@ -22,29 +23,47 @@ export interface AuthLogQuery {
   limit: number;
 }
 
-/** Previous Auths rows and the per-license check counters that travel with them. */
+/**
+ * Previous Auths rows and the per-license check counters that travel with them.
+ *
+ * The batch writer runs for every check, so it sends prepared text with parameters instead of
+ * building a query per batch: one multi-row INSERT and one UPDATE … FROM (VALUES …) per chunk.
+ */
 export class AuthLogRepository {
-  constructor(private readonly db: Kysely<Database>) {}
+  private readonly statements = new Map<string, string>();
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly dialect: Dialect,
+  ) {}
 
   /** Writes one batch in one transaction: log rows, then counter increments (never lost, never doubled). */
   async writeBatch(rows: readonly AuthLogInsert[], counters: ReadonlyMap<number, CounterDelta>): Promise<void> {
+    const deltas = [...counters];
     await this.db.transaction().execute(async (trx) => {
       for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
-        await trx.insertInto('auth_logs').values(rows.slice(i, i + INSERT_CHUNK)).execute();
+        const chunk = rows.slice(i, i + INSERT_CHUNK);
+        const params: unknown[] = [];
+        for (const r of chunk) params.push(r.time, r.license_id, r.product_id, r.ip, r.status, r.info, r.user_agent);
+        await trx.executeQuery(CompiledQuery.raw(this.statement('insert', chunk.length), params));
       }
-      for (const [licenseId, delta] of counters) {
-        const newer = sql<boolean>`last_check_at is null or last_check_at <= ${delta.lastCheckAt}`;
-        await trx
-          .updateTable('licenses')
-          .set({
-            total_checks: sql`total_checks + ${delta.checks}`,
-            last_check_at: sql`case when ${newer} then ${delta.lastCheckAt} else last_check_at end`,
-            last_ip: sql`case when ${newer} then ${delta.lastIp} else last_ip end`,
-          })
-          .where('id', '=', licenseId)
-          .execute();
+      for (let i = 0; i < deltas.length; i += INSERT_CHUNK) {
+        const chunk = deltas.slice(i, i + INSERT_CHUNK);
+        const params: unknown[] = [];
+        for (const [id, d] of chunk) params.push(id, d.checks, d.lastCheckAt, d.lastIp);
+        await trx.executeQuery(CompiledQuery.raw(this.statement('count', chunk.length), params));
       }
     });
+  }
+
+  private statement(kind: 'insert' | 'count', rows: number): string {
+    const name = `${kind}:${rows}`;
+    let text = this.statements.get(name);
+    if (!text) {
+      text = kind === 'insert' ? insertText(rows, this.dialect) : countText(rows, this.dialect);
+      if (this.statements.size < 64) this.statements.set(name, text);
+    }
+    return text;
   }
 
   list(query: AuthLogQuery) {
@@ -61,4 +80,37 @@ export class AuthLogRepository {
     if (query.beforeId !== undefined) q = q.where('id', '<', query.beforeId);
     return q.orderBy('id', 'desc').limit(query.limit).execute();
   }
+}
+
+/** `(?, ?, …)` groups, numbered `$n` for PostgreSQL; `cast` gives PostgreSQL the VALUES column types. */
+function placeholders(rows: number, casts: readonly string[], dialect: Dialect): string {
+  let n = 0;
+  const groups: string[] = [];
+  for (let r = 0; r < rows; r++) {
+    const cols = casts.map((type) => {
+      const p = dialect === 'postgres' ? `$${++n}` : '?';
+      return type ? `cast(${p} as ${type})` : p;
+    });
+    groups.push(`(${cols.join(', ')})`);
+  }
+  return groups.join(', ');
+}
+
+function insertText(rows: number, dialect: Dialect): string {
+  return (
+    'insert into auth_logs (time, license_id, product_id, ip, status, info, user_agent) values ' +
+    placeholders(rows, ['', '', '', '', '', '', ''], dialect)
+  );
+}
+
+/** Adds each license's checks and keeps the newest last check (instances may flush out of order). */
+function countText(rows: number, dialect: Dialect): string {
+  const newer = '(licenses.last_check_at is null or licenses.last_check_at <= v.column3)';
+  return (
+    'update licenses set total_checks = licenses.total_checks + v.column2, ' +
+    `last_check_at = case when ${newer} then v.column3 else licenses.last_check_at end, ` +
+    `last_ip = case when ${newer} then v.column4 else licenses.last_ip end ` +
+    `from (values ${placeholders(rows, ['integer', 'bigint', 'bigint', 'text'], dialect)}) as v ` +
+    'where licenses.id = v.column1'
+  );
 }
