@@ -5,6 +5,7 @@ import type { Answers } from './check/answers.js';
 import type { Config } from './config.js';
 import type { Services } from './services.js';
 import { createCheckHandler, JSON_TYPE, type CheckHandlerDeps } from './check/check-handler.js';
+import { managementApi } from './api/plugin.js';
 
 export interface AppDeps extends CheckHandlerDeps {
   config: Config;
@@ -46,5 +47,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.get('/healthz', async () => ({ ok: true }));
 
   // Features, each in its own folder and scope, register below in this order.
+  await app.register(managementApi, { config: deps.config, services: deps.services, logger: deps.logger });
   return app;
 }

@@ -9,6 +9,20 @@ export const ERROR_CODES = {
   username_taken: 409,
   key_exists: 409,
   conflict: 409,
+  // The management API (/api/v1) and its tokens, idempotency and webhooks.
+  unauthorized: 401,
+  forbidden: 403,
+  route_not_found: 404,
+  token_not_found: 404,
+  webhook_not_found: 404,
+  delivery_not_found: 404,
+  token_name_taken: 409,
+  idempotency_key_in_use: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  idempotency_key_reused: 422,
+  rate_limited: 429,
+  internal_error: 500,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -19,6 +33,8 @@ export class KeywardError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
+    /** Machine-readable specifics (e.g. the fields that failed validation); safe to show. */
+    readonly details?: unknown,
   ) {
     super(message);
     this.name = 'KeywardError';

@@ -1,3 +1,5 @@
+import { IdempotencyService } from './api/idempotency-service.js';
+import { TokenService } from './api/token-service.js';
 import type { Config } from './config.js';
 import { KeyCipher } from './licensing/key.js';
 import { LicenseService } from './licensing/license-service.js';
@@ -12,6 +14,13 @@ import { LicenseRepository } from './storage/license-repository.js';
 import { ProductRepository } from './storage/product-repository.js';
 import { SettingsRepository } from './storage/settings-repository.js';
 import { UserRepository } from './storage/user-repository.js';
+import { ApiTokenRepository } from './storage/api-token-repository.js';
+import { IdempotencyRepository } from './storage/idempotency-repository.js';
+import { WebhookRepository } from './storage/webhook-repository.js';
+import { CheckEventTap } from './webhooks/check-events.js';
+import { TappedAuthLogRepository, TappedLicenseRepository } from './webhooks/check-taps.js';
+import { WebhookQueue } from './webhooks/webhook-queue.js';
+import { WebhookService } from './webhooks/webhook-service.js';
 
 /** Everything the server and the CLI share: storage, repositories and domain services, wired once. */
 export interface Services {
@@ -23,11 +32,24 @@ export interface Services {
     users: UserRepository;
     audit: AuditRepository;
     authLogs: AuthLogRepository;
+    tokens: ApiTokenRepository;
+    idempotency: IdempotencyRepository;
+    webhooks: WebhookRepository;
   };
   licenses: LicenseService;
   products: ProductService;
   users: UserService;
   logs: LogService;
+  /** Management API tokens: create (shown once), list, revoke; the API authenticates with it. */
+  tokens: TokenService;
+  /** Idempotency-Key reservations for the API's creates. */
+  idempotency: IdempotencyService;
+  /** Webhook endpoints and their delivery log. */
+  webhooks: WebhookService;
+  /** Queues webhook deliveries in the database (LicenseService's event sink). */
+  webhookQueue: WebhookQueue;
+  /** Check-path events (failed checks, first-IP binds) for the server's webhook forwarder. */
+  checkEvents: CheckEventTap;
   close(): Promise<void>;
 }
 
@@ -46,21 +68,32 @@ export async function openServices(config: Config): Promise<Services> {
   }
   const cipher = new KeyCipher(secret);
   const { db, changes } = storage;
+  // The check path's writes tell the tap what happened, after they are committed.
+  const checkEvents = new CheckEventTap();
   const repos = {
-    licenses: new LicenseRepository(db),
+    licenses: new TappedLicenseRepository(db, checkEvents),
     products: new ProductRepository(db),
     users: new UserRepository(db),
     audit: new AuditRepository(db),
-    authLogs: new AuthLogRepository(db, storage.dialect),
+    authLogs: new TappedAuthLogRepository(db, storage.dialect, checkEvents),
+    tokens: new ApiTokenRepository(db),
+    idempotency: new IdempotencyRepository(db),
+    webhooks: new WebhookRepository(db, storage.dialect),
   };
+  const webhookQueue = new WebhookQueue(repos.webhooks);
   return {
     config,
     storage,
     repos,
-    licenses: new LicenseService(repos, cipher, changes),
+    licenses: new LicenseService(repos, cipher, changes, webhookQueue),
     products: new ProductService(repos, changes),
     users: new UserService(repos, changes),
     logs: new LogService(repos),
+    tokens: new TokenService(repos, changes),
+    idempotency: new IdempotencyService(repos.idempotency, cipher),
+    webhooks: new WebhookService(repos, webhookQueue, cipher),
+    webhookQueue,
+    checkEvents,
     close: () => storage.close(),
   };
 }

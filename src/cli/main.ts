@@ -3,7 +3,9 @@ import { licenseCommands } from './license-commands.js';
 import { logCommands } from './log-commands.js';
 import { productCommands } from './product-commands.js';
 import { serveCommands } from './serve-commands.js';
+import { tokenCommands } from './token-commands.js';
 import { userCommands } from './user-commands.js';
+import { webhookCommands } from './webhook-commands.js';
 
 /** The `keyward` command: every group registers its own subcommands. */
 export function buildProgram(): Command {
@@ -21,6 +23,8 @@ export function buildProgram(): Command {
   userCommands(program);
   licenseCommands(program);
   logCommands(program);
+  tokenCommands(program);
+  webhookCommands(program);
   return program;
 }
 

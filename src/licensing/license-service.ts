@@ -9,6 +9,7 @@ import type { LicensesTable } from '../storage/schema.js';
 import type { Updateable } from 'kysely';
 import { normalizeAllowList } from './ip-allow-list.js';
 import { licenseJson, type LicenseJson } from './json.js';
+import type { LicenseEvent, LicenseEventSink } from './license-events.js';
 import { checkKeyFormat, digestKey, generateKey, type KeyCipher } from './key.js';
 import { isDbId, parseIsoTime, quote } from './values.js';
 
@@ -61,6 +62,8 @@ export class LicenseService {
     },
     private readonly cipher: KeyCipher,
     private readonly changes: ChangeFeed,
+    /** Told about every committed change (license.created/updated/deleted/regenerated), e.g. for webhooks. */
+    private readonly events?: LicenseEventSink,
   ) {}
 
   async create(input: LicenseCreate, actor: string): Promise<LicenseJson & { key: string }> {
@@ -96,6 +99,7 @@ export class LicenseService {
     const license = await this.show(id);
     await this.repos.audit.insert({ actor, action: 'license.created', targetType: 'license', targetId: id, after: license }, now);
     await this.changes.announce();
+    await this.publish({ type: 'license.created', time: now, license });
     return { ...license, key };
   }
 
@@ -134,6 +138,7 @@ export class LicenseService {
       await this.repos.licenses.update(id, { disabled: disabled ? 1 : 0, updated_at: Date.now() });
       const after = await this.show(id);
       await this.repos.audit.insert({ actor, action: 'license.updated', targetType: 'license', targetId: id, before, after });
+      await this.publish({ type: 'license.updated', time: Date.now(), license: after, previous: before });
       changed.push(id);
     }
     if (changed.length) await this.changes.announce();
@@ -169,6 +174,7 @@ export class LicenseService {
     const after = await this.show(id);
     await this.repos.audit.insert({ actor, action: 'license.updated', targetType: 'license', targetId: id, before, after });
     await this.changes.announce();
+    await this.publish({ type: 'license.updated', time: Date.now(), license: after, previous: before });
     return after;
   }
 
@@ -179,6 +185,7 @@ export class LicenseService {
     const license = await this.show(id);
     await this.repos.audit.insert({ actor, action: 'license.regenerated', targetType: 'license', targetId: id });
     await this.changes.announce();
+    await this.publish({ type: 'license.regenerated', time: Date.now(), license });
     return { ...license, key };
   }
 
@@ -187,6 +194,12 @@ export class LicenseService {
     if (!(await this.repos.licenses.delete(id))) throw notFound(id);
     await this.repos.audit.insert({ actor, action: 'license.deleted', targetType: 'license', targetId: id, before });
     await this.changes.announce();
+    await this.publish({ type: 'license.deleted', time: Date.now(), license: before });
+  }
+
+  /** The change is committed: a failing listener must not turn it into an error. */
+  private async publish(event: LicenseEvent): Promise<void> {
+    await this.events?.publish(event).catch(() => {});
   }
 
   private async record(id: number): Promise<LicenseRecord> {

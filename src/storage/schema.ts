@@ -73,6 +73,70 @@ export interface SettingsTable {
   value: string;
 }
 
+/** Management API tokens (0003): only the SHA-256 of the token is stored. */
+export interface ApiTokensTable {
+  id: Generated<number>;
+  name: string;
+  token_digest: string;
+  /** The token's first characters (`kw_` + 6), so people can tell tokens apart. */
+  prefix: string;
+  /** JSON array of scopes such as `licenses:write`. */
+  scopes: string;
+  created_by: string;
+  created_at: number;
+  last_used_at: number | null;
+  revoked_at: number | null;
+}
+
+/** Idempotency-Key reservations and their answers (0003), kept 24 hours. */
+export interface IdempotencyKeysTable {
+  token_id: number;
+  idem_key: string;
+  /** SHA-256 of method, route and body: the same key with another request is refused. */
+  request_hash: string;
+  state: 'running' | 'done';
+  status_code: number | null;
+  /** The answer body, encrypted like keys (it may hold a clear key). */
+  response: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** Outgoing webhook endpoints (0004); the signing secret is encrypted like keys. */
+export interface WebhookEndpointsTable {
+  id: Generated<number>;
+  url: string;
+  description: string | null;
+  secret_cipher: string;
+  /** JSON array of event types. */
+  events: string;
+  active: number;
+  created_at: number;
+  updated_at: number;
+}
+
+/** One event for one endpoint (0004): the queue and the delivery log in one table. */
+export interface WebhookDeliveriesTable {
+  id: Generated<number>;
+  endpoint_id: number;
+  event_id: string;
+  event: string;
+  /** The exact JSON body sent, fixed when queued so every attempt sends the same bytes. */
+  payload: string;
+  status: 'pending' | 'delivered' | 'failed';
+  attempts: number;
+  next_attempt_at: number;
+  /** While set and in the future, one worker is sending it. */
+  locked_until: number | null;
+  /** Retries stop after this time. */
+  retry_until: number;
+  last_status_code: number | null;
+  last_error: string | null;
+  created_at: number;
+  updated_at: number;
+  delivered_at: number | null;
+}
+
 export interface Database {
   users: UsersTable;
   products: ProductsTable;
@@ -81,6 +145,10 @@ export interface Database {
   auth_logs: AuthLogsTable;
   audit_logs: AuditLogsTable;
   settings: SettingsTable;
+  api_tokens: ApiTokensTable;
+  idempotency_keys: IdempotencyKeysTable;
+  webhook_endpoints: WebhookEndpointsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -89,3 +157,7 @@ export type LicenseRow = Selectable<LicensesTable>;
 export type AuthLogInsert = Insertable<AuthLogsTable>;
 export type AuthLogRow = Selectable<AuthLogsTable>;
 export type AuditLogRow = Selectable<AuditLogsTable>;
+export type ApiTokenRow = Selectable<ApiTokensTable>;
+export type IdempotencyKeyRow = Selectable<IdempotencyKeysTable>;
+export type WebhookEndpointRow = Selectable<WebhookEndpointsTable>;
+export type WebhookDeliveryRow = Selectable<WebhookDeliveriesTable>;

@@ -2,12 +2,16 @@ import type { Migration, MigrationProvider } from 'kysely';
 import type { Dialect } from './helpers.js';
 import { initial } from './0001-initial.js';
 import { settings } from './0002-settings.js';
+import { apiTokens } from './0003-api-tokens.js';
+import { webhooks } from './0004-webhooks.js';
 
 /** Every migration, in order. Never edit a landed one: add a new entry. */
 export function migrations(dialect: Dialect): MigrationProvider {
   const all: Record<string, Migration> = {
     '0001-initial': initial(dialect),
     '0002-settings': settings,
+    '0003-api-tokens': apiTokens(dialect),
+    '0004-webhooks': webhooks(dialect),
   };
   return { getMigrations: async () => all };
 }

@@ -1,0 +1,43 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { KeywardError } from '../errors.js';
+import type { ApiPrincipal, Scope, TokenService } from './token-service.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The API token that authenticated this /api/v1 request (null elsewhere). */
+    apiToken: ApiPrincipal | null;
+  }
+  interface FastifyContextConfig {
+    /** The scope an /api/v1 route needs; routes without one are public (the OpenAPI document). */
+    scope?: Scope;
+  }
+}
+
+/** The `kw_…` token of `Authorization: Bearer kw_…`, or null. */
+export function bearerToken(header: string | undefined): string | null {
+  const m = /^\s*bearer\s+(\S+)\s*$/i.exec(header ?? '');
+  return m ? m[1]! : null;
+}
+
+/**
+ * Every /api/v1 route names its scope; this hook runs before validation, so a caller without
+ * a valid token (401) or without the scope (403) learns nothing about its input.
+ */
+export function requireTokens(api: FastifyInstance, tokens: TokenService): void {
+  api.decorateRequest('apiToken', null);
+  api.addHook('onRequest', async (req: FastifyRequest) => {
+    const scope = req.routeOptions.config?.scope;
+    if (!scope || req.is404) return;
+    const token = bearerToken(req.headers.authorization);
+    if (!token) throw new KeywardError('unauthorized', 'send an API token: Authorization: Bearer kw_…');
+    const principal = await tokens.authenticate(token);
+    if (!principal) throw new KeywardError('unauthorized', 'the API token is unknown or revoked');
+    req.apiToken = principal;
+    if (!principal.scopes.has(scope)) {
+      throw new KeywardError('forbidden', `this token lacks the scope ${scope}`, { requiredScope: scope });
+    }
+  });
+}
+
+/** The audit log's name for the caller. */
+export const actorOf = (req: FastifyRequest): string => `token:${req.apiToken?.name ?? 'unknown'}`;

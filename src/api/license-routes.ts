@@ -1,0 +1,149 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import type { Services } from '../services.js';
+import { actorOf } from './auth.js';
+import { answerOnce } from './idempotency.js';
+import { describe, errorResponses, Id, IdempotencyHeaders, IdParams, LicenseStatus, NoContent, Nullable, one, page, Pagination } from './schemas.js';
+
+const Ips = Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 1000, description: 'Allowed IPs / CIDR blocks' });
+const Expiry = Nullable(Type.String({ maxLength: 40, description: 'ISO 8601 date or date-time (UTC when no zone), or null for never' }));
+const Note = Nullable(Type.String({ maxLength: 1000 }));
+const Owner = Nullable(Type.String({ maxLength: 64, description: 'Username of the owner; null or "" for none' }));
+
+const CreateBody = Type.Object(
+  {
+    productIds: Type.Array(Id, { minItems: 1, maxItems: 100, description: 'The products it grants (a bundle when several)' }),
+    owner: Type.Optional(Owner),
+    ipLocked: Type.Optional(Type.Boolean({ description: 'Lock to `ips` (or, when empty, to the first IP that checks it)' })),
+    ips: Type.Optional(Ips),
+    expiresAt: Type.Optional(Expiry),
+    note: Type.Optional(Note),
+    key: Type.Optional(Type.String({ minLength: 8, maxLength: 256, description: 'Keep this existing key (migrations); generated when absent' })),
+  },
+  { additionalProperties: false },
+);
+
+const UpdateBody = Type.Object(
+  {
+    productIds: Type.Optional(Type.Array(Id, { minItems: 1, maxItems: 100, description: 'Replaces the whole list' })),
+    owner: Type.Optional(Owner),
+    active: Type.Optional(Type.Boolean()),
+    disabled: Type.Optional(Type.Boolean()),
+    ipLocked: Type.Optional(Type.Boolean()),
+    ips: Type.Optional(Ips),
+    expiresAt: Type.Optional(Expiry),
+    note: Type.Optional(Note),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+
+const ListQuery = Type.Object(
+  {
+    productId: Type.Optional(Id),
+    owner: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'Username' })),
+    status: Type.Optional(LicenseStatus),
+    ip: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'Part of an allowed IP/CIDR or of the last caller IP' })),
+    ...Pagination,
+  },
+  { additionalProperties: false },
+);
+
+export function licenseRoutes(scope: FastifyInstance, services: Services): void {
+  const api = scope.withTypeProvider<TypeBoxTypeProvider>();
+  const { licenses, idempotency } = services;
+
+  api.get(
+    '/licenses',
+    {
+      config: { scope: 'licenses:read' },
+      schema: {
+        ...describe('licenses', 'listLicenses', 'List licenses, oldest first, with filters', 'licenses:read'),
+        querystring: ListQuery,
+        response: { 200: page('License', 'A page of licenses (never their keys)'), ...errorResponses(404) },
+      },
+    },
+    async (req) => {
+      const q = req.query;
+      return licenses.search({ productId: q.productId, owner: q.owner, status: q.status, ip: q.ip, limit: q.limit ?? 100, cursor: q.cursor });
+    },
+  );
+
+  api.post(
+    '/licenses',
+    {
+      config: { scope: 'licenses:write' },
+      schema: {
+        ...describe('licenses', 'createLicense', 'Issue a license; the answer carries its key, shown this once', 'licenses:write'),
+        headers: IdempotencyHeaders,
+        body: CreateBody,
+        response: { 201: one('LicenseWithKey', 'The new license, with its clear key'), ...errorResponses(404, 409, 422) },
+      },
+    },
+    async (req, reply) =>
+      answerOnce(req, reply, idempotency, 201, () => {
+        const b = req.body;
+        return licenses.create(
+          { productIds: b.productIds, owner: b.owner, ipLocked: b.ipLocked, ips: b.ips, expiresAt: b.expiresAt, note: b.note, key: b.key },
+          actorOf(req),
+        );
+      }),
+  );
+
+  api.get(
+    '/licenses/:id',
+    {
+      config: { scope: 'licenses:read' },
+      schema: {
+        ...describe('licenses', 'getLicense', 'Show a license and its counters (never its key)', 'licenses:read'),
+        params: IdParams,
+        response: { 200: one('License'), ...errorResponses(404) },
+      },
+    },
+    async (req) => licenses.show(req.params.id),
+  );
+
+  api.patch(
+    '/licenses/:id',
+    {
+      config: { scope: 'licenses:write' },
+      schema: {
+        ...describe('licenses', 'updateLicense', 'Change a license; only the fields sent change', 'licenses:write'),
+        params: IdParams,
+        body: UpdateBody,
+        response: { 200: one('License'), ...errorResponses(404) },
+      },
+    },
+    async (req) => licenses.update(req.params.id, req.body, actorOf(req)),
+  );
+
+  api.post(
+    '/licenses/:id/regenerate',
+    {
+      config: { scope: 'licenses:write' },
+      schema: {
+        ...describe('licenses', 'regenerateLicense', 'Replace the key (the old one stops working); the new key is shown this once', 'licenses:write'),
+        params: IdParams,
+        headers: IdempotencyHeaders,
+        response: { 200: one('LicenseWithKey', 'The license, with its new clear key'), ...errorResponses(404, 409, 422) },
+      },
+    },
+    async (req, reply) => answerOnce(req, reply, idempotency, 200, () => licenses.regenerate(req.params.id, actorOf(req))),
+  );
+
+  api.delete(
+    '/licenses/:id',
+    {
+      config: { scope: 'licenses:write' },
+      schema: {
+        ...describe('licenses', 'deleteLicense', 'Delete a license (its Previous Auths are kept)', 'licenses:write'),
+        params: IdParams,
+        response: { 204: NoContent, ...errorResponses(404) },
+      },
+    },
+    async (req, reply) => {
+      await licenses.delete(req.params.id, actorOf(req));
+      return reply.code(204).send(null);
+    },
+  );
+}

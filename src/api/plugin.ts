@@ -1,0 +1,97 @@
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
+import type { FastifyError, FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import { KeywardError } from '../errors.js';
+import type { Services } from '../services.js';
+import { startWebhooks } from '../webhooks/start.js';
+import { loadWebhookSettings } from '../webhooks/settings.js';
+import { apiErrorHandler, sendError } from './api-errors.js';
+import { bearerToken, requireTokens } from './auth.js';
+import { licenseRoutes } from './license-routes.js';
+import { logRoutes } from './log-routes.js';
+import { openapiOptions } from './openapi.js';
+import { productRoutes } from './product-routes.js';
+import { COMPONENTS } from './schemas.js';
+import { loadApiSettings } from './settings.js';
+import { digestToken } from './token-service.js';
+import { userRoutes } from './user-routes.js';
+import { webhookRoutes } from './webhook-routes.js';
+
+export interface ManagementApiOptions {
+  config: Config;
+  services: Services;
+  logger: Logger;
+}
+
+const IDEMPOTENCY_PURGE_MS = 3600_000;
+
+/**
+ * The management REST API under /api/v1, its OpenAPI document (/api/v1/openapi.json) and docs
+ * page (/docs), and the webhook delivery worker. Registered once by the server's app; the CLI
+ * never builds it, so the worker runs only in servers.
+ */
+export async function managementApi(app: FastifyInstance, options: ManagementApiOptions): Promise<void> {
+  const { services, logger } = options;
+  const apiSettings = loadApiSettings();
+  const webhookSettings = loadWebhookSettings();
+
+  await app.register(swagger, openapiOptions(options.config));
+  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { url: '/api/v1/openapi.json', deepLinking: true }, staticCSP: true });
+
+  await app.register(
+    async (api) => {
+      api.setValidatorCompiler(TypeBoxValidatorCompiler);
+      api.setErrorHandler((err: FastifyError, req, reply) => apiErrorHandler(err, req, reply));
+      api.setNotFoundHandler((_req, reply) => sendError(reply, 'route_not_found', 'unknown endpoint; the API is described at /api/v1/openapi.json'));
+      for (const schema of COMPONENTS) api.addSchema(schema);
+      // Clients often send Content-Type: application/json with no body (DELETE, regenerate).
+      api.removeContentTypeParser('application/json');
+      api.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+        if ((body as string).trim() === '') return done(null, undefined);
+        try {
+          done(null, JSON.parse(body as string, (key, value: unknown) => (key === '__proto__' ? undefined : value)));
+        } catch {
+          done(new KeywardError('invalid_input', 'the body is not valid JSON'), undefined);
+        }
+      });
+
+      // Per token (by its digest: no database read before the limit), else per client IP.
+      await api.register(rateLimit, {
+        max: apiSettings.rateLimit,
+        timeWindow: 60_000,
+        keyGenerator: (req) => {
+          const token = bearerToken(req.headers.authorization);
+          return token ? `t:${digestToken(token)}` : `ip:${req.ip}`;
+        },
+        errorResponseBuilder: (_req, ctx) => new KeywardError('rate_limited', `too many requests; retry in ${ctx.after}`),
+      });
+      requireTokens(api, services.tokens);
+
+      api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+      productRoutes(api, services);
+      licenseRoutes(api, services);
+      userRoutes(api, services);
+      logRoutes(api, services);
+      webhookRoutes(api, services);
+    },
+    { prefix: '/api/v1' },
+  );
+
+  startWebhooks(app, services, webhookSettings, logger);
+
+  const purge = () =>
+    services.idempotency.purgeExpired().catch((err: unknown) => logger.error({ err }, 'purging old Idempotency-Keys failed'));
+  let purgeTimer: NodeJS.Timeout | null = null;
+  app.addHook('onReady', async () => {
+    void purge();
+    purgeTimer = setInterval(purge, IDEMPOTENCY_PURGE_MS).unref();
+  });
+  app.addHook('onClose', async () => {
+    if (purgeTimer) clearInterval(purgeTimer);
+    await services.tokens.flushUsage().catch((err: unknown) => logger.error({ err }, 'recording API token use failed'));
+  });
+}

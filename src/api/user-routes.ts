@@ -1,0 +1,87 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import type { Services } from '../services.js';
+import { actorOf } from './auth.js';
+import { answerOnce } from './idempotency.js';
+import { decodeCursor, DEFAULT_LIMIT, pageOf } from './pagination.js';
+import { describe, errorResponses, IdempotencyHeaders, IdParams, Nullable, one, page, Pagination, Role } from './schemas.js';
+
+const Email = Nullable(Type.String({ maxLength: 254 }));
+
+export function userRoutes(scope: FastifyInstance, services: Services): void {
+  const api = scope.withTypeProvider<TypeBoxTypeProvider>();
+  const { users, idempotency } = services;
+
+  api.get(
+    '/users',
+    {
+      config: { scope: 'users:read' },
+      schema: {
+        ...describe('users', 'listUsers', 'List users by id', 'users:read'),
+        querystring: Type.Object(
+          { q: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'Part of the username or email' })), role: Type.Optional(Role), ...Pagination },
+          { additionalProperties: false },
+        ),
+        response: { 200: page('User', 'A page of users'), ...errorResponses() },
+      },
+    },
+    async (req) => {
+      const limit = req.query.limit ?? DEFAULT_LIMIT;
+      const rows = await users.list({ q: req.query.q, role: req.query.role, afterId: decodeCursor('u', req.query.cursor), limit: limit + 1 });
+      return pageOf(rows, limit, 'u');
+    },
+  );
+
+  api.post(
+    '/users',
+    {
+      config: { scope: 'users:write' },
+      schema: {
+        ...describe('users', 'createUser', 'Create a user; without `password` one is generated and shown this once', 'users:write'),
+        headers: IdempotencyHeaders,
+        body: Type.Object(
+          {
+            username: Type.String({ minLength: 1, maxLength: 32 }),
+            password: Type.Optional(Type.String({ minLength: 8, maxLength: 1024 })),
+            email: Type.Optional(Email),
+            role: Type.Optional(Role),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 201: one('CreatedUser'), ...errorResponses(409, 422) },
+      },
+    },
+    async (req, reply) => answerOnce(req, reply, idempotency, 201, () => users.create(req.body, actorOf(req))),
+  );
+
+  api.get(
+    '/users/:id',
+    {
+      config: { scope: 'users:read' },
+      schema: {
+        ...describe('users', 'getUser', 'Show a user', 'users:read'),
+        params: IdParams,
+        response: { 200: one('User'), ...errorResponses(404) },
+      },
+    },
+    async (req) => users.get(req.params.id),
+  );
+
+  api.patch(
+    '/users/:id',
+    {
+      config: { scope: 'users:write' },
+      schema: {
+        ...describe('users', 'updateUser', "Change a user's role, email or disabled flag", 'users:write'),
+        params: IdParams,
+        body: Type.Object(
+          { role: Type.Optional(Role), email: Type.Optional(Email), disabled: Type.Optional(Type.Boolean()) },
+          { additionalProperties: false, minProperties: 1 },
+        ),
+        response: { 200: one('User'), ...errorResponses(404, 409) },
+      },
+    },
+    async (req) => users.update(req.params.id, req.body, actorOf(req)),
+  );
+}

@@ -1,0 +1,42 @@
+import type { Kysely } from 'kysely';
+import { AuthLogRepository } from '../storage/auth-log-repository.js';
+import { LicenseRepository } from '../storage/license-repository.js';
+import type { Dialect } from '../storage/migrations/helpers.js';
+import type { Database } from '../storage/schema.js';
+import type { CheckEventTap } from './check-events.js';
+
+/**
+ * The check path's repositories, telling the tap what they wrote after it is committed. The
+ * check never waits for these writes (write-behind, background IP binding), so the tap adds
+ * nothing to a check's latency; it only pushes to an in-memory buffer.
+ */
+export class TappedAuthLogRepository extends AuthLogRepository {
+  constructor(
+    db: Kysely<Database>,
+    dialect: Dialect,
+    private readonly tap: CheckEventTap,
+  ) {
+    super(db, dialect);
+  }
+
+  override async writeBatch(...args: Parameters<AuthLogRepository['writeBatch']>): Promise<void> {
+    await super.writeBatch(...args);
+    this.tap.checksWritten(args[0]);
+  }
+}
+
+export class TappedLicenseRepository extends LicenseRepository {
+  constructor(
+    db: Kysely<Database>,
+    private readonly tap: CheckEventTap,
+  ) {
+    super(db);
+  }
+
+  /** Only the instance whose UPDATE bound the IP reports it, so the event is sent once. */
+  override async bindIp(id: number, ips: string, now: number): Promise<boolean> {
+    const won = await super.bindIp(id, ips, now);
+    if (won) this.tap.ipBound(id, ips, now);
+    return won;
+  }
+}

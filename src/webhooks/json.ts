@@ -1,0 +1,42 @@
+import { iso } from '../licensing/json.js';
+import type { WebhookDeliveryRow, WebhookEndpointRow } from '../storage/schema.js';
+import { endpointEvents } from './webhook-queue.js';
+
+/** An endpoint as the API and CLI show it: never its secret. */
+export const webhookJson = (r: WebhookEndpointRow) => ({
+  id: r.id,
+  url: r.url,
+  description: r.description,
+  events: endpointEvents(r),
+  active: r.active === 1,
+  createdAt: iso(r.created_at)!,
+  updatedAt: iso(r.updated_at)!,
+});
+
+export type WebhookJson = ReturnType<typeof webhookJson>;
+
+/** One delivery in the delivery log, with the exact body sent. */
+export const deliveryJson = (r: WebhookDeliveryRow) => ({
+  id: r.id,
+  webhookId: r.endpoint_id,
+  eventId: r.event_id,
+  event: r.event,
+  status: r.status,
+  attempts: r.attempts,
+  nextAttemptAt: r.status === 'pending' ? iso(r.next_attempt_at) : null,
+  lastStatusCode: r.last_status_code,
+  lastError: r.last_error,
+  createdAt: iso(r.created_at)!,
+  deliveredAt: iso(r.delivered_at),
+  payload: parsePayload(r.payload),
+});
+
+export type DeliveryJson = ReturnType<typeof deliveryJson>;
+
+function parsePayload(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return null;
+  }
+}

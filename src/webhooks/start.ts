@@ -1,0 +1,28 @@
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Services } from '../services.js';
+import { CheckEventForwarder } from './check-events.js';
+import { DeliveryWorker } from './delivery-worker.js';
+import type { WebhookSettings } from './settings.js';
+
+/**
+ * Runs webhook delivery inside the server: the worker starts when the app is ready and stops
+ * (finishing the deliveries in flight) when it closes; check events are forwarded in batches.
+ */
+export function startWebhooks(app: FastifyInstance, services: Services, settings: WebhookSettings, logger: Logger): void {
+  services.webhookQueue.reportError = (err) => logger.error({ err }, 'queuing a webhook event failed');
+  const worker = new DeliveryWorker(services.repos.webhooks, services.webhookQueue, services.storage.changes, {
+    ...settings,
+    log: logger,
+    secretOf: (endpoint) => services.webhooks.secretOf(endpoint),
+  });
+  const forwarder = new CheckEventForwarder(services.checkEvents, services.webhookQueue, {
+    checkFailedPerMinute: settings.checkFailedPerMinute,
+    onError: (err) => logger.error({ err }, 'queuing check webhook events failed'),
+  });
+  app.addHook('onReady', async () => worker.start());
+  app.addHook('onClose', async () => {
+    await forwarder.close();
+    await worker.stop();
+  });
+}

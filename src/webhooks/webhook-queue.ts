@@ -1,0 +1,133 @@
+import type { LicenseEvent, LicenseEventSink } from '../licensing/license-events.js';
+import type { WebhookDeliveryRow, WebhookEndpointRow } from '../storage/schema.js';
+import type { WebhookRepository } from '../storage/webhook-repository.js';
+import { RETRY_WINDOW_MS } from './backoff.js';
+import { eventBody, type QueuedEvent } from './events.js';
+
+/** Endpoints are re-read at most this often when events are queued in bursts. */
+const ENDPOINT_CACHE_MS = 1000;
+
+export interface EnqueueOptions {
+  /** Only this endpoint (the "test" action), whatever events it subscribes to. */
+  endpointId?: number;
+  /** Per endpoint and event: false skips it (the `check.failed` rate cap). */
+  accept?: (endpoint: WebhookEndpointRow, event: QueuedEvent) => boolean;
+}
+
+/**
+ * Turns events into delivery rows, one per subscribed endpoint, in the database: whichever
+ * process makes a change (CLI, API, dashboard), the server's delivery worker sends it, and a
+ * restart loses nothing. It is LicenseService's event sink.
+ */
+export class WebhookQueue implements LicenseEventSink {
+  private endpoints: { rows: WebhookEndpointRow[]; at: number } | null = null;
+  private readonly listeners = new Set<() => void>();
+
+  /** Told when queuing an event failed (the change it describes is committed regardless). */
+  reportError: (err: unknown) => void = (err) => {
+    process.stderr.write(`keyward: warning: queuing a webhook event failed: ${(err as Error)?.message ?? String(err)}\n`);
+  };
+
+  constructor(private readonly repo: WebhookRepository) {}
+
+  async publish(event: LicenseEvent): Promise<void> {
+    const data: Record<string, unknown> = { license: event.license };
+    if (event.previous) data.previous = event.previous;
+    try {
+      await this.enqueue([{ type: event.type, time: event.time, data }]);
+    } catch (err) {
+      this.reportError(err);
+    }
+  }
+
+  /** Queues each event for every active endpoint subscribed to it; returns the deliveries made. */
+  async enqueue(events: readonly QueuedEvent[], options: EnqueueOptions = {}): Promise<number[]> {
+    if (events.length === 0) return [];
+    const endpoints = await this.activeEndpoints(options.endpointId !== undefined);
+    const now = Date.now();
+    const rows = [];
+    for (const event of events) {
+      let body: { id: string; text: string } | null = null;
+      for (const endpoint of endpoints) {
+        if (options.endpointId !== undefined ? endpoint.id !== options.endpointId : !subscribes(endpoint, event.type)) continue;
+        if (options.accept && !options.accept(endpoint, event)) continue;
+        // Built only when someone gets it: failed checks can be many and wanted by no one.
+        body ??= eventBody(event);
+        rows.push({
+          endpoint_id: endpoint.id,
+          event_id: body.id,
+          event: event.type,
+          payload: body.text,
+          status: 'pending' as const,
+          attempts: 0,
+          next_attempt_at: now,
+          locked_until: null,
+          retry_until: now + RETRY_WINDOW_MS,
+          last_status_code: null,
+          last_error: null,
+          created_at: now,
+          updated_at: now,
+          delivered_at: null,
+        });
+      }
+    }
+    const inserted = await this.repo.insertDeliveries(rows);
+    if (inserted.length) for (const listener of this.listeners) listener();
+    return inserted.map((r) => r.id);
+  }
+
+  /** Queues the same event (same id and body) to the same endpoint again, with a fresh 24 h of retries. */
+  async requeue(delivery: WebhookDeliveryRow): Promise<number> {
+    const now = Date.now();
+    const [row] = await this.repo.insertDeliveries([
+      {
+        endpoint_id: delivery.endpoint_id,
+        event_id: delivery.event_id,
+        event: delivery.event,
+        payload: delivery.payload,
+        status: 'pending',
+        attempts: 0,
+        next_attempt_at: now,
+        locked_until: null,
+        retry_until: now + RETRY_WINDOW_MS,
+        last_status_code: null,
+        last_error: null,
+        created_at: now,
+        updated_at: now,
+        delivered_at: null,
+      },
+    ]);
+    for (const listener of this.listeners) listener();
+    return row!.id;
+  }
+
+  /** Called after deliveries are queued in this process (the worker wakes up). */
+  onQueued(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Endpoints changed in this process: do not wait for the cache to expire. */
+  forgetEndpoints(): void {
+    this.endpoints = null;
+  }
+
+  private async activeEndpoints(fresh: boolean): Promise<WebhookEndpointRow[]> {
+    const now = Date.now();
+    if (fresh || !this.endpoints || now - this.endpoints.at > ENDPOINT_CACHE_MS) {
+      this.endpoints = { rows: await this.repo.listEndpoints(true), at: now };
+    }
+    return this.endpoints.rows;
+  }
+}
+
+export function endpointEvents(row: WebhookEndpointRow): string[] {
+  try {
+    const value: unknown = JSON.parse(row.events);
+    return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
+const subscribes = (endpoint: WebhookEndpointRow, type: string): boolean => endpointEvents(endpoint).includes(type);
