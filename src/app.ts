@@ -5,7 +5,9 @@ import type { Answers } from './check/answers.js';
 import type { Config } from './config.js';
 import type { Services } from './services.js';
 import { createCheckHandler, JSON_TYPE, type CheckHandlerDeps } from './check/check-handler.js';
+import { publicKeyRoute } from './check/public-key-route.js';
 import { managementApi } from './api/plugin.js';
+import { dashboard } from './dashboard/dashboard-plugin.js';
 
 export interface AppDeps extends CheckHandlerDeps {
   config: Config;
@@ -45,8 +47,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     reply.code(404).header('content-type', JSON_TYPE).send(deps.answers.unknownRoute);
   });
   app.get('/healthz', async () => ({ ok: true }));
+  await app.register(publicKeyRoute, { signingKeys: deps.services.signingKeys });
 
   // Features, each in its own folder and scope, register below in this order.
   await app.register(managementApi, { config: deps.config, services: deps.services, logger: deps.logger });
+  await app.register(dashboard, { config: deps.config, services: deps.services });
   return app;
 }

@@ -40,10 +40,22 @@ const schema = z.object({
     .default('info'),
   BODY_LIMIT: int(1024, 10 * 1024 * 1024, 64 * 1024),
   LOG_FLUSH_MS: int(10, 250, 100),
+  /** NOT FOUND answers one IP may get in 60 s before its checks answer 429; 0 turns the brake off. */
+  CHECK_FAIL_LIMIT: int(0, 1_000_000_000, 30),
   LICENSE_CACHE_SIZE: int(100, 100_000_000, 100_000),
+  // Dashboard (docs/dashboard.md).
+  SIGNUP: z
+    .enum(['open', 'closed'], { errorMap: () => ({ message: 'must be open or closed' }) })
+    .default('closed'),
+  IP_CHANGES_PER_DAY: int(0, 1000, 5),
+  DISCORD_CLIENT_ID: z.string().optional(),
+  DISCORD_CLIENT_SECRET: z.string().optional(),
+  DISCORD_AUTHORIZE_URL: z.string().url({ message: 'must be an absolute URL' }).default('https://discord.com/oauth2/authorize'),
+  DISCORD_TOKEN_URL: z.string().url({ message: 'must be an absolute URL' }).default('https://discord.com/api/oauth2/token'),
+  DISCORD_USER_URL: z.string().url({ message: 'must be an absolute URL' }).default('https://discord.com/api/users/@me'),
 });
 
-const SENSITIVE = new Set(['KEYWARD_SECRET', 'DATABASE_URL', 'REDIS_URL']);
+const SENSITIVE = new Set(['KEYWARD_SECRET', 'DATABASE_URL', 'REDIS_URL', 'DISCORD_CLIENT_SECRET']);
 
 export type Config = z.infer<typeof schema> & { dialect: 'sqlite' | 'postgres'; sqlitePath?: string };
 
@@ -69,6 +81,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: { dotenv?
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   }
   const config = parsed.data;
+  if (!config.DISCORD_CLIENT_ID !== !config.DISCORD_CLIENT_SECRET) {
+    throw new ConfigError('invalid configuration: DISCORD_CLIENT_ID and DISCORD_CLIENT_SECRET must be set together');
+  }
   if (config.DATABASE_URL.startsWith('sqlite:')) {
     const file = config.DATABASE_URL.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
     if (!file) throw new ConfigError('invalid configuration: DATABASE_URL sqlite: needs a file path (e.g. sqlite:./data/keyward.db)');

@@ -1,9 +1,13 @@
 import pino, { type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
+import { firstRunSetupUrl } from './dashboard/auth/setup-token.js';
 import { buildAnswers } from './check/answers.js';
+import { MemoryFailLimiter, noFailLimiter, type FailLimiter } from './check/fail-limiter.js';
+import { RedisFailLimiter } from './check/redis-fail-limiter.js';
 import { clientIpResolver } from './check/client-ip.js';
 import type { Config } from './config.js';
+import { AnswerSigner } from './licensing/answer-signer.js';
 import { LicenseChecker } from './licensing/check-license.js';
 import { openServices, type Services } from './services.js';
 import { LicenseCache } from './storage/license-cache.js';
@@ -25,6 +29,7 @@ export function createLogger(config: Config): Logger {
 export async function startServer(config: Config, logger: Logger = createLogger(config)): Promise<RunningServer> {
   const clientIp = clientIpResolver(config.TRUST_PROXY);
   const services = await openServices(config);
+  let closeLimiter = async (): Promise<void> => {};
   try {
     const { repos, storage } = services;
     const cache = new LicenseCache(repos, storage.changes, {
@@ -39,7 +44,27 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     });
     const answers = buildAnswers(config.PUBLIC_URL);
     const checker = new LicenseChecker(cache, writeBehind);
-    const app = await buildApp({ config, services, logger, checker, answers, clientIp, bodyLimit: config.BODY_LIMIT });
+    const signer = new AnswerSigner(await services.signingKeys.current());
+    // A rotation (from the CLI or another instance) reaches this signer through the change feed.
+    storage.changes.onChange(() => {
+      services.signingKeys.current().then(
+        (key) => key.id !== signer.keyId && signer.setKey(key),
+        (err) => logger.error({ err }, 'reloading the signing key failed'),
+      );
+    });
+    const failLimiter = await createFailLimiter(config, logger);
+    closeLimiter = () => failLimiter.close();
+    const app = await buildApp({
+      config,
+      services,
+      logger,
+      checker,
+      answers,
+      clientIp,
+      bodyLimit: config.BODY_LIMIT,
+      signer,
+      failLimiter,
+    });
     await app.listen({ port: config.PORT, host: config.HOST });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.PORT;
@@ -47,6 +72,8 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     logger.info({ url, database: config.dialect, publicUrl: config.PUBLIC_URL }, `Keyward is serving license checks on ${url}`);
     if ((await services.users.adminCount()) === 0) {
       logger.warn('No admin account yet. Create the first one with: npx keyward user create --username admin --role admin');
+      const setupUrl = await firstRunSetupUrl({ settings: services.repos.settings, users: services.users, publicUrl: config.PUBLIC_URL });
+      if (setupUrl) logger.warn(`Or open this one-time setup URL (valid 24 hours) to create the first admin: ${setupUrl}`);
     }
     let closing: Promise<void> | null = null;
     return {
@@ -58,11 +85,20 @@ export async function startServer(config: Config, logger: Logger = createLogger(
         (closing ??= (async () => {
           await app.close();
           await writeBehind.close();
+          await failLimiter.close();
           await services.close();
         })()),
     };
   } catch (err) {
+    await closeLimiter().catch(() => {});
     await services.close().catch(() => {});
     throw err;
   }
+}
+
+/** The per-IP brake on key guessing: off, this process only, or shared through Redis. */
+async function createFailLimiter(config: Config, logger: Logger): Promise<FailLimiter> {
+  if (config.CHECK_FAIL_LIMIT === 0) return noFailLimiter;
+  if (config.REDIS_URL) return RedisFailLimiter.connect(config.REDIS_URL, config.CHECK_FAIL_LIMIT, logger);
+  return new MemoryFailLimiter(config.CHECK_FAIL_LIMIT);
 }

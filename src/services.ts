@@ -1,9 +1,12 @@
 import { IdempotencyService } from './api/idempotency-service.js';
 import { TokenService } from './api/token-service.js';
 import type { Config } from './config.js';
+import { FaxStoreImporter } from './import/faxstore-import.js';
 import { KeyCipher } from './licensing/key.js';
 import { LicenseService } from './licensing/license-service.js';
 import { LogService } from './licensing/log-service.js';
+import { SigningKeyService } from './licensing/signing-keys.js';
+import { SigningKeyRepository } from './storage/signing-key-repository.js';
 import { ProductService } from './licensing/product-service.js';
 import { loadSecret, SECRET_MISMATCH, secretFingerprint } from './licensing/secret.js';
 import { UserService } from './licensing/user-service.js';
@@ -12,6 +15,7 @@ import { AuthLogRepository } from './storage/auth-log-repository.js';
 import { openStorage, type Storage } from './storage/database.js';
 import { LicenseRepository } from './storage/license-repository.js';
 import { ProductRepository } from './storage/product-repository.js';
+import { SessionRepository } from './storage/session-repository.js';
 import { SettingsRepository } from './storage/settings-repository.js';
 import { UserRepository } from './storage/user-repository.js';
 import { ApiTokenRepository } from './storage/api-token-repository.js';
@@ -35,11 +39,20 @@ export interface Services {
     tokens: ApiTokenRepository;
     idempotency: IdempotencyRepository;
     webhooks: WebhookRepository;
+    /** Dashboard sign-in sessions and failed sign-ins. */
+    sessions: SessionRepository;
+    settings: SettingsRepository;
   };
+  /** Encrypts secrets at rest with the server secret (license keys; the dashboard's TOTP secrets). */
+  cipher: KeyCipher;
+  /** `keyward import faxstore`: bulk import of a FaxStore License System. */
+  faxstoreImport: FaxStoreImporter;
   licenses: LicenseService;
   products: ProductService;
   users: UserService;
   logs: LogService;
+  /** The Ed25519 keys that sign check answers. */
+  signingKeys: SigningKeyService;
   /** Management API tokens: create (shown once), list, revoke; the API authenticates with it. */
   tokens: TokenService;
   /** Idempotency-Key reservations for the API's creates. */
@@ -79,16 +92,25 @@ export async function openServices(config: Config): Promise<Services> {
     tokens: new ApiTokenRepository(db),
     idempotency: new IdempotencyRepository(db),
     webhooks: new WebhookRepository(db, storage.dialect),
+    sessions: new SessionRepository(db),
+    settings: new SettingsRepository(db),
   };
   const webhookQueue = new WebhookQueue(repos.webhooks);
   return {
     config,
     storage,
     repos,
+    cipher,
+    faxstoreImport: new FaxStoreImporter(repos, cipher, changes),
     licenses: new LicenseService(repos, cipher, changes, webhookQueue),
     products: new ProductService(repos, changes),
     users: new UserService(repos, changes),
     logs: new LogService(repos),
+    signingKeys: new SigningKeyService(
+      { signingKeys: new SigningKeyRepository(db), audit: repos.audit },
+      new KeyCipher(secret, 'signing-key-encryption-v1'),
+      changes,
+    ),
     tokens: new TokenService(repos, changes),
     idempotency: new IdempotencyService(repos.idempotency, cipher),
     webhooks: new WebhookService(repos, webhookQueue, cipher),

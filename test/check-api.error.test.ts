@@ -116,7 +116,6 @@ eachDialect('check API: every outcome of the check order', (server) => {
   });
 
   it.each([
-    ['GET', '/'],
     ['GET', '/api/check'],
     ['POST', '/api/check/8/extra'],
     ['PUT', '/api/check/8'],

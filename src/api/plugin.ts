@@ -1,7 +1,6 @@
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
@@ -19,6 +18,7 @@ import { COMPONENTS } from './schemas.js';
 import { loadApiSettings } from './settings.js';
 import { digestToken } from './token-service.js';
 import { userRoutes } from './user-routes.js';
+import { apiValidatorCompiler } from './validator.js';
 import { webhookRoutes } from './webhook-routes.js';
 
 export interface ManagementApiOptions {
@@ -44,7 +44,7 @@ export async function managementApi(app: FastifyInstance, options: ManagementApi
 
   await app.register(
     async (api) => {
-      api.setValidatorCompiler(TypeBoxValidatorCompiler);
+      api.setValidatorCompiler(apiValidatorCompiler);
       api.setErrorHandler((err: FastifyError, req, reply) => apiErrorHandler(err, req, reply));
       api.setNotFoundHandler((_req, reply) => sendError(reply, 'route_not_found', 'unknown endpoint; the API is described at /api/v1/openapi.json'));
       for (const schema of COMPONENTS) api.addSchema(schema);

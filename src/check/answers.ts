@@ -7,6 +7,7 @@ export interface Answers {
   multiple(result: CheckResult): string;
   v1(result: CheckResult): string;
   tooLarge: string;
+  rateLimited: string;
   unknownRoute: string;
   badRequest: string;
   unavailable: string;
@@ -53,6 +54,7 @@ export function buildAnswers(publicUrl: string): Answers {
       return body(r.status, false, detailsOf(r));
     },
     tooLarge: body('PAYLOAD TOO LARGE', false, `The request body is too large${tail}`),
+    rateLimited: body('RATE LIMITED', false, `Too many failed license checks from this IP address, try again later${tail}`),
     unknownRoute: body('NOT FOUND', false, `Unknown endpoint; license checks go to /api/check/PRODUCT_ID${tail}`),
     badRequest: body('BAD REQUEST', false, `The request could not be read${tail}`),
     unavailable: body('ERROR', false, `The license server could not complete the check, please retry${tail}`),

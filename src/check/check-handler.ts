@@ -1,10 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import type { AnswerSigner } from '../licensing/answer-signer.js';
 import type { CheckResult, LicenseChecker } from '../licensing/check-license.js';
 import { MAX_DB_ID } from '../licensing/values.js';
 import type { Answers } from './answers.js';
 import type { ClientIpResolver } from './client-ip.js';
-import { parseCheckInput } from './parse-input.js';
+import type { FailLimiter } from './fail-limiter.js';
+import { parseCheckInput, parseNonce } from './parse-input.js';
 
 export const JSON_TYPE = 'application/json; charset=utf-8';
 
@@ -14,6 +16,8 @@ export interface CheckHandlerDeps {
   clientIp: ClientIpResolver;
   bodyLimit: number;
   logger: Logger;
+  signer: AnswerSigner;
+  failLimiter: FailLimiter;
 }
 
 type Kind = 'single' | 'multiple' | 'v1';
@@ -29,50 +33,69 @@ export type CheckHandler = (req: IncomingMessage, res: ServerResponse) => boolea
  * fault answers 200 with pass:false; only an oversized body answers 413.
  */
 export function createCheckHandler(deps: CheckHandlerDeps): CheckHandler {
-  const { checker, answers, clientIp, bodyLimit, logger } = deps;
+  const { checker, answers, clientIp, bodyLimit, logger, signer, failLimiter } = deps;
   const render = (kind: Kind, result: CheckResult): string =>
     kind === 'single' ? answers.single(result) : kind === 'multiple' ? answers.multiple(result) : answers.v1(result);
 
-  const run = async (kind: Kind, segment: string, req: IncomingMessage, query: string, body: string | undefined) => {
-    const input = parseCheckInput(req.headers.authorization, query, body, req.headers['content-type']);
+  /** Every answer is signed (SPEC section 6), whatever its status. */
+  const answer = (req: IncomingMessage, res: ServerResponse, status: number, body: string, nonce: string | null, extra?: Record<string, string>): void => {
+    if (res.headersSent || res.destroyed) return;
+    const { signature, keyId, date } = signer.sign(req.method ?? 'GET', req.url ?? '', nonce, body);
+    res.writeHead(status, {
+      'content-type': JSON_TYPE,
+      'content-length': Buffer.byteLength(body),
+      'x-keyward-signature': signature,
+      'x-keyward-key-id': keyId,
+      'x-keyward-date': date,
+      ...extra,
+    });
+    res.end(body);
+  };
+
+  const run = async (kind: Kind, route: Route, req: IncomingMessage, res: ServerResponse, body: string | undefined) => {
+    const input = parseCheckInput(req.headers.authorization, route.query, body, req.headers['content-type']);
+    const ip = clientIp(req);
+    const now = Date.now();
+    const blocked = failLimiter.blockedFor(ip, now);
+    if (blocked > 0) {
+      answer(req, res, 429, answers.rateLimited, input.nonce, { 'retry-after': String(Math.ceil(blocked / 1000)) });
+      return;
+    }
     const result = await checker.check({
-      productIds: kind === 'multiple' ? input.proIds : productIdFromPath(segment),
+      productIds: kind === 'multiple' ? input.proIds : productIdFromPath(route.segment),
       key: input.key,
-      ip: clientIp(req),
+      ip,
       info: input.info,
       log: input.log,
       userAgent: req.headers['user-agent'] ?? null,
     });
-    return render(kind, result);
+    // A miss is counted before it is answered, so the next request from that IP already sees it.
+    if (result.status === 'NOT FOUND') await failLimiter.miss(ip, now);
+    answer(req, res, 200, render(kind, result), input.nonce);
   };
 
-  const answer = (res: ServerResponse, status: number, body: string, close = false): void => {
-    if (res.headersSent || res.destroyed) return;
-    const headers: Record<string, string | number> = { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(body) };
-    if (close) headers.connection = 'close';
-    res.writeHead(status, headers);
-    res.end(body);
+  const start = (kind: Kind, route: Route, req: IncomingMessage, res: ServerResponse, body: string | undefined): void => {
+    run(kind, route, req, res, body).catch((err: unknown) => {
+      logger.error({ err }, 'license check failed');
+      answer(req, res, 200, answers.unavailable, null);
+    });
   };
 
-  const fail = (res: ServerResponse, err: unknown): void => {
-    logger.error({ err }, 'license check failed');
-    answer(res, 200, answers.unavailable);
-  };
+  /** The nonce of a request whose body is not read (too large): from the query only. */
+  const queryNonce = (query: string): string | null => (query ? parseNonce(new URLSearchParams(query).get('nonce')) : null);
 
   return (req, res) => {
-    const url = req.url ?? '';
-    const route = matchRoute(url, req.method);
+    const route = matchRoute(req.url ?? '', req.method);
     if (!route) return false;
-    const { kind, segment, query } = route;
     const length = req.headers['content-length'];
     const hasBody = req.method === 'POST' && (req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0'));
     if (!hasBody) {
-      run(kind, segment, req, query, undefined).then((body) => answer(res, 200, body), (err) => fail(res, err));
+      start(route.kind, route, req, res, undefined);
       return true;
     }
     if (length !== undefined && Number(length) > bodyLimit) {
       // Refuse before reading; the connection closes so the unread body cannot be taken for a request.
-      answer(res, 413, answers.tooLarge, true);
+      answer(req, res, 413, answers.tooLarge, queryNonce(route.query), { connection: 'close' });
       req.resume();
       return true;
     }
@@ -81,18 +104,14 @@ export function createCheckHandler(deps: CheckHandlerDeps): CheckHandler {
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > bodyLimit) {
-        if (!res.headersSent) answer(res, 413, answers.tooLarge, true);
+        answer(req, res, 413, answers.tooLarge, queryNonce(route.query), { connection: 'close' });
         chunks.length = 0;
         return;
       }
       chunks.push(chunk);
     });
     req.on('end', () => {
-      if (res.headersSent) return;
-      run(kind, segment, req, query, Buffer.concat(chunks, size).toString('utf8')).then(
-        (body) => answer(res, 200, body),
-        (err) => fail(res, err),
-      );
+      if (!res.headersSent) start(route.kind, route, req, res, Buffer.concat(chunks, size).toString('utf8'));
     });
     // A client that goes away mid-body gets no answer; there is no one to send it to.
     req.on('error', () => {});

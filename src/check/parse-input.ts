@@ -5,14 +5,17 @@ export interface CheckInput {
   proIds: number[];
   info: string | null;
   log: boolean;
+  /** The caller's nonce, echoed inside the signed message (SPEC section 6); null when absent or too long. */
+  nonce: string | null;
 }
 
 export const INFO_MAX = 1000;
+export const NONCE_MAX = 128;
 const MAX_PRO_IDS = 100;
 const NO_LOG = new Set(['false', '0', 'no', 'off']);
 const KEY_PREFIX = /^(?:bearer|license)(?:\s+|$)/i;
 
-type Fields = { proIds?: unknown; info?: unknown; log?: unknown };
+type Fields = { proIds?: unknown; info?: unknown; log?: unknown; nonce?: unknown };
 
 /**
  * Never throws: a body that does not parse counts as empty, odd values are ignored,
@@ -32,6 +35,7 @@ export function parseCheckInput(
     proIds: parseProIds(pick('proIds')),
     info: parseInfo(pick('info')),
     log: parseLog(pick('log')),
+    nonce: parseNonce(pick('nonce')),
   };
 }
 
@@ -69,6 +73,7 @@ function fromForm(params: URLSearchParams): Fields {
     if (name === 'proIds' || /^proIds\[\d*\]$/.test(name)) proIds.push(value);
     else if (name === 'info' && fields.info === undefined) fields.info = value;
     else if (name === 'log' && fields.log === undefined) fields.log = value;
+    else if (name === 'nonce' && fields.nonce === undefined) fields.nonce = value;
   }
   if (proIds.length) fields.proIds = proIds;
   return fields;
@@ -118,6 +123,11 @@ export function parseInfo(value: unknown): string | null {
   // Do not leave half of a surrogate pair at the cut.
   const cut = text.slice(0, INFO_MAX);
   return /[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut;
+}
+
+export function parseNonce(value: unknown): string | null {
+  // No control characters: the nonce is one line of the signed message.
+  return typeof value === 'string' && value !== '' && value.length <= NONCE_MAX && !/[\x00-\x1f\x7f]/.test(value) ? value : null;
 }
 
 export function parseLog(value: unknown): boolean {

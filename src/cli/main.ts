@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { importCommands } from './import-commands.js';
 import { licenseCommands } from './license-commands.js';
 import { logCommands } from './log-commands.js';
 import { productCommands } from './product-commands.js';
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   logCommands(program);
   tokenCommands(program);
   webhookCommands(program);
+  importCommands(program);
   return program;
 }
 

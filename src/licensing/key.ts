@@ -31,8 +31,9 @@ export function checkKeyFormat(key: string): string | null {
 export class KeyCipher {
   private readonly aesKey: Buffer;
 
-  constructor(secret: string) {
-    this.aesKey = Buffer.from(hkdfSync('sha256', secret, 'keyward', 'license-key-encryption-v1', 32));
+  /** `purpose` separates the keys derived for different things (license keys, signing keys, …). */
+  constructor(secret: string, purpose = 'license-key-encryption-v1') {
+    this.aesKey = Buffer.from(hkdfSync('sha256', secret, 'keyward', purpose, 32));
   }
 
   encrypt(key: string): string {

@@ -145,6 +145,11 @@ export class LicenseService {
     return changed;
   }
 
+  /** How many licenses there are, and how many are active (not disabled, not switched off) or disabled. */
+  async counts(): Promise<{ total: number; active: number; disabled: number }> {
+    return this.repos.licenses.count();
+  }
+
   /** The owner's user id (null for none), for authorising owner-only actions. */
   async ownerOf(id: number): Promise<number | null> {
     return (await this.record(id)).owner_id;

@@ -68,6 +68,12 @@ export class UserService {
     return row ? userJson(row) : null;
   }
 
+  /** The user linked to this Discord account, or null. */
+  async findByDiscordId(discordId: string) {
+    const row = await this.repos.users.findByDiscordId(discordId);
+    return row ? userJson(row) : null;
+  }
+
   async list(filter: { q?: string; role?: string; limit?: number; afterId?: number } = {}) {
     const role = filter.role === undefined ? undefined : checkRole(filter.role);
     const limit = Math.min(Math.max(filter.limit ?? 100, 1), 10_000);

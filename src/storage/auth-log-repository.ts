@@ -1,4 +1,4 @@
-import { CompiledQuery, type Kysely } from 'kysely';
+import { CompiledQuery, sql, type Kysely } from 'kysely';
 import type { Dialect } from './migrations/helpers.js';
 import type { AuthLogInsert, Database } from './schema.js';
 
@@ -21,6 +21,19 @@ export interface AuthLogQuery {
   to?: number;
   beforeId?: number;
   limit: number;
+  /** true: only AUTHORISED rows; false: only failures. */
+  passed?: boolean;
+  /** Exact caller IP. */
+  ip?: string;
+  /** Only checks whose key matched no license. */
+  unknownKey?: boolean;
+}
+
+/** Checks per UTC day (day = days since the epoch), split into passed and failed. */
+export interface DailyCountRow {
+  day: number;
+  passed: number;
+  failed: number;
 }
 
 /**
@@ -78,7 +91,42 @@ export class AuthLogRepository {
     if (query.from !== undefined) q = q.where('time', '>=', query.from);
     if (query.to !== undefined) q = q.where('time', '<', query.to);
     if (query.beforeId !== undefined) q = q.where('id', '<', query.beforeId);
+    if (query.passed !== undefined) q = q.where('status', query.passed ? '=' : '<>', 'AUTHORISED');
+    if (query.ip !== undefined) q = q.where('ip', '=', query.ip);
+    if (query.unknownKey) q = q.where('license_id', 'is', null);
     return q.orderBy('id', 'desc').limit(query.limit).execute();
+  }
+
+  /** Checks per UTC day in [from, to), passed vs failed; only days with checks are returned. */
+  async dailyCounts(query: { from: number; to: number; licenseIds?: readonly number[] }): Promise<DailyCountRow[]> {
+    if (query.licenseIds !== undefined && query.licenseIds.length === 0) return [];
+    // The divisor is a literal so both dialects see the same expression in SELECT and GROUP BY.
+    const day = sql<number>`time / 86400000`;
+    let q = this.db
+      .selectFrom('auth_logs')
+      .select((eb) => [
+        day.as('day'),
+        eb.fn.countAll<number>().as('total'),
+        eb.fn.sum<number>(eb.case().when('status', '=', 'AUTHORISED').then(1).else(0).end()).as('passed'),
+      ])
+      .where('time', '>=', query.from)
+      .where('time', '<', query.to);
+    if (query.licenseIds !== undefined) q = q.where('license_id', 'in', query.licenseIds);
+    const rows = await q.groupBy(day).execute();
+    return rows.map((r) => ({ day: Number(r.day), passed: Number(r.passed ?? 0), failed: Number(r.total) - Number(r.passed ?? 0) }));
+  }
+
+  /** The IPs, or the licenses, with the most failed checks since `from`, most first. */
+  async topFailures(by: 'ip' | 'license', from: number, limit: number): Promise<{ value: string; failures: number; lastTime: number }[]> {
+    const column = by === 'ip' ? 'ip' : 'license_id';
+    let q = this.db
+      .selectFrom('auth_logs')
+      .select((eb) => [eb.ref(column).as('value'), eb.fn.countAll<number>().as('failures'), eb.fn.max('time').as('last_time')])
+      .where('time', '>=', from)
+      .where('status', '<>', 'AUTHORISED');
+    if (by === 'license') q = q.where('license_id', 'is not', null);
+    const rows = await q.groupBy(column).orderBy('failures', 'desc').orderBy(column).limit(limit).execute();
+    return rows.map((r) => ({ value: String(r.value), failures: Number(r.failures), lastTime: Number(r.last_time) }));
   }
 }
 

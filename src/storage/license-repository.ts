@@ -6,6 +6,9 @@ export interface LicenseRecord extends LicenseRow {
   ownerUsername: string | null;
 }
 
+/** Rows per multi-row statement in bulk work: 14 columns × 1000 stay below SQLite's (32766) and PostgreSQL's (65535) parameter limits. */
+const BULK_CHUNK = 1000;
+
 export type LicenseStatus = 'active' | 'inactive' | 'disabled' | 'expired';
 
 export interface LicenseFilter {
@@ -131,6 +134,50 @@ export class LicenseRepository {
           .values(productIds.map((productId, position) => ({ license_id: id, product_id: productId, position })))
           .execute();
       }
+    });
+  }
+
+  /** Which of these key digests already belong to a license (imports use it to stay idempotent). */
+  async existingDigests(digests: readonly string[]): Promise<Set<string>> {
+    const found = new Set<string>();
+    for (let i = 0; i < digests.length; i += BULK_CHUNK) {
+      const rows = await this.db
+        .selectFrom('licenses')
+        .select('key_digest')
+        .where('key_digest', 'in', digests.slice(i, i + BULK_CHUNK))
+        .execute();
+      for (const r of rows) found.add(r.key_digest);
+    }
+    return found;
+  }
+
+  /**
+   * Inserts many licenses (and the products each grants) in one transaction. A license whose key
+   * digest is already stored is left alone, so a repeated import adds nothing. Returns how many were added.
+   */
+  async insertMany(items: readonly { row: Insertable<LicensesTable>; productIds: readonly number[] }[]): Promise<number> {
+    if (items.length === 0) return 0;
+    return this.db.transaction().execute(async (trx) => {
+      let added = 0;
+      for (let i = 0; i < items.length; i += BULK_CHUNK) {
+        const chunk = items.slice(i, i + BULK_CHUNK);
+        const inserted = await trx
+          .insertInto('licenses')
+          .values(chunk.map((c) => c.row))
+          .onConflict((oc) => oc.column('key_digest').doNothing())
+          .returning(['id', 'key_digest'])
+          .execute();
+        const ids = new Map(inserted.map((r) => [r.key_digest, r.id]));
+        const links = chunk.flatMap((c) => {
+          const id = ids.get(c.row.key_digest);
+          return id === undefined ? [] : c.productIds.map((productId, position) => ({ license_id: id, product_id: productId, position }));
+        });
+        for (let j = 0; j < links.length; j += BULK_CHUNK * 2) {
+          await trx.insertInto('license_products').values(links.slice(j, j + BULK_CHUNK * 2)).execute();
+        }
+        added += inserted.length;
+      }
+      return added;
     });
   }
 

@@ -29,6 +29,18 @@ export class ProductRepository {
     await this.db.insertInto('products').values(row).execute();
   }
 
+  /** Inserts products whose id is not taken yet (bulk imports); returns the ids added. */
+  async insertMissing(rows: readonly ProductRow[]): Promise<number[]> {
+    if (rows.length === 0) return [];
+    const added = await this.db
+      .insertInto('products')
+      .values([...rows])
+      .onConflict((oc) => oc.column('id').doNothing())
+      .returning('id')
+      .execute();
+    return added.map((r) => r.id);
+  }
+
   async update(id: number, patch: { name?: string; description?: string | null; updated_at: number }): Promise<void> {
     await this.db.updateTable('products').set(patch).where('id', '=', id).execute();
   }

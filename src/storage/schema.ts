@@ -11,6 +11,11 @@ export interface UsersTable {
   disabled: number;
   created_at: number;
   updated_at: number;
+  /** Dashboard two-factor (0005): the TOTP secret, encrypted like keys; set while enrolling or enrolled. */
+  totp_secret: string | null;
+  totp_enabled: Generated<number>;
+  /** The last TOTP time step accepted, so a code cannot be used twice. */
+  totp_last_step: number | null;
 }
 
 export interface ProductsTable {
@@ -71,6 +76,27 @@ export interface AuditLogsTable {
 export interface SettingsTable {
   name: string;
   value: string;
+}
+
+/** Dashboard sign-in sessions (0005): only the SHA-256 of the cookie token is stored. */
+export interface SessionsTable {
+  id: Generated<number>;
+  token_hash: string;
+  user_id: number;
+  /** `full`, or `totp` while the second factor is still owed. */
+  stage: string;
+  created_at: number;
+  last_seen_at: number;
+  expires_at: number;
+  ip: string | null;
+  user_agent: string | null;
+}
+
+/** Failed dashboard sign-ins (0005), one row per failure and scope (`ip:…`, `login:…`), for throttling. */
+export interface SignInFailuresTable {
+  id: Generated<number>;
+  scope: string;
+  time: number;
 }
 
 /** Management API tokens (0003): only the SHA-256 of the token is stored. */
@@ -137,6 +163,15 @@ export interface WebhookDeliveriesTable {
   delivered_at: number | null;
 }
 
+/** Answer-signing keys (0007). */
+export interface SigningKeysTable {
+  id: string;
+  public_pem: string;
+  private_cipher: string;
+  created_at: number;
+  retired_at: number | null;
+}
+
 export interface Database {
   users: UsersTable;
   products: ProductsTable;
@@ -145,6 +180,9 @@ export interface Database {
   auth_logs: AuthLogsTable;
   audit_logs: AuditLogsTable;
   settings: SettingsTable;
+  signing_keys: SigningKeysTable;
+  sessions: SessionsTable;
+  sign_in_failures: SignInFailuresTable;
   api_tokens: ApiTokensTable;
   idempotency_keys: IdempotencyKeysTable;
   webhook_endpoints: WebhookEndpointsTable;
@@ -157,6 +195,8 @@ export type LicenseRow = Selectable<LicensesTable>;
 export type AuthLogInsert = Insertable<AuthLogsTable>;
 export type AuthLogRow = Selectable<AuthLogsTable>;
 export type AuditLogRow = Selectable<AuditLogsTable>;
+export type SigningKeyRow = Selectable<SigningKeysTable>;
+export type SessionRow = Selectable<SessionsTable>;
 export type ApiTokenRow = Selectable<ApiTokensTable>;
 export type IdempotencyKeyRow = Selectable<IdempotencyKeysTable>;
 export type WebhookEndpointRow = Selectable<WebhookEndpointsTable>;

@@ -48,6 +48,34 @@ export class UserRepository {
     await this.db.updateTable('users').set(patch).where('id', '=', id).execute();
   }
 
+  /** Every user's id, username and Discord id (imports match owners against them). */
+  identities(): Promise<Pick<UserRow, 'id' | 'username' | 'discord_id'>[]> {
+    return this.db.selectFrom('users').select(['id', 'username', 'discord_id']).execute();
+  }
+
+  /**
+   * Inserts many users in one transaction, skipping any whose username or Discord id is taken
+   * meanwhile. Returns the users added.
+   */
+  async insertMany(rows: readonly Insertable<UsersTable>[]): Promise<Pick<UserRow, 'id' | 'username'>[]> {
+    if (rows.length === 0) return [];
+    return this.db.transaction().execute(async (trx) => {
+      const added: Pick<UserRow, 'id' | 'username'>[] = [];
+      // 8 columns a row: 1000 rows stay below both dialects' parameter limits.
+      for (let i = 0; i < rows.length; i += 1000) {
+        added.push(
+          ...(await trx
+            .insertInto('users')
+            .values(rows.slice(i, i + 1000))
+            .onConflict((oc) => oc.doNothing())
+            .returning(['id', 'username'])
+            .execute()),
+        );
+      }
+      return added;
+    });
+  }
+
   get(id: number): Promise<UserRow | undefined> {
     return this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
   }
@@ -59,5 +87,29 @@ export class UserRepository {
       .where('role', '=', 'admin')
       .executeTakeFirst();
     return Number(row?.n ?? 0);
+  }
+
+  /** Sets or clears the (encrypted) TOTP secret; a new secret starts unconfirmed and unused. */
+  async setTotp(id: number, secret: string | null, enabled: boolean, now: number): Promise<void> {
+    await this.db
+      .updateTable('users')
+      .set({ totp_secret: secret, totp_enabled: enabled ? 1 : 0, totp_last_step: null, updated_at: now })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  async enableTotp(id: number, step: number, now: number): Promise<void> {
+    await this.db.updateTable('users').set({ totp_enabled: 1, totp_last_step: step, updated_at: now }).where('id', '=', id).execute();
+  }
+
+  /** Records a used TOTP step; false when this or a later step was used already (a replayed code). */
+  async claimTotpStep(id: number, step: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable('users')
+      .set({ totp_last_step: step })
+      .where('id', '=', id)
+      .where((eb) => eb.or([eb('totp_last_step', 'is', null), eb('totp_last_step', '<', step)]))
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
   }
 }

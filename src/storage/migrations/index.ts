@@ -1,9 +1,11 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import type { Dialect } from './helpers.js';
+import { signingKeys } from './0007-signing-keys.js';
 import { initial } from './0001-initial.js';
 import { settings } from './0002-settings.js';
 import { apiTokens } from './0003-api-tokens.js';
 import { webhooks } from './0004-webhooks.js';
+import { dashboard } from './0005-dashboard.js';
 
 /** Every migration, in order. Never edit a landed one: add a new entry. */
 export function migrations(dialect: Dialect): MigrationProvider {
@@ -12,6 +14,8 @@ export function migrations(dialect: Dialect): MigrationProvider {
     '0002-settings': settings,
     '0003-api-tokens': apiTokens(dialect),
     '0004-webhooks': webhooks(dialect),
+    '0005-dashboard': dashboard(dialect),
+    '0007-signing-keys': signingKeys,
   };
   return { getMigrations: async () => all };
 }

@@ -1,0 +1,132 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { KeywardError } from '../../errors.js';
+import type { DashboardContext } from '../context.js';
+import { localPath, queryOf, text } from '../forms.js';
+import { actorOf, viewer } from '../request-state.js';
+import { DiscordError, type DiscordIdentity } from './discord-client.js';
+import { signIn, userById } from './login-routes.js';
+
+const STATE_COOKIE = 'keyward_oauth';
+const COOKIE_PATH = '/auth/discord';
+
+interface FlowState {
+  state: string;
+  mode: 'login' | 'link';
+  next: string;
+  /** The user linking their account (link mode). */
+  userId?: number;
+}
+
+/**
+ * Discord OAuth2 sign-in. The `state` sent to Discord is also kept in a short-lived HttpOnly
+ * cookie scoped to /auth/discord; the callback proceeds only when both match, so nobody can
+ * complete a sign-in (or link their Discord to someone else's account) in another's browser.
+ */
+export async function discordRoutes(app: FastifyInstance, ctx: DashboardContext): Promise<void> {
+  const { pages, discord } = ctx;
+  const cookieOpts = { path: COOKIE_PATH, httpOnly: true, sameSite: 'lax' as const, secure: ctx.secure };
+
+  app.get('/auth/discord', async (req, reply) => {
+    if (!discord) return pages.notFound(req, reply);
+    const q = queryOf(req);
+    const user = viewer(req);
+    const link = text(q, 'link') === '1';
+    if (link && !user) return reply.redirect('/login', 303);
+    const flow: FlowState = {
+      state: randomBytes(24).toString('base64url'),
+      mode: link ? 'link' : 'login',
+      next: localPath(text(q, 'next')),
+      userId: link ? user!.id : undefined,
+    };
+    reply.setCookie(STATE_COOKIE, Buffer.from(JSON.stringify(flow)).toString('base64url'), { ...cookieOpts, maxAge: 600 });
+    return reply.redirect(discord.authorizeUrl(flow.state), 302);
+  });
+
+  app.get('/auth/discord/callback', async (req, reply) => {
+    if (!discord) return pages.notFound(req, reply);
+    const q = queryOf(req);
+    const flow = readFlow(req.cookies[STATE_COOKIE]);
+    reply.clearCookie(STATE_COOKIE, cookieOpts);
+    const fail = (status: number, text: string) => pages.message(req, reply, status, 'Discord sign-in failed', text, { href: '/login', label: 'Back to sign-in' });
+    if (!flow || !sameText(flow.state, text(q, 'state'))) {
+      return fail(400, 'This sign-in attempt expired or did not start here. Start again from the sign-in page.');
+    }
+    if (text(q, 'error')) return fail(400, 'Discord sign-in was cancelled.');
+    const code = text(q, 'code');
+    if (!code) return fail(400, 'Discord sent no authorisation code.');
+    let identity: DiscordIdentity;
+    try {
+      identity = await discord.identify(code);
+    } catch (err) {
+      if (err instanceof DiscordError) {
+        req.log.warn({ err: err.message }, 'Discord sign-in failed');
+        return fail(502, `${err.message}. Try again in a moment.`);
+      }
+      throw err;
+    }
+    if (flow.mode === 'link') return link(req, reply, flow, identity);
+    return login(req, reply, flow, identity, fail);
+  });
+
+  async function link(req: FastifyRequest, reply: FastifyReply, flow: FlowState, identity: DiscordIdentity) {
+    const user = viewer(req);
+    if (!user || user.id !== flow.userId) return reply.redirect('/login', 303);
+    try {
+      await ctx.services.users.update(user.id, { discordId: identity.id }, actorOf(user));
+    } catch (err) {
+      if (err instanceof KeywardError) return ctx.redirect(reply, '/account', 'error', err.message);
+      throw err;
+    }
+    return ctx.redirect(reply, '/account', 'ok', `Discord account ${identity.username} is now linked.`);
+  }
+
+  async function login(req: FastifyRequest, reply: FastifyReply, flow: FlowState, identity: DiscordIdentity, fail: (s: number, t: string) => FastifyReply) {
+    const existing = await ctx.services.users.findByDiscordId(identity.id);
+    if (existing) {
+      if (existing.disabled) return fail(403, 'This account may not sign in. Ask the seller’s staff.');
+      return signIn(ctx, req, reply, await userById(ctx, existing.id), flow.next);
+    }
+    if (ctx.config.SIGNUP !== 'open') {
+      return fail(403, 'No account here is linked to this Discord account. Sign in with your password and link Discord on your account page, or ask staff to link it.');
+    }
+    const created = await createFromDiscord(ctx, identity);
+    return signIn(ctx, req, reply, await userById(ctx, created), flow.next);
+  }
+}
+
+/** Open sign-up through Discord: a customer account named after the Discord user, linked to it. */
+async function createFromDiscord(ctx: DashboardContext, identity: DiscordIdentity): Promise<number> {
+  const base = identity.username.replace(/[^A-Za-z0-9_.-]/g, '').slice(0, 24).padEnd(2, '_');
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const username = attempt === 0 ? base : `${base}-${randomBytes(2).toString('hex')}`;
+    if (await ctx.services.users.findByUsername(username)) continue;
+    try {
+      // No usable password: this account signs in with Discord (a random one is generated and discarded).
+      const user = await ctx.services.users.create({ username, role: 'customer' }, 'discord');
+      await ctx.services.users.update(user.id, { discordId: identity.id }, 'discord');
+      return user.id;
+    } catch (err) {
+      if (err instanceof KeywardError && err.code === 'username_taken') continue;
+      throw err;
+    }
+  }
+  throw new KeywardError('conflict', 'could not find a free username for this Discord account');
+}
+
+function readFlow(raw: string | undefined): FlowState | null {
+  if (!raw) return null;
+  try {
+    const v = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as Partial<FlowState>;
+    if (typeof v.state !== 'string' || (v.mode !== 'login' && v.mode !== 'link') || typeof v.next !== 'string') return null;
+    return { state: v.state, mode: v.mode, next: localPath(v.next), userId: typeof v.userId === 'number' ? v.userId : undefined };
+  } catch {
+    return null;
+  }
+}
+
+function sameText(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && x.length > 0 && timingSafeEqual(x, y);
+}

@@ -1,0 +1,135 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { KeywardError } from '../../errors.js';
+import type { LicenseJson } from '../../licensing/json.js';
+import { checksPage, resultFilter, withBefore } from '../checks-query.js';
+import type { DashboardContext } from '../context.js';
+import { licenseState } from '../format.js';
+import { formOf, positiveInt, queryOf, text, checked } from '../forms.js';
+import { me, signedIn } from '../guards.js';
+import { actorOf } from '../request-state.js';
+import { ipChangesInLastDay } from './ip-change-limit.js';
+
+type WithId = FastifyRequest<{ Params: { id: string } }>;
+
+/**
+ * "My licenses": every signed-in user's own licenses (staff and admins included). A license that
+ * is not the viewer's answers exactly like one that does not exist.
+ */
+export async function customerLicenseRoutes(app: FastifyInstance, ctx: DashboardContext): Promise<void> {
+  const { pages, services } = ctx;
+  const { licenses, logs } = services;
+  app.addHook('preHandler', signedIn(ctx));
+
+  async function own(req: WithId): Promise<LicenseJson | null> {
+    const id = positiveInt(req.params.id);
+    if (id === undefined) return null;
+    try {
+      if ((await licenses.ownerOf(id)) !== me(req).id) return null;
+      return await licenses.show(id);
+    } catch (err) {
+      if (err instanceof KeywardError && err.code === 'license_not_found') return null;
+      throw err;
+    }
+  }
+
+  async function productNames(): Promise<Map<number, string>> {
+    return new Map((await services.products.list()).map((p) => [p.id, p.name]));
+  }
+
+  async function detail(req: WithId, reply: FastifyReply, license: LicenseJson, extra: Record<string, unknown> = {}) {
+    const user = me(req);
+    const q = queryOf(req);
+    const result = resultFilter(q);
+    const page = await checksPage((f) => logs.checks({ licenseId: license.id, ...result.filter, ...f }), q);
+    const limit = ctx.config.IP_CHANGES_PER_DAY;
+    const used = await ipChangesInLastDay(logs, license.id, actorOf(user));
+    return pages.send(req, reply, 'license', {
+      title: `License #${license.id}`,
+      license,
+      state: licenseState(license),
+      products: await productNames(),
+      checks: page.rows,
+      result: result.value,
+      older: page.nextBefore === null ? null : withBefore(q, page.nextBefore),
+      newest: page.first ? null : `?${new URLSearchParams(result.value ? { result: result.value } : {}).toString()}`,
+      days: await logs.dailyChecks({ licenseIds: [license.id] }),
+      ipChangesLeft: Math.max(0, limit - used),
+      ipChangesPerDay: limit,
+      ...extra,
+    });
+  }
+
+  app.get('/licenses', async (req, reply) => {
+    const user = me(req);
+    const { items } = await licenses.search({ ownerId: user.id, limit: 1000 });
+    return pages.send(req, reply, 'licenses', { title: 'My licenses', licenses: items, products: await productNames(), stateOf: licenseState });
+  });
+
+  app.get('/licenses/:id', async (req: WithId, reply) => {
+    const license = await own(req);
+    if (!license) return pages.notFound(req, reply, 'license');
+    return detail(req, reply, license);
+  });
+
+  app.post('/licenses/:id/reveal', async (req: WithId, reply) => {
+    const license = await own(req);
+    if (!license) return pages.notFound(req, reply, 'license');
+    const key = await licenses.reveal(license.id);
+    if ((req.headers.accept ?? '').includes('application/json')) {
+      return reply.header('cache-control', 'no-store').send({ key });
+    }
+    return detail(req, reply, license, { revealedKey: key });
+  });
+
+  app.post('/licenses/:id/ips', async (req: WithId, reply) => {
+    const license = await own(req);
+    if (!license) return pages.notFound(req, reply, 'license');
+    const user = me(req);
+    const back = `/licenses/${license.id}`;
+    const ips = text(formOf(req), 'ips')
+      .split(/[\s,]+/)
+      .filter(Boolean);
+    const limit = ctx.config.IP_CHANGES_PER_DAY;
+    if ((await ipChangesInLastDay(logs, license.id, actorOf(user))) >= limit) {
+      return ctx.redirect(reply, back, 'error', limit === 0 ? 'Allowed IPs can only be changed by staff.' : `You can change the allowed IPs ${limit} time(s) a day; try again tomorrow.`);
+    }
+    try {
+      const updated = await licenses.update(license.id, { ips }, actorOf(user));
+      if (JSON.stringify(updated.ips) === JSON.stringify(license.ips)) return ctx.redirect(reply, back, 'ok', 'The allowed IPs are unchanged.');
+    } catch (err) {
+      if (err instanceof KeywardError && err.code === 'invalid_input') return ctx.redirect(reply, back, 'error', err.message);
+      throw err;
+    }
+    return ctx.redirect(reply, back, 'ok', 'Allowed IPs saved. Checks use them within a second.');
+  });
+
+  app.post('/licenses/:id/active', async (req: WithId, reply) => {
+    const license = await own(req);
+    if (!license) return pages.notFound(req, reply, 'license');
+    const active = checked(formOf(req), 'active');
+    await licenses.update(license.id, { active }, actorOf(me(req)));
+    return ctx.redirect(reply, `/licenses/${license.id}`, 'ok', active ? 'The license is active again.' : 'The license is switched off: checks answer NOT ACTIVE until you switch it on.');
+  });
+
+  app.post('/licenses/:id/regenerate', async (req: WithId, reply) => {
+    const license = await own(req);
+    if (!license) return pages.notFound(req, reply, 'license');
+    if (text(formOf(req), 'confirm') !== 'yes') {
+      return pages.send(req, reply, 'confirm', {
+        title: 'Regenerate key?',
+        heading: `Regenerate the key of license #${license.id}?`,
+        text: 'The current key stops working at once. Every copy of your product that uses it must be given the new key.',
+        action: `/licenses/${license.id}/regenerate`,
+        button: 'Regenerate key',
+        cancel: `/licenses/${license.id}`,
+      });
+    }
+    const regenerated = await licenses.regenerate(license.id, actorOf(me(req)));
+    return pages.send(req, reply, 'key-shown', {
+      title: 'New key',
+      heading: `New key for license #${license.id}`,
+      key: regenerated.key,
+      back: `/licenses/${license.id}`,
+    });
+  });
+}

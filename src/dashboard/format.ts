@@ -1,0 +1,39 @@
+import type { LicenseJson } from '../licensing/json.js';
+
+/** Display helpers the templates use; everything they return is plain text (templates escape it). */
+
+export type LicenseState = 'active' | 'inactive' | 'disabled' | 'expired';
+
+export function licenseState(l: LicenseJson, now = Date.now()): LicenseState {
+  if (l.disabled) return 'disabled';
+  if (!l.active) return 'inactive';
+  if (l.expiresAt !== null && Date.parse(l.expiresAt) <= now) return 'expired';
+  return 'active';
+}
+
+export const STATE_LABELS: Record<LicenseState, string> = {
+  active: 'Active',
+  inactive: 'Inactive',
+  disabled: 'Disabled by staff',
+  expired: 'Expired',
+};
+
+/** "2026-11-27 04:25 UTC": unambiguous for buyers in any time zone. */
+export function when(iso: string | null | undefined, empty = 'never'): string {
+  if (!iso) return empty;
+  return `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
+}
+
+export function day(iso: string | null | undefined, empty = 'never'): string {
+  return iso ? iso.slice(0, 10) : empty;
+}
+
+export const number = (n: number): string => n.toLocaleString('en-US');
+
+/** A masked key: the length of a default key, no characters of it. */
+export const MASKED_KEY = '•'.repeat(12);
+
+/** CSS class for a Previous Auths status. */
+export const statusClass = (status: string): string => (status === 'AUTHORISED' ? 'pass' : 'fail');
+
+export const CHECK_STATUSES = ['AUTHORISED', 'NOT FOUND', 'KEY DISABLED', 'NOT ACTIVE', 'EXPIRED', 'NOT AUTHORISED', 'RATE LIMITED'] as const;

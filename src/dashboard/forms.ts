@@ -1,0 +1,53 @@
+import type { FastifyRequest } from 'fastify';
+
+/** Reading urlencoded form bodies and query strings: every value arrives as a string or a list of them. */
+export type Form = Record<string, string | string[] | undefined>;
+
+export const formOf = (req: FastifyRequest): Form => (req.body && typeof req.body === 'object' ? (req.body as Form) : {});
+export const queryOf = (req: FastifyRequest): Form => (req.query && typeof req.query === 'object' ? (req.query as Form) : {});
+
+/** The first value of a field, or '' (repeated fields never smuggle an array into a string). */
+export function text(form: Form, name: string): string {
+  const v = form[name];
+  return (Array.isArray(v) ? v[0] : v) ?? '';
+}
+
+export const trimmed = (form: Form, name: string): string => text(form, name).trim();
+
+/** A trimmed value, or undefined when empty (an absent filter). */
+export function optional(form: Form, name: string): string | undefined {
+  const v = trimmed(form, name);
+  return v === '' ? undefined : v;
+}
+
+export function all(form: Form, name: string): string[] {
+  const v = form[name];
+  return v === undefined ? [] : Array.isArray(v) ? v : [v];
+}
+
+/** A checkbox: present and not "0"/"false"/"off". */
+export function checked(form: Form, name: string): boolean {
+  const v = text(form, name).toLowerCase();
+  return v !== '' && !['0', 'false', 'off', 'no'].includes(v);
+}
+
+/** A positive whole number, or undefined for anything else (so a typo shows nothing, not everything). */
+export function positiveInt(value: string | undefined): number | undefined {
+  if (value === undefined || !/^\d{1,10}$/.test(value)) return undefined;
+  const n = Number(value);
+  return n >= 1 && n <= 2_147_483_647 ? n : undefined;
+}
+
+/** Whole numbers from repeated fields and/or comma/space separated lists. */
+export function intList(form: Form, name: string): number[] {
+  return all(form, name)
+    .flatMap((v) => v.split(/[\s,]+/))
+    .filter(Boolean)
+    .map((v) => positiveInt(v) ?? Number.NaN);
+}
+
+/** A path on this site to return to after sign-in; anything else (other hosts, odd schemes) is refused. */
+export function localPath(value: string | undefined, fallback = '/'): string {
+  if (!value || !/^\/(?![/\\])[\x21-\x7e]*$/.test(value)) return fallback;
+  return value;
+}

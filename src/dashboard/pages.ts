@@ -1,0 +1,60 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Eta } from 'eta';
+import { checksChart } from './chart.js';
+import { takeFlash } from './flash.js';
+import * as format from './format.js';
+import { VIEWS_DIR } from './paths.js';
+import { isStaff, sessionOf, viewer } from './request-state.js';
+
+export interface SiteInfo {
+  discord: boolean;
+  signup: boolean;
+  secure: boolean;
+  publicUrl: string;
+}
+
+/** The value CSRF tokens are bound to: the session (any stage), so a token from another session fails. */
+export const csrfUserInfo = (req: FastifyRequest): string => String(sessionOf(req)?.sessionId ?? 'anonymous');
+
+/**
+ * Renders Eta templates from views/ with output escaped by default (`<%= %>`); only `<%~ %>`
+ * prints raw HTML, and templates use it solely for the layout body and the server-built chart SVG.
+ */
+export class Pages {
+  private readonly eta = new Eta({ views: VIEWS_DIR, cache: true, autoEscape: true, autoTrim: [false, 'nl'] });
+
+  constructor(private readonly site: SiteInfo) {}
+
+  send(req: FastifyRequest, reply: FastifyReply, view: string, data: Record<string, unknown> = {}, status = 200): FastifyReply {
+    const user = viewer(req);
+    const html = this.eta.render(view, {
+      title: 'Keyward',
+      ...data,
+      user,
+      staff: isStaff(user),
+      csrf: reply.generateCsrf({ userInfo: csrfUserInfo(req) } as never),
+      flash: takeFlash(req, reply, this.site.secure),
+      site: this.site,
+      path: req.url.split('?')[0],
+      fmt: format,
+      chart: checksChart,
+    });
+    return reply.code(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(html);
+  }
+
+  /** A page with a heading and a sentence: errors, refusals, "done". */
+  message(req: FastifyRequest, reply: FastifyReply, status: number, heading: string, text: string, link?: { href: string; label: string }) {
+    return this.send(req, reply, 'message', { title: heading, heading, text, link }, status);
+  }
+
+  notFound(req: FastifyRequest, reply: FastifyReply, what = 'page') {
+    return this.message(req, reply, 404, 'Not found', `This ${what} does not exist, or you do not have access to it.`, {
+      href: '/',
+      label: 'Back to the dashboard',
+    });
+  }
+
+  forbidden(req: FastifyRequest, reply: FastifyReply, text = 'Your account may not open this page.') {
+    return this.message(req, reply, 403, 'Not allowed', text, { href: '/', label: 'Back to the dashboard' });
+  }
+}

@@ -1,0 +1,238 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { KeywardError } from '../../errors.js';
+import type { LicenseJson } from '../../licensing/json.js';
+import type { LicenseSearch } from '../../licensing/license-service.js';
+import { checksPage, resultFilter, withBefore } from '../checks-query.js';
+import type { DashboardContext } from '../context.js';
+import { licenseState } from '../format.js';
+import { checked, formOf, intList, optional, positiveInt, queryOf, text, trimmed, type Form } from '../forms.js';
+import { me } from '../guards.js';
+import { actorOf } from '../request-state.js';
+
+type WithId = FastifyRequest<{ Params: { id: string } }>;
+
+const STATUSES = ['active', 'inactive', 'disabled', 'expired'] as const;
+
+/** /staff/licenses: search, create, edit, disable, IP lock, regenerate, delete, bulk disable. */
+export async function staffLicenseRoutes(app: FastifyInstance, ctx: DashboardContext): Promise<void> {
+  const { pages } = ctx;
+  const { licenses, logs, products } = ctx.services;
+
+  const find = async (req: WithId): Promise<LicenseJson | null> => {
+    const id = positiveInt(req.params.id);
+    if (id === undefined) return null;
+    try {
+      return await licenses.show(id);
+    } catch (err) {
+      if (err instanceof KeywardError && err.code === 'license_not_found') return null;
+      throw err;
+    }
+  };
+  const productMap = async () => new Map((await products.list()).map((p) => [p.id, p.name]));
+  const fail = (reply: FastifyReply, to: string, err: unknown) => {
+    if (err instanceof KeywardError) return ctx.redirect(reply, to, 'error', err.message);
+    throw err;
+  };
+
+  app.get('/staff/licenses', async (req, reply) => {
+    const q = queryOf(req);
+    const status = optional(q, 'status');
+    const filter: LicenseSearch = {
+      owner: optional(q, 'owner'),
+      ip: optional(q, 'ip'),
+      productId: positiveInt(optional(q, 'product')),
+      status: STATUSES.find((s) => s === status),
+      cursor: optional(q, 'cursor'),
+      limit: 50,
+    };
+    let result: { items: LicenseJson[]; nextCursor: string | null } = { items: [], nextCursor: null };
+    let error: string | undefined;
+    try {
+      result = await licenses.search(filter);
+    } catch (err) {
+      if (!(err instanceof KeywardError)) throw err;
+      error = err.message;
+    }
+    const next = result.nextCursor ? `?${new URLSearchParams({ ...plain(q), cursor: result.nextCursor }).toString()}` : null;
+    return pages.send(req, reply, 'staff/licenses', {
+      title: 'Licenses',
+      licenses: result.items,
+      products: await productMap(),
+      filter: { owner: filter.owner ?? '', ip: filter.ip ?? '', product: filter.productId ?? '', status: filter.status ?? '' },
+      statuses: STATUSES,
+      next,
+      error,
+      stateOf: licenseState,
+    });
+  });
+
+  // Keys travel in a POST body, never in a URL (history, proxy logs).
+  app.post('/staff/licenses/find', async (req, reply) => {
+    const key = trimmed(formOf(req), 'key');
+    if (!key) return ctx.redirect(reply, '/staff/licenses', 'error', 'Paste a key to look for.');
+    const { items } = await licenses.search({ key, limit: 1 });
+    if (!items[0]) return ctx.redirect(reply, '/staff/licenses', 'error', 'No license has this key.');
+    return reply.redirect(`/staff/licenses/${items[0].id}`, 303);
+  });
+
+  app.post('/staff/licenses/bulk', async (req, reply) => {
+    const form = formOf(req);
+    const ids = intList(form, 'ids').filter((n) => Number.isInteger(n));
+    if (ids.length === 0) return ctx.redirect(reply, '/staff/licenses', 'error', 'Select at least one license.');
+    const disable = text(form, 'action') !== 'enable';
+    try {
+      const changed = await licenses.setDisabled(ids, disable, actorOf(me(req)));
+      return ctx.redirect(reply, '/staff/licenses', 'ok', `${changed.length} license(s) ${disable ? 'disabled' : 'enabled'}.`);
+    } catch (err) {
+      return fail(reply, '/staff/licenses', err);
+    }
+  });
+
+  app.get('/staff/licenses/new', async (req, reply) => {
+    const q = queryOf(req);
+    return pages.send(req, reply, 'staff/license-new', { title: 'New license', products: await products.list(), owner: text(q, 'owner') });
+  });
+
+  app.post('/staff/licenses', async (req, reply) => {
+    const form = formOf(req);
+    try {
+      const created = await licenses.create(
+        {
+          productIds: productIdsOf(form),
+          owner: optional(form, 'owner') ?? null,
+          ipLocked: checked(form, 'ipLocked'),
+          ips: splitIps(form),
+          expiresAt: optional(form, 'expiresAt') ?? null,
+          note: optional(form, 'note') ?? null,
+        },
+        actorOf(me(req)),
+      );
+      return pages.send(req, reply, 'key-shown', {
+        title: 'License created',
+        heading: `License #${created.id} created`,
+        key: created.key,
+        back: `/staff/licenses/${created.id}`,
+      });
+    } catch (err) {
+      return fail(reply, '/staff/licenses/new', err);
+    }
+  });
+
+  app.get('/staff/licenses/:id', async (req: WithId, reply) => {
+    const license = await find(req);
+    if (!license) return pages.notFound(req, reply, 'license');
+    const q = queryOf(req);
+    const result = resultFilter(q);
+    const page = await checksPage((f) => logs.checks({ licenseId: license.id, ...result.filter, ...f }), q);
+    return pages.send(req, reply, 'staff/license', {
+      title: `License #${license.id}`,
+      license,
+      state: licenseState(license),
+      allProducts: await products.list(),
+      products: await productMap(),
+      checks: page.rows,
+      result: result.value,
+      older: page.nextBefore === null ? null : withBefore(q, page.nextBefore),
+      newest: page.first ? null : `?${new URLSearchParams(result.value ? { result: result.value } : {}).toString()}`,
+      days: await logs.dailyChecks({ licenseIds: [license.id] }),
+    });
+  });
+
+  app.post('/staff/licenses/:id', async (req: WithId, reply) => {
+    const license = await find(req);
+    if (!license) return pages.notFound(req, reply, 'license');
+    const form = formOf(req);
+    const back = `/staff/licenses/${license.id}`;
+    try {
+      await licenses.update(
+        license.id,
+        {
+          productIds: productIdsOf(form),
+          owner: optional(form, 'owner') ?? null,
+          active: checked(form, 'active'),
+          ipLocked: checked(form, 'ipLocked'),
+          ips: splitIps(form),
+          expiresAt: optional(form, 'expiresAt') ?? null,
+          note: optional(form, 'note') ?? null,
+        },
+        actorOf(me(req)),
+      );
+    } catch (err) {
+      return fail(reply, back, err);
+    }
+    return ctx.redirect(reply, back, 'ok', 'License saved.');
+  });
+
+  app.post('/staff/licenses/:id/disable', async (req: WithId, reply) => {
+    const license = await find(req);
+    if (!license) return pages.notFound(req, reply, 'license');
+    const disabled = checked(formOf(req), 'disabled');
+    await licenses.setDisabled([license.id], disabled, actorOf(me(req)));
+    return ctx.redirect(reply, `/staff/licenses/${license.id}`, 'ok', disabled ? 'License disabled: checks answer KEY DISABLED.' : 'License enabled.');
+  });
+
+  app.post('/staff/licenses/:id/lock', async (req: WithId, reply) => {
+    const license = await find(req);
+    if (!license) return pages.notFound(req, reply, 'license');
+    const ipLocked = checked(formOf(req), 'ipLocked');
+    await licenses.update(license.id, { ipLocked }, actorOf(me(req)));
+    return ctx.redirect(reply, `/staff/licenses/${license.id}`, 'ok', ipLocked ? 'IP lock on.' : 'IP lock off: any IP may use the key.');
+  });
+
+  app.post('/staff/licenses/:id/regenerate', async (req: WithId, reply) => {
+    const license = await find(req);
+    if (!license) return pages.notFound(req, reply, 'license');
+    if (text(formOf(req), 'confirm') !== 'yes') {
+      return pages.send(req, reply, 'confirm', {
+        title: 'Regenerate key?',
+        heading: `Regenerate the key of license #${license.id}?`,
+        text: 'The current key stops working at once; the owner must be given the new key (they can also reveal it on their dashboard).',
+        action: `/staff/licenses/${license.id}/regenerate`,
+        button: 'Regenerate key',
+        cancel: `/staff/licenses/${license.id}`,
+      });
+    }
+    const regenerated = await licenses.regenerate(license.id, actorOf(me(req)));
+    return pages.send(req, reply, 'key-shown', {
+      title: 'New key',
+      heading: `New key for license #${license.id}`,
+      key: regenerated.key,
+      back: `/staff/licenses/${license.id}`,
+    });
+  });
+
+  app.post('/staff/licenses/:id/delete', async (req: WithId, reply) => {
+    const license = await find(req);
+    if (!license) return pages.notFound(req, reply, 'license');
+    if (text(formOf(req), 'confirm') !== 'yes') {
+      return pages.send(req, reply, 'confirm', {
+        title: 'Delete license?',
+        heading: `Delete license #${license.id}?`,
+        text: 'Its key stops working at once and the license cannot be restored. Its Previous Auths entries are kept.',
+        action: `/staff/licenses/${license.id}/delete`,
+        button: 'Delete license',
+        cancel: `/staff/licenses/${license.id}`,
+      });
+    }
+    await licenses.delete(license.id, actorOf(me(req)));
+    return ctx.redirect(reply, '/staff/licenses', 'ok', `License #${license.id} deleted.`);
+  });
+}
+
+function productIdsOf(form: Form): number[] {
+  const ids = intList(form, 'productIds');
+  if (ids.some((n) => !Number.isInteger(n))) throw new KeywardError('invalid_input', 'product ids are whole numbers');
+  return ids;
+}
+
+const splitIps = (form: Form): string[] => text(form, 'ips').split(/[\s,]+/).filter(Boolean);
+
+/** The query as plain single strings (for building the next page's link). */
+function plain(q: Form): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(q)) {
+    const one = Array.isArray(v) ? v[0] : v;
+    if (k !== 'cursor' && one) out[k] = one;
+  }
+  return out;
+}

@@ -1,0 +1,83 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { KeywardError } from '../../errors.js';
+import type { DashboardContext } from '../context.js';
+import { formOf, positiveInt, text, trimmed } from '../forms.js';
+import { me } from '../guards.js';
+import { actorOf } from '../request-state.js';
+
+type WithId = FastifyRequest<{ Params: { id: string } }>;
+
+/** /staff/products: list, create, edit, delete (the service refuses while licenses grant it). */
+export async function productRoutes(app: FastifyInstance, ctx: DashboardContext): Promise<void> {
+  const { pages } = ctx;
+  const { products } = ctx.services;
+
+  const find = async (req: WithId) => {
+    const id = positiveInt(req.params.id);
+    if (id === undefined) return null;
+    try {
+      return await products.get(id);
+    } catch (err) {
+      if (err instanceof KeywardError && err.code === 'product_not_found') return null;
+      throw err;
+    }
+  };
+
+  app.get('/staff/products', async (req, reply) => {
+    return pages.send(req, reply, 'staff/products', { title: 'Products', products: await products.list() });
+  });
+
+  app.post('/staff/products', async (req, reply) => {
+    const form = formOf(req);
+    const idText = trimmed(form, 'id');
+    const id = idText === '' ? undefined : positiveInt(idText) ?? -1;
+    try {
+      const product = await products.create({ id, name: text(form, 'name'), description: trimmed(form, 'description') || null }, actorOf(me(req)));
+      return ctx.redirect(reply, '/staff/products', 'ok', `Product ${product.id} "${product.name}" created.`);
+    } catch (err) {
+      if (err instanceof KeywardError) return ctx.redirect(reply, '/staff/products', 'error', err.message);
+      throw err;
+    }
+  });
+
+  app.get('/staff/products/:id', async (req: WithId, reply) => {
+    const product = await find(req);
+    if (!product) return pages.notFound(req, reply, 'product');
+    return pages.send(req, reply, 'staff/product', { title: `Product ${product.id}`, product });
+  });
+
+  app.post('/staff/products/:id', async (req: WithId, reply) => {
+    const product = await find(req);
+    if (!product) return pages.notFound(req, reply, 'product');
+    const form = formOf(req);
+    try {
+      await products.update(product.id, { name: text(form, 'name'), description: trimmed(form, 'description') || null }, actorOf(me(req)));
+    } catch (err) {
+      if (err instanceof KeywardError) return ctx.redirect(reply, `/staff/products/${product.id}`, 'error', err.message);
+      throw err;
+    }
+    return ctx.redirect(reply, `/staff/products/${product.id}`, 'ok', 'Product saved.');
+  });
+
+  app.post('/staff/products/:id/delete', async (req: WithId, reply) => {
+    const product = await find(req);
+    if (!product) return pages.notFound(req, reply, 'product');
+    if (text(formOf(req), 'confirm') !== 'yes') {
+      return pages.send(req, reply, 'confirm', {
+        title: 'Delete product?',
+        heading: `Delete product ${product.id} "${product.name}"?`,
+        text: 'Checks for this product id will answer NOT FOUND. A product that licenses still grant cannot be deleted.',
+        action: `/staff/products/${product.id}/delete`,
+        button: 'Delete product',
+        cancel: `/staff/products/${product.id}`,
+      });
+    }
+    try {
+      await products.delete(product.id, actorOf(me(req)));
+    } catch (err) {
+      if (err instanceof KeywardError) return ctx.redirect(reply, `/staff/products/${product.id}`, 'error', err.message);
+      throw err;
+    }
+    return ctx.redirect(reply, '/staff/products', 'ok', `Product ${product.id} deleted.`);
+  });
+}

@@ -1,0 +1,171 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { KeywardError } from '../../errors.js';
+import { ROLES } from '../../licensing/user-service.js';
+import type { CurrentUser } from '../auth/session-service.js';
+import type { DashboardContext } from '../context.js';
+import { checked, formOf, optional, positiveInt, queryOf, text, trimmed } from '../forms.js';
+import { me } from '../guards.js';
+import { actorOf } from '../request-state.js';
+
+type WithId = FastifyRequest<{ Params: { id: string } }>;
+type UserJson = Awaited<ReturnType<DashboardContext['services']['users']['get']>>;
+
+/** Staff manage customers; admins manage everyone. Nobody locks themselves out. */
+export function mayManage(actor: CurrentUser, target: { id: number; role: string }): boolean {
+  return actor.role === 'admin' || target.role === 'customer';
+}
+
+/** /staff/users: list/search, create, edit, disable sign-in, reset password, sign out; roles for admins only. */
+export async function userRoutes(app: FastifyInstance, ctx: DashboardContext): Promise<void> {
+  const { pages } = ctx;
+  const { users, licenses } = ctx.services;
+
+  const find = async (req: WithId): Promise<UserJson | null> => {
+    const id = positiveInt(req.params.id);
+    if (id === undefined) return null;
+    try {
+      return await users.get(id);
+    } catch (err) {
+      if (err instanceof KeywardError && err.code === 'user_not_found') return null;
+      throw err;
+    }
+  };
+  const refuse = (req: FastifyRequest, reply: FastifyReply) =>
+    pages.forbidden(req, reply, 'Only an admin may change staff and admin accounts or roles.');
+  const fail = (reply: FastifyReply, to: string, err: unknown) => {
+    if (err instanceof KeywardError) return ctx.redirect(reply, to, 'error', err.message);
+    throw err;
+  };
+  /** Refuses to take away the last admin (by demotion or disabling). */
+  const lastAdmin = async (target: UserJson) => target.role === 'admin' && (await users.adminCount()) <= 1;
+
+  app.get('/staff/users', async (req, reply) => {
+    const q = queryOf(req);
+    const role = ROLES.find((r) => r === text(q, 'role'));
+    const afterId = positiveInt(optional(q, 'after'));
+    const list = await users.list({ q: optional(q, 'q'), role, afterId, limit: 51 });
+    const page = list.slice(0, 50);
+    const params = new URLSearchParams();
+    if (optional(q, 'q')) params.set('q', optional(q, 'q')!);
+    if (role) params.set('role', role);
+    if (list.length > 50) params.set('after', String(page[page.length - 1]!.id));
+    return pages.send(req, reply, 'staff/users', {
+      title: 'Users',
+      users: page,
+      filter: { q: optional(q, 'q') ?? '', role: role ?? '' },
+      roles: ROLES,
+      next: list.length > 50 ? `?${params.toString()}` : null,
+    });
+  });
+
+  app.post('/staff/users', async (req, reply) => {
+    const actor = me(req);
+    const form = formOf(req);
+    const role = text(form, 'role') || 'customer';
+    if (role !== 'customer' && actor.role !== 'admin') return refuse(req, reply);
+    const password = text(form, 'password');
+    try {
+      const created = await users.create(
+        { username: trimmed(form, 'username'), email: optional(form, 'email') ?? null, password: password === '' ? undefined : password, role },
+        actorOf(actor),
+      );
+      if (created.password) {
+        return pages.send(req, reply, 'password-shown', { title: 'User created', created, password: created.password });
+      }
+      return ctx.redirect(reply, `/staff/users/${created.id}`, 'ok', `User ${created.username} created.`);
+    } catch (err) {
+      return fail(reply, '/staff/users', err);
+    }
+  });
+
+  app.get('/staff/users/:id', async (req: WithId, reply) => {
+    const target = await find(req);
+    if (!target) return pages.notFound(req, reply, 'user');
+    const actor = me(req);
+    const { items } = await licenses.search({ ownerId: target.id, limit: 200 });
+    const described = await ctx.sessions.describe(target.id);
+    return pages.send(req, reply, 'staff/user', {
+      title: target.username,
+      target,
+      totpEnabled: described?.totpEnabled ?? false,
+      licenses: items,
+      manage: mayManage(actor, target),
+      isAdmin: actor.role === 'admin',
+      self: actor.id === target.id,
+      roles: ROLES,
+    });
+  });
+
+  app.post('/staff/users/:id', async (req: WithId, reply) => {
+    const target = await find(req);
+    if (!target) return pages.notFound(req, reply, 'user');
+    if (!mayManage(me(req), target)) return refuse(req, reply);
+    const form = formOf(req);
+    const back = `/staff/users/${target.id}`;
+    try {
+      await users.update(target.id, { email: optional(form, 'email') ?? null, discordId: optional(form, 'discordId') ?? null }, actorOf(me(req)));
+    } catch (err) {
+      return fail(reply, back, err);
+    }
+    return ctx.redirect(reply, back, 'ok', 'User saved.');
+  });
+
+  app.post('/staff/users/:id/role', async (req: WithId, reply) => {
+    const target = await find(req);
+    if (!target) return pages.notFound(req, reply, 'user');
+    if (me(req).role !== 'admin') return refuse(req, reply);
+    const back = `/staff/users/${target.id}`;
+    const role = text(formOf(req), 'role');
+    if (role !== 'admin' && (await lastAdmin(target))) return ctx.redirect(reply, back, 'error', 'This is the only admin; make another admin first.');
+    try {
+      await users.update(target.id, { role }, actorOf(me(req)));
+    } catch (err) {
+      return fail(reply, back, err);
+    }
+    return ctx.redirect(reply, back, 'ok', `Role changed to ${role}.`);
+  });
+
+  app.post('/staff/users/:id/disable', async (req: WithId, reply) => {
+    const target = await find(req);
+    if (!target) return pages.notFound(req, reply, 'user');
+    const actor = me(req);
+    if (!mayManage(actor, target)) return refuse(req, reply);
+    const back = `/staff/users/${target.id}`;
+    const disabled = checked(formOf(req), 'disabled');
+    if (disabled && target.id === actor.id) return ctx.redirect(reply, back, 'error', 'You cannot disable your own sign-in.');
+    if (disabled && (await lastAdmin(target))) return ctx.redirect(reply, back, 'error', 'This is the only admin; it cannot be disabled.');
+    await users.update(target.id, { disabled }, actorOf(actor));
+    if (disabled) await ctx.sessions.endAll(target.id);
+    return ctx.redirect(reply, back, 'ok', disabled ? 'Sign-in disabled and every session ended.' : 'Sign-in enabled.');
+  });
+
+  app.post('/staff/users/:id/password', async (req: WithId, reply) => {
+    const target = await find(req);
+    if (!target) return pages.notFound(req, reply, 'user');
+    if (!mayManage(me(req), target)) return refuse(req, reply);
+    const back = `/staff/users/${target.id}`;
+    try {
+      await users.setPassword(target.id, text(formOf(req), 'password'), actorOf(me(req)));
+    } catch (err) {
+      return fail(reply, back, err);
+    }
+    await ctx.sessions.endAll(target.id);
+    return ctx.redirect(reply, back, 'ok', 'Password set; the user was signed out everywhere.');
+  });
+
+  app.post('/staff/users/:id/signout', async (req: WithId, reply) => {
+    const target = await find(req);
+    if (!target) return pages.notFound(req, reply, 'user');
+    if (!mayManage(me(req), target)) return refuse(req, reply);
+    const ended = await ctx.sessions.endAll(target.id);
+    return ctx.redirect(reply, `/staff/users/${target.id}`, 'ok', `${ended} session(s) ended.`);
+  });
+
+  app.post('/staff/users/:id/totp-reset', async (req: WithId, reply) => {
+    const target = await find(req);
+    if (!target) return pages.notFound(req, reply, 'user');
+    if (me(req).role !== 'admin') return refuse(req, reply);
+    await ctx.twoFactor.disable(target.id, actorOf(me(req)));
+    return ctx.redirect(reply, `/staff/users/${target.id}`, 'ok', 'Two-factor sign-in removed; the user can enrol again.');
+  });
+}

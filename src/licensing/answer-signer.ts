@@ -1,0 +1,72 @@
+import { createHash, sign, type KeyObject } from 'node:crypto';
+
+export interface SigningKey {
+  id: string;
+  privateKey: KeyObject;
+}
+
+export interface Signature {
+  signature: string;
+  keyId: string;
+  date: string;
+}
+
+const CACHE_MAX = 10_000;
+
+/**
+ * Signs check answers (SPEC section 6) with Ed25519 over
+ * `keyward-v1\n<METHOD> <target>\n<date>\n<nonce>\n<sha256 hex of body>`.
+ * Signing costs far more than a check, so an answer without a nonce reuses the signature of an
+ * identical (method, target, date, body) answer from the same second; a nonce is always signed afresh.
+ */
+export class AnswerSigner {
+  private second = '';
+  private cache = new Map<string, string>();
+
+  constructor(
+    private key: SigningKey,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  /** Switches to another current key (after a rotation); cached signatures of the old one are dropped. */
+  setKey(key: SigningKey): void {
+    this.key = key;
+    this.cache = new Map();
+  }
+
+  get keyId(): string {
+    return this.key.id;
+  }
+
+  sign(method: string, target: string, nonce: string | null, body: string): Signature {
+    const date = isoSecond(this.clock());
+    if (date !== this.second) {
+      this.second = date;
+      this.cache = new Map();
+    }
+    const { id, privateKey } = this.key;
+    if (nonce) return { signature: signMessage(privateKey, method, target, date, nonce, body), keyId: id, date };
+    const cacheKey = `${method} ${target}\n${body}`;
+    let signature = this.cache.get(cacheKey);
+    if (signature === undefined) {
+      signature = signMessage(privateKey, method, target, date, '', body);
+      if (this.cache.size < CACHE_MAX) this.cache.set(cacheKey, signature);
+    }
+    return { signature, keyId: id, date };
+  }
+}
+
+/** The exact text that is signed; clients rebuild it to verify. */
+export function signedMessage(method: string, target: string, date: string, nonce: string, body: string | Buffer): string {
+  const digest = createHash('sha256').update(body).digest('hex');
+  return `keyward-v1\n${method} ${target}\n${date}\n${nonce}\n${digest}`;
+}
+
+function signMessage(key: KeyObject, method: string, target: string, date: string, nonce: string, body: string): string {
+  return sign(null, Buffer.from(signedMessage(method, target, date, nonce, body), 'utf8'), key).toString('base64');
+}
+
+/** ISO 8601 UTC with whole seconds: 2026-11-27T03:58:18Z. */
+export function isoSecond(ms: number): string {
+  return `${new Date(ms - (ms % 1000)).toISOString().slice(0, 19)}Z`;
+}

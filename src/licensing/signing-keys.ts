@@ -1,0 +1,91 @@
+import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
+import type { AuditRepository } from '../storage/audit-repository.js';
+import type { ChangeFeed } from '../storage/change-feed.js';
+import type { SigningKeyRepository } from '../storage/signing-key-repository.js';
+import type { SigningKeyRow } from '../storage/schema.js';
+import type { SigningKey } from './answer-signer.js';
+import { iso } from './json.js';
+import type { KeyCipher } from './key.js';
+
+export interface PublicKeyJson {
+  id: string;
+  /** SPKI PEM. */
+  pem: string;
+  /** The 32-byte Ed25519 public key, base64. */
+  raw: string;
+  createdAt: string;
+  retiredAt: string | null;
+  current: boolean;
+}
+
+/** What GET /api/public-key and `keyward keys show --json` answer. */
+export interface PublicKeysJson {
+  keyId: string;
+  pem: string;
+  raw: string;
+  keys: PublicKeyJson[];
+}
+
+/**
+ * The Ed25519 keys that sign check answers. The first is created on first use; a rotation makes a
+ * new current key and keeps the older ones listed, so answers signed by them still verify.
+ */
+export class SigningKeyService {
+  constructor(
+    private readonly repos: { signingKeys: SigningKeyRepository; audit: AuditRepository },
+    /** A cipher for the `signing-key-encryption-v1` purpose. */
+    private readonly cipher: KeyCipher,
+    private readonly changes: ChangeFeed,
+  ) {}
+
+  /** The current key, creating the first one if there is none. */
+  async current(): Promise<SigningKey> {
+    let rows = await this.repos.signingKeys.list();
+    if (rows.length === 0) {
+      await this.create();
+      rows = await this.repos.signingKeys.list();
+    }
+    const row = rows[0]!;
+    return { id: row.id, privateKey: createPrivateKey(this.cipher.decrypt(row.private_cipher)) };
+  }
+
+  async publicKeys(): Promise<PublicKeysJson> {
+    await this.current();
+    const keys = (await this.repos.signingKeys.list()).map((row, i) => publicJson(row, i === 0));
+    const current = keys[0]!;
+    return { keyId: current.id, pem: current.pem, raw: current.raw, keys };
+  }
+
+  async rotate(actor: string): Promise<PublicKeysJson> {
+    const id = await this.create();
+    await this.repos.signingKeys.retireAllBut(id, Date.now());
+    await this.repos.audit.insert({ actor, action: 'signing_key.rotated', targetType: 'signing_key', targetId: id });
+    await this.changes.announce();
+    return this.publicKeys();
+  }
+
+  private async create(): Promise<string> {
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const id = `kw${new Date().toISOString().slice(0, 10).replaceAll('-', '')}-${randomBytes(4).toString('hex')}`;
+    await this.repos.signingKeys.insert({
+      id,
+      public_pem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+      private_cipher: this.cipher.encrypt(privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()),
+      created_at: Date.now(),
+      retired_at: null,
+    });
+    return id;
+  }
+}
+
+function publicJson(row: SigningKeyRow, current: boolean): PublicKeyJson {
+  const jwk = createPublicKey(row.public_pem).export({ format: 'jwk' });
+  return {
+    id: row.id,
+    pem: row.public_pem,
+    raw: Buffer.from(jwk.x!, 'base64url').toString('base64'),
+    createdAt: iso(row.created_at)!,
+    retiredAt: iso(row.retired_at),
+    current,
+  };
+}
