@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { importCommands } from './import-commands.js';
+import { keysCommands } from './keys-commands.js';
 import { licenseCommands } from './license-commands.js';
 import { logCommands } from './log-commands.js';
 import { productCommands } from './product-commands.js';
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   userCommands(program);
   licenseCommands(program);
   logCommands(program);
+  keysCommands(program);
   tokenCommands(program);
   webhookCommands(program);
   importCommands(program);
