@@ -28,10 +28,9 @@ export const apiValidatorCompiler: FastifySchemaCompiler<TSchema> = ({ schema, h
     }
     let converted = value;
     if (httpPart !== 'body') {
-      // Before converting: Value.Convert changes the object it is given.
+      converted = Value.Convert(schema, value);
       const loose = looseIntegers(schema, value);
       if (loose.length) return { error: loose as never };
-      converted = Value.Convert(schema, value);
     }
     if (check.Check(converted)) return { value: converted };
     return { error: [...check.Errors(converted)] as never };

@@ -52,7 +52,7 @@ export function createCheckHandler(deps: CheckHandlerDeps): CheckHandler {
     res.end(body);
   };
 
-  const run = (kind: Kind, route: Route, req: IncomingMessage, res: ServerResponse, body: string | undefined): void | Promise<void> => {
+  const run = async (kind: Kind, route: Route, req: IncomingMessage, res: ServerResponse, body: string | undefined) => {
     const input = parseCheckInput(req.headers.authorization, route.query, body, req.headers['content-type']);
     const ip = clientIp(req);
     const now = Date.now();
@@ -61,13 +61,7 @@ export function createCheckHandler(deps: CheckHandlerDeps): CheckHandler {
       answer(req, res, 429, answers.rateLimited, input.nonce, { 'retry-after': String(Math.ceil(blocked / 1000)) });
       return;
     }
-    const finish = (result: CheckResult): void | Promise<void> => {
-      // A miss is counted before it is answered, so the next request from that IP already sees it.
-      const counted = result.status === 'NOT FOUND' ? failLimiter.miss(ip, now) : undefined;
-      if (counted instanceof Promise) return counted.then(() => answer(req, res, 200, render(kind, result), input.nonce));
-      answer(req, res, 200, render(kind, result), input.nonce);
-    };
-    const result = checker.check({
+    const result = await checker.check({
       productIds: kind === 'multiple' ? input.proIds : productIdFromPath(route.segment),
       key: input.key,
       ip,
@@ -75,19 +69,16 @@ export function createCheckHandler(deps: CheckHandlerDeps): CheckHandler {
       log: input.log,
       userAgent: req.headers['user-agent'] ?? null,
     });
-    return result instanceof Promise ? result.then(finish) : finish(result);
+    // A miss is counted before it is answered, so the next request from that IP already sees it.
+    if (result.status === 'NOT FOUND') await failLimiter.miss(ip, now);
+    answer(req, res, 200, render(kind, result), input.nonce);
   };
 
   const start = (kind: Kind, route: Route, req: IncomingMessage, res: ServerResponse, body: string | undefined): void => {
-    const failed = (err: unknown): void => {
+    run(kind, route, req, res, body).catch((err: unknown) => {
       logger.error({ err }, 'license check failed');
       answer(req, res, 200, answers.unavailable, null);
-    };
-    try {
-      run(kind, route, req, res, body)?.catch(failed);
-    } catch (err) {
-      failed(err);
-    }
+    });
   };
 
   /** The nonce of a request whose body is not read (too large): from the query only. */

@@ -202,7 +202,8 @@ export class FaxStoreImporter {
   private planProducts(plans: readonly LicensePlan[], existing: ReadonlySet<number>, warnings: ImportProblem[]): Map<number, Omit<ProductRow, 'created_at' | 'updated_at'>> {
     const names = new Map<number, Map<string, number>>();
     for (const p of plans) {
-      if (existing.has(p.productId)) continue;
+      // The default product must already exist: it is never made up from productId 0 rows.
+      if (existing.has(p.productId) || p.defaulted) continue;
       const counts = names.get(p.productId) ?? new Map<string, number>();
       if (!p.defaulted && p.productName !== '') counts.set(p.productName, (counts.get(p.productName) ?? 0) + 1);
       names.set(p.productId, counts);
