@@ -4,7 +4,6 @@ import { buildApp } from './app.js';
 import { firstRunSetupUrl } from './dashboard/auth/setup-token.js';
 import { buildAnswers } from './check/answers.js';
 import { MemoryFailLimiter, noFailLimiter, type FailLimiter } from './check/fail-limiter.js';
-import { RedisFailLimiter } from './check/redis-fail-limiter.js';
 import { clientIpResolver } from './check/client-ip.js';
 import type { Config } from './config.js';
 import { AnswerSigner } from './licensing/answer-signer.js';
@@ -99,6 +98,10 @@ export async function startServer(config: Config, logger: Logger = createLogger(
 /** The per-IP brake on key guessing: off, this process only, or shared through Redis. */
 async function createFailLimiter(config: Config, logger: Logger): Promise<FailLimiter> {
   if (config.CHECK_FAIL_LIMIT === 0) return noFailLimiter;
-  if (config.REDIS_URL) return RedisFailLimiter.connect(config.REDIS_URL, config.CHECK_FAIL_LIMIT, logger);
+  if (config.REDIS_URL) {
+    // Loaded only when configured: most single-instance servers never need a Redis client.
+    const { RedisFailLimiter } = await import('./check/redis-fail-limiter.js');
+    return RedisFailLimiter.connect(config.REDIS_URL, config.CHECK_FAIL_LIMIT, logger);
+  }
   return new MemoryFailLimiter(config.CHECK_FAIL_LIMIT);
 }

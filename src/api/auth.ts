@@ -20,14 +20,15 @@ export function bearerToken(header: string | undefined): string | null {
 }
 
 /**
- * Every /api/v1 route names its scope; this hook runs before validation, so a caller without
- * a valid token (401) or without the scope (403) learns nothing about its input.
+ * Every /api/v1 route names its scope; this check runs before validation, so a caller without
+ * a valid token (401) or without the scope (403) learns nothing about its input. Register the
+ * rate limiter first, and routes after this.
  */
 export function requireTokens(api: FastifyInstance, tokens: TokenService): void {
   api.decorateRequest('apiToken', null);
-  api.addHook('onRequest', async (req: FastifyRequest) => {
+  const authenticate = async (req: FastifyRequest) => {
     const scope = req.routeOptions.config?.scope;
-    if (!scope || req.is404) return;
+    if (!scope) return;
     const token = bearerToken(req.headers.authorization);
     if (!token) throw new KeywardError('unauthorized', 'send an API token: Authorization: Bearer kw_…');
     const principal = await tokens.authenticate(token);
@@ -36,6 +37,11 @@ export function requireTokens(api: FastifyInstance, tokens: TokenService): void 
     if (!principal.scopes.has(scope)) {
       throw new KeywardError('forbidden', `this token lacks the scope ${scope}`, { requiredScope: scope });
     }
+  };
+  // A route-level hook, added after the rate limiter's: callers without a valid token count too.
+  api.addHook('onRoute', (route) => {
+    const existing = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest];
+    route.onRequest = [...existing, authenticate];
   });
 }
 

@@ -28,9 +28,10 @@ export const apiValidatorCompiler: FastifySchemaCompiler<TSchema> = ({ schema, h
     }
     let converted = value;
     if (httpPart !== 'body') {
-      converted = Value.Convert(schema, value);
+      // Before converting: Value.Convert changes the object it is given.
       const loose = looseIntegers(schema, value);
       if (loose.length) return { error: loose as never };
+      converted = Value.Convert(schema, value);
     }
     if (check.Check(converted)) return { value: converted };
     return { error: [...check.Errors(converted)] as never };

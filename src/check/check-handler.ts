@@ -52,7 +52,7 @@ export function createCheckHandler(deps: CheckHandlerDeps): CheckHandler {
     res.end(body);
   };
 
-  const run = async (kind: Kind, route: Route, req: IncomingMessage, res: ServerResponse, body: string | undefined) => {
+  const run = (kind: Kind, route: Route, req: IncomingMessage, res: ServerResponse, body: string | undefined): void | Promise<void> => {
     const input = parseCheckInput(req.headers.authorization, route.query, body, req.headers['content-type']);
     const ip = clientIp(req);
     const now = Date.now();
@@ -61,7 +61,13 @@ export function createCheckHandler(deps: CheckHandlerDeps): CheckHandler {
       answer(req, res, 429, answers.rateLimited, input.nonce, { 'retry-after': String(Math.ceil(blocked / 1000)) });
       return;
     }
-    const result = await checker.check({
+    const finish = (result: CheckResult): void | Promise<void> => {
+      // A miss is counted before it is answered, so the next request from that IP already sees it.
+      const counted = result.status === 'NOT FOUND' ? failLimiter.miss(ip, now) : undefined;
+      if (counted instanceof Promise) return counted.then(() => answer(req, res, 200, render(kind, result), input.nonce));
+      answer(req, res, 200, render(kind, result), input.nonce);
+    };
+    const result = checker.check({
       productIds: kind === 'multiple' ? input.proIds : productIdFromPath(route.segment),
       key: input.key,
       ip,
@@ -69,16 +75,19 @@ export function createCheckHandler(deps: CheckHandlerDeps): CheckHandler {
       log: input.log,
       userAgent: req.headers['user-agent'] ?? null,
     });
-    // A miss is counted before it is answered, so the next request from that IP already sees it.
-    if (result.status === 'NOT FOUND') await failLimiter.miss(ip, now);
-    answer(req, res, 200, render(kind, result), input.nonce);
+    return result instanceof Promise ? result.then(finish) : finish(result);
   };
 
   const start = (kind: Kind, route: Route, req: IncomingMessage, res: ServerResponse, body: string | undefined): void => {
-    run(kind, route, req, res, body).catch((err: unknown) => {
+    const failed = (err: unknown): void => {
       logger.error({ err }, 'license check failed');
       answer(req, res, 200, answers.unavailable, null);
-    });
+    };
+    try {
+      run(kind, route, req, res, body)?.catch(failed);
+    } catch (err) {
+      failed(err);
+    }
   };
 
   /** The nonce of a request whose body is not read (too large): from the query only. */

@@ -66,7 +66,15 @@ function signMessage(key: KeyObject, method: string, target: string, date: strin
   return sign(null, Buffer.from(signedMessage(method, target, date, nonce, body), 'utf8'), key).toString('base64');
 }
 
-/** ISO 8601 UTC with whole seconds: 2026-11-27T03:58:18Z. */
+let lastSecond = -1;
+let lastText = '';
+
+/** ISO 8601 UTC with whole seconds: 2026-11-27T03:58:18Z (formatted once per second). */
 export function isoSecond(ms: number): string {
-  return `${new Date(ms - (ms % 1000)).toISOString().slice(0, 19)}Z`;
+  const second = Math.floor(ms / 1000);
+  if (second !== lastSecond) {
+    lastSecond = second;
+    lastText = `${new Date(second * 1000).toISOString().slice(0, 19)}Z`;
+  }
+  return lastText;
 }

@@ -50,18 +50,31 @@ export class LicenseChecker {
     private readonly clock: () => number = Date.now,
   ) {}
 
-  async check(req: CheckRequest): Promise<CheckResult> {
+  /**
+   * Answers synchronously when the products and the license are cached (the common case), and
+   * with a promise only when the source has to read the database: no promise per check otherwise.
+   */
+  check(req: CheckRequest): CheckResult | Promise<CheckResult> {
     const now = this.clock();
-    const known = await this.source.productIds();
+    const known = this.source.productIds();
+    return known instanceof Promise ? known.then((k) => this.withProducts(req, now, k)) : this.withProducts(req, now, known);
+  }
+
+  private withProducts(req: CheckRequest, now: number, known: ReadonlySet<number>): CheckResult | Promise<CheckResult> {
     const asked = req.productIds.filter((id) => known.has(id));
-    let license: LicenseSnapshot | null = null;
-    let result: CheckResult;
-    if (asked.length === 0) {
-      result = { status: 'NOT FOUND', reason: 'product', productId: null };
-    } else {
-      license = req.key ? await this.source.findByKey(req.key) : null;
-      result = license ? this.decide(license, asked, req.ip, now) : { status: 'NOT FOUND', reason: 'key', productId: null };
-    }
+    if (asked.length === 0) return this.finish(req, now, asked, null, { status: 'NOT FOUND', reason: 'product', productId: null });
+    if (!req.key) return this.finish(req, now, asked, null, NO_KEY);
+    const found = this.source.findByKey(req.key);
+    return found instanceof Promise
+      ? found.then((license) => this.withLicense(req, now, asked, license))
+      : this.withLicense(req, now, asked, found);
+  }
+
+  private withLicense(req: CheckRequest, now: number, asked: number[], license: LicenseSnapshot | null): CheckResult {
+    return this.finish(req, now, asked, license, license ? this.decide(license, asked, req.ip, now) : NO_KEY);
+  }
+
+  private finish(req: CheckRequest, now: number, asked: number[], license: LicenseSnapshot | null, result: CheckResult): CheckResult {
     this.recorder.record(
       {
         time: now,
@@ -84,10 +97,12 @@ export class LicenseChecker {
   private decide(license: LicenseSnapshot, asked: readonly number[], ip: string, now: number): CheckResult {
     const productId = asked.find((id) => license.productIds.includes(id));
     // A key that exists but grants none of the asked products looks exactly like an unknown key.
-    if (productId === undefined) return { status: 'NOT FOUND', reason: 'key', productId: null };
+    if (productId === undefined) return NO_KEY;
     const outcome = validateLicense(license, ip, now);
     if (outcome.status === 'AUTHORISED' && outcome.bindIp) this.source.bindIp(license, outcome.bindIp);
     if (outcome.status === 'EXPIRED') return { status: 'EXPIRED', productId, expiresAt: outcome.expiresAt };
     return { status: outcome.status, productId };
   }
 }
+
+const NO_KEY: CheckResult = Object.freeze({ status: 'NOT FOUND', reason: 'key', productId: null });

@@ -17,8 +17,13 @@ export function parseIp(value: string): Address | null {
 
 /** Canonical text of a caller IP (what Previous Auths and `lastIp` store), or the input if not an IP. */
 export function normalizeIp(value: string): string {
+  // Fast paths for what sockets report: dotted IPv4 is already canonical; mapped IPv4 loses its prefix.
+  if (value.length <= 15 && DOTTED.test(value)) return value;
+  if (value.startsWith('::ffff:') && DOTTED.test(value.slice(7))) return value.slice(7);
   return parseIp(value)?.toString() ?? value;
 }
+
+const DOTTED = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 
 /** Parses one allow-list entry: an address or a CIDR block. Returns the range, or an error message. */
 export function parseAllowEntry(entry: string): IpRange | string {
