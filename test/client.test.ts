@@ -69,7 +69,7 @@ function forward(req: http.IncomingMessage, rewrite: { path?: string; authorizat
 }
 
 function reply(res: http.ServerResponse, up: Upstream, body = up.body): void {
-  const headers = { ...up.headers, 'content-length': String(body.length) };
+  const headers: http.OutgoingHttpHeaders = { ...up.headers, 'content-length': String(body.length) };
   delete headers.connection;
   delete headers['keep-alive'];
   res.writeHead(up.status, headers);
