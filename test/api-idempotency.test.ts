@@ -1,13 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IdempotencyService } from '../src/api/idempotency-service.js';
 import { apiClient, errorOf } from './helpers/api.js';
+import { freePort, startServerProcess, type ServerProcess } from './helpers/cli.js';
 import { dialects } from './helpers/dialects.js';
 import { request } from './helpers/http.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 /**
  * Idempotency-Key on creates: a purchase webhook retried (also concurrently, also against two
- * server instances sharing the database) creates exactly one license.
+ * server instances sharing the database, one in this process and one spawned) creates exactly
+ * one license.
  */
 describe.each(dialects())('Idempotency-Key ($name)', ({ name, create: createDb }) => {
   if (!createDb) {
@@ -15,10 +17,11 @@ describe.each(dialects())('Idempotency-Key ($name)', ({ name, create: createDb }
     return;
   }
   let a: TestServer;
-  let b: TestServer;
+  /** The second instance is its own process, as in production (one SQLite writer per process at a time). */
+  let b: ServerProcess;
   let token: string;
   const apiA = apiClient(() => a, () => token);
-  const apiB = apiClient(() => b, () => token);
+  const apiB = apiClient(() => b as unknown as TestServer, () => token);
   const licenseCount = async () => (await a.services.licenses.list({ limit: 10_000 })).length;
   const create = (api = apiA, key = 'order-1', body: unknown = { productIds: [8], note: 'order 1' }) =>
     api.call('POST', '/licenses', { body, headers: { 'idempotency-key': key } });
@@ -26,13 +29,13 @@ describe.each(dialects())('Idempotency-Key ($name)', ({ name, create: createDb }
   beforeAll(async () => {
     const db = await createDb!();
     a = await startTestServer(db);
-    b = await startTestServer(db);
+    b = await startServerProcess(db.env, await freePort(), 'warn');
     token = await apiA.token(['licenses:write', 'licenses:read', 'products:write'], 'store');
     await a.services.products.create({ id: 8, name: 'Script' }, 'test');
   });
   afterAll(async () => {
     await a?.close();
-    await b?.close();
+    await b?.stop();
     await a?.db.cleanup();
   });
 

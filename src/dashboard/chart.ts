@@ -49,7 +49,8 @@ export function checksChart(days: readonly DailyChecks[], label = 'Checks per da
       parts.push(`<rect class="fail" x="${x.toFixed(1)}" y="${failTop.toFixed(1)}" width="${barW.toFixed(1)}" height="${(passTop - failTop).toFixed(1)}"/>`);
     }
     parts.push('</g>');
-    if (i % 7 === 0 || i === days.length - 1) {
+    // A date every week and on the last day, never two labels on top of each other.
+    if ((i % 7 === 0 && days.length - 1 - i >= 4) || i === days.length - 1) {
       parts.push(`<text class="axis" x="${(x + barW / 2).toFixed(1)}" y="${H - 8}" text-anchor="middle">${esc(d.day.slice(5))}</text>`);
     }
   });

@@ -1,0 +1,130 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.js';
+import { openServices } from '../src/services.js';
+import { freePort, startServerProcess } from './helpers/cli.js';
+import { dialects, type TestDatabase } from './helpers/dialects.js';
+import { request } from './helpers/http.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+import { startReceiver, type Receiver } from './helpers/webhook-receiver.js';
+
+// Read when each server starts; this file runs in its own process. Fast retries for the tests.
+process.env.WEBHOOK_RETRY_BASE_MS = '100';
+process.env.WEBHOOK_POLL_MS = '50';
+
+/** The queue lives in the database: restarts lose nothing, and several instances send each delivery once. */
+describe.each(dialects())('webhooks across restarts and server instances ($name)', ({ name, create }) => {
+  if (!create) {
+    it.skip(`${name} is not available here`, () => {});
+    return;
+  }
+  let db: TestDatabase;
+  let receiver: Receiver;
+  const servers: TestServer[] = [];
+  const start = async () => {
+    const s = await startTestServer(db);
+    servers.push(s);
+    return s;
+  };
+
+  beforeAll(async () => {
+    db = await create();
+    receiver = await startReceiver();
+    const setup = await openServices(loadConfig(db.env, { dotenv: false }));
+    await setup.products.create({ id: 8, name: 'Script' }, 'test');
+    await setup.close();
+  });
+  afterEach(async () => {
+    for (const s of servers.splice(0)) await s.close();
+    receiver.received.length = 0;
+    receiver.respond = () => 200;
+  });
+  afterAll(async () => {
+    await receiver?.close();
+    await db?.cleanup();
+  });
+
+  it('a restart in between loses no delivery, nor an event queued while no server runs', async () => {
+    receiver.respond = () => 500;
+    const first = await start();
+    const hook = await first.services.webhooks.create({ url: receiver.url }, 'test');
+    const license = await first.services.licenses.create({ productIds: [8] }, 'test');
+    await receiver.waitFor((r) => r.length >= 1);
+    await first.close();
+    servers.length = 0;
+
+    // No server running: a CLI-like process changes the license; the event waits in the database.
+    const cli = await openServices(loadConfig(db.env, { dotenv: false }));
+    await cli.licenses.update(license.id, { note: 'changed while the server was down' }, 'cli:test');
+    await cli.close();
+    const pending = await (await openServicesFor(db)).use((s) => s.webhooks.deliveries(hook.id));
+    expect(pending.map((d) => [d.event, d.status])).toEqual([
+      ['license.updated', 'pending'],
+      ['license.created', 'pending'],
+    ]);
+
+    receiver.respond = () => 200;
+    const second = await start();
+    await receiver.waitFor((r) => r.filter((x) => x.status === 200).length === 2);
+    const delivered = receiver.received.filter((x) => x.status === 200).map((x) => x.json.type).sort();
+    expect(delivered).toEqual(['license.created', 'license.updated']);
+    const log = await second.services.webhooks.deliveries(hook.id);
+    expect(log.every((d) => d.status === 'delivered')).toBe(true);
+    expect(log.find((d) => d.event === 'license.created')!.attempts).toBeGreaterThanOrEqual(2);
+    await second.services.webhooks.delete(hook.id, 'test');
+  });
+
+  it('a delivery claimed by an instance that died is sent once its claim runs out', async () => {
+    const setup = await openServices(loadConfig(db.env, { dotenv: false }));
+    const hook = await setup.webhooks.create({ url: receiver.url, events: ['license.deleted'] }, 'test');
+    const license = await setup.licenses.create({ productIds: [8] }, 'test');
+    await setup.licenses.delete(license.id, 'test');
+    const [row] = await setup.storage.db.selectFrom('webhook_deliveries').selectAll().where('endpoint_id', '=', hook.id).execute();
+    const claimEnds = Date.now() + 600;
+    await setup.storage.db.updateTable('webhook_deliveries').set({ locked_until: claimEnds, attempts: 1 }).where('id', '=', row!.id).execute();
+    await setup.close();
+
+    const server = await start();
+    await receiver.waitFor((r) => r.length === 1);
+    expect(receiver.received[0]!.time).toBeGreaterThanOrEqual(claimEnds - 50);
+    expect(receiver.received[0]!.headers['x-keyward-delivery']).toBe(String(row!.id));
+    expect((await server.services.webhooks.delivery(hook.id, row!.id)).attempts).toBe(2);
+    await server.services.webhooks.delete(hook.id, 'test');
+  });
+
+  it('two instances on one database send each delivery exactly once', async () => {
+    // The second instance is its own process, as in production (SQLite allows one writer per process at a time).
+    const a = await start();
+    const b = await startServerProcess({ ...db.env, WEBHOOK_RETRY_BASE_MS: '100', WEBHOOK_POLL_MS: '50' }, await freePort(), 'warn');
+    try {
+      const hook = await a.services.webhooks.create({ url: receiver.url, events: ['license.created'] }, 'test');
+      const token = (await a.services.tokens.create({ name: 'two-instances', scopes: ['licenses:write'] }, 'test')).token;
+      const n = 30;
+      const issue = (url: string) => request(url, { path: '/api/v1/licenses', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{"productIds":[8]}' });
+      const answers = await Promise.all(Array.from({ length: n }, (_, i) => issue(i % 2 ? a.url : b.url)));
+      expect(answers.map((r) => r.status)).toEqual(Array(n).fill(201));
+      await receiver.waitFor((r) => r.length >= n, 20_000);
+      await new Promise((r) => setTimeout(r, 500));
+      const ids = receiver.received.map((r) => r.headers['x-keyward-delivery']);
+      expect(ids).toHaveLength(n);
+      expect(new Set(ids).size).toBe(n);
+      const log = await a.services.webhooks.deliveries(hook.id, { limit: 100 });
+      expect(log.filter((d) => d.status === 'delivered' && d.attempts === 1)).toHaveLength(n);
+    } finally {
+      expect(await b.stop()).toBe(0);
+    }
+  });
+});
+
+/** A short-lived services instance (as a CLI run has) for reading the database between servers. */
+async function openServicesFor(db: TestDatabase) {
+  const services = await openServices(loadConfig(db.env, { dotenv: false }));
+  return {
+    async use<T>(work: (s: typeof services) => Promise<T>): Promise<T> {
+      try {
+        return await work(services);
+      } finally {
+        await services.close();
+      }
+    },
+  };
+}
