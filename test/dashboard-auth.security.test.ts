@@ -74,6 +74,8 @@ eachDialect('dashboard security: cookies, CSRF, headers, escaping', (server) => 
       [`/staff/users/${other.id}/password`, { password: 'new-pass-123' }],
       [`/staff/users/${other.id}/signout`, {}],
       [`/staff/users/${other.id}/totp-reset`, {}],
+      ['/staff/tokens', { name: 'csrf-token', scopes: 'licenses:write' }],
+      ['/staff/tokens/1/revoke', { confirm: 'yes' }],
       ['/setup', { token: 'x', username: 'x', password: 'x' }],
       ['/signup', { username: 'x', password: 'x' }],
     ];

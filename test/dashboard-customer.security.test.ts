@@ -52,7 +52,7 @@ eachDialect('dashboard authorisation: customers see and change only their own li
   });
 
   it('keeps customers out of every staff page and action (403), changing nothing', async () => {
-    const pages = ['/staff', '/staff/licenses', `/staff/licenses/${victim.id}`, '/staff/licenses/new', '/staff/products', '/staff/products/8', '/staff/users', '/staff/users/1', '/staff/audit', '/staff/checks'];
+    const pages = ['/staff', '/staff/licenses', `/staff/licenses/${victim.id}`, '/staff/licenses/new', '/staff/products', '/staff/products/8', '/staff/users', '/staff/users/1', '/staff/audit', '/staff/checks', '/staff/tokens'];
     for (const path of pages) {
       const res = await mallory.get(path);
       expect(res.status, path).toBe(403);

@@ -70,3 +70,38 @@ eachDialect('dashboard: admins (and only admins) manage roles and staff', (serve
     expect((await staff.post(`/staff/users/${cust.id}`, { email: 'ok@example.com' })).status).toBe(303);
   });
 });
+
+eachDialect('dashboard: API tokens are admin-only', (server) => {
+  it('lets an admin create a token (shown once, usable on the API) and revoke it; staff and customers get 403', async () => {
+    const admin = await signedIn(server(), 'tok-admin', 'admin');
+    const staff = await signedIn(server(), 'tok-staff', 'staff');
+    const customer = await signedIn(server(), 'tok-cust', 'customer');
+    expect((await admin.get('/staff')).text).toContain('href="/staff/tokens"');
+    expect((await staff.get('/staff')).text).not.toContain('href="/staff/tokens"');
+    for (const c of [staff, customer]) {
+      expect((await c.get('/staff/tokens')).status).toBe(403);
+      expect((await c.post('/staff/tokens', { name: 'sneaky', scopes: 'licenses:write' })).status).toBe(403);
+    }
+    expect(await server().services.tokens.list()).toHaveLength(0);
+
+    await admin.get('/staff/tokens');
+    const made = await admin.post('/staff/tokens', { name: 'faxstore-sync', scopes: ['licenses:read', 'products:read'] });
+    expect(made.status).toBe(200);
+    const token = /<code class="key" id="new-key" data-key>([^<]+)<\/code>/.exec(made.text)![1]!;
+    expect(token).toMatch(/^kw_/);
+    expect(pageText(made.text)).toContain('shown only this once');
+    const list = await admin.get('/staff/tokens');
+    expect(pageText(list.text)).toContain('faxstore-sync');
+    expect(list.text).not.toContain(token);
+    const principal = await server().services.tokens.authenticate(token);
+    expect([...principal!.scopes].sort()).toEqual(['licenses:read', 'products:read']);
+
+    const id = (await server().services.tokens.list())[0]!.id;
+    expect((await staff.post(`/staff/tokens/${id}/revoke`, { confirm: 'yes' })).status).toBe(403);
+    const ask = await admin.post(`/staff/tokens/${id}/revoke`);
+    expect(pageText(ask.text)).toContain(`Revoke API token ${id}?`);
+    const revoked = await admin.post(`/staff/tokens/${id}/revoke`, { confirm: 'yes' });
+    expect(pageText((await admin.follow(revoked)).text)).toContain('Token "faxstore-sync" revoked.');
+    expect(await server().services.tokens.authenticate(token)).toBeNull();
+  });
+});

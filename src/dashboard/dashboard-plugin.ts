@@ -23,6 +23,7 @@ import { logRoutes } from './staff/log-routes.js';
 import { overviewRoutes } from './staff/overview-routes.js';
 import { productRoutes } from './staff/product-routes.js';
 import { staffLicenseRoutes } from './staff/license-routes.js';
+import { tokenRoutes } from './staff/token-routes.js';
 import { userRoutes } from './staff/user-routes.js';
 
 export interface DashboardOptions {
@@ -104,6 +105,7 @@ export async function dashboard(app: FastifyInstance, opts: DashboardOptions): P
     await staffLicenseRoutes(scope, ctx);
     await userRoutes(scope, ctx);
     await logRoutes(scope, ctx);
+    await scope.register(async (admins) => tokenRoutes(admins, ctx));
   });
 }
 
