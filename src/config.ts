@@ -53,6 +53,8 @@ const schema = z.object({
   DISCORD_AUTHORIZE_URL: z.string().url({ message: 'must be an absolute URL' }).default('https://discord.com/oauth2/authorize'),
   DISCORD_TOKEN_URL: z.string().url({ message: 'must be an absolute URL' }).default('https://discord.com/api/oauth2/token'),
   DISCORD_USER_URL: z.string().url({ message: 'must be an absolute URL' }).default('https://discord.com/api/users/@me'),
+  /** Previous Auths older than this many days are pruned (their daily counts are kept); 0 keeps them forever. */
+  AUTH_LOG_RETENTION_DAYS: int(0, 36500, 90),
 });
 
 const SENSITIVE = new Set(['KEYWARD_SECRET', 'DATABASE_URL', 'REDIS_URL', 'DISCORD_CLIENT_SECRET']);

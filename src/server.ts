@@ -8,6 +8,7 @@ import { clientIpResolver } from './check/client-ip.js';
 import type { Config } from './config.js';
 import { AnswerSigner } from './licensing/answer-signer.js';
 import { LicenseChecker } from './licensing/check-license.js';
+import { RetentionJob } from './retention/retention-job.js';
 import { openServices, type Services } from './services.js';
 import { LicenseCache } from './storage/license-cache.js';
 import { WriteBehind } from './storage/write-behind.js';
@@ -17,6 +18,8 @@ export interface RunningServer {
   url: string;
   services: Services;
   writeBehind: WriteBehind;
+  /** Prunes Previous Auths older than AUTH_LOG_RETENTION_DAYS into daily counts, in the background. */
+  retention: RetentionJob;
   /** Stops taking connections, finishes requests in flight, writes every queued record, closes the database. */
   close(): Promise<void>;
 }
@@ -41,6 +44,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       onError: (err, dropped) =>
         logger.error({ err, queued: writeBehind.queued, dropped }, 'writing Previous Auths failed; will retry'),
     });
+    const retention = new RetentionJob(repos.retention, { retentionDays: config.AUTH_LOG_RETENTION_DAYS, logger });
     const answers = buildAnswers(config.PUBLIC_URL);
     const checker = new LicenseChecker(cache, writeBehind);
     const signer = new AnswerSigner(await services.signingKeys.current());
@@ -74,15 +78,18 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       const setupUrl = await firstRunSetupUrl({ settings: services.repos.settings, users: services.users, publicUrl: config.PUBLIC_URL });
       if (setupUrl) logger.warn(`Or open this one-time setup URL (valid 24 hours) to create the first admin: ${setupUrl}`);
     }
+    retention.start();
     let closing: Promise<void> | null = null;
     return {
       app,
       url,
       services,
+      retention,
       writeBehind,
       close: () =>
         (closing ??= (async () => {
           await app.close();
+          await retention.stop();
           await writeBehind.close();
           await failLimiter.close();
           await services.close();

@@ -3,6 +3,7 @@ import { TokenService } from './api/token-service.js';
 import type { Config } from './config.js';
 import { FaxStoreImporter } from './import/faxstore-import.js';
 import { KeyCipher } from './licensing/key.js';
+import { CheckStats } from './retention/check-stats.js';
 import { LicenseService } from './licensing/license-service.js';
 import { LogService } from './licensing/log-service.js';
 import { SigningKeyService } from './licensing/signing-keys.js';
@@ -16,6 +17,7 @@ import { openStorage, type Storage } from './storage/database.js';
 import { LicenseRepository } from './storage/license-repository.js';
 import { ProductRepository } from './storage/product-repository.js';
 import { SessionRepository } from './storage/session-repository.js';
+import { RetentionRepository } from './storage/retention-repository.js';
 import { SettingsRepository } from './storage/settings-repository.js';
 import { UserRepository } from './storage/user-repository.js';
 import { ApiTokenRepository } from './storage/api-token-repository.js';
@@ -36,6 +38,8 @@ export interface Services {
     users: UserRepository;
     audit: AuditRepository;
     authLogs: AuthLogRepository;
+    /** Daily counts of pruned Previous Auths (AUTH_LOG_RETENTION_DAYS). */
+    retention: RetentionRepository;
     tokens: ApiTokenRepository;
     idempotency: IdempotencyRepository;
     webhooks: WebhookRepository;
@@ -47,6 +51,8 @@ export interface Services {
   cipher: KeyCipher;
   /** `keyward import faxstore`: bulk import of a FaxStore License System. */
   faxstoreImport: FaxStoreImporter;
+  /** Checks per day for charts, from the daily counts and the live Previous Auths. */
+  checkStats: CheckStats;
   licenses: LicenseService;
   products: ProductService;
   users: UserService;
@@ -88,6 +94,7 @@ export async function openServices(config: Config): Promise<Services> {
     products: new ProductRepository(db),
     users: new UserRepository(db),
     audit: new AuditRepository(db),
+    retention: new RetentionRepository(db),
     authLogs: new TappedAuthLogRepository(db, storage.dialect, checkEvents),
     tokens: new ApiTokenRepository(db),
     idempotency: new IdempotencyRepository(db),
@@ -102,6 +109,7 @@ export async function openServices(config: Config): Promise<Services> {
     repos,
     cipher,
     faxstoreImport: new FaxStoreImporter(repos, cipher, changes),
+    checkStats: new CheckStats(repos.retention),
     licenses: new LicenseService(repos, cipher, changes, webhookQueue),
     products: new ProductService(repos, changes),
     users: new UserService(repos, changes),

@@ -172,12 +172,23 @@ export interface SigningKeysTable {
   retired_at: number | null;
 }
 
+/** Daily check counts kept when old Previous Auths are pruned; 0 = no license / no product. */
+export interface AuthLogDailyTable {
+  /** Days since 1970-01-01 (UTC). */
+  day: number;
+  license_id: number;
+  product_id: number;
+  status: string;
+  checks: number;
+}
+
 export interface Database {
   users: UsersTable;
   products: ProductsTable;
   licenses: LicensesTable;
   license_products: LicenseProductsTable;
   auth_logs: AuthLogsTable;
+  auth_log_daily: AuthLogDailyTable;
   audit_logs: AuditLogsTable;
   settings: SettingsTable;
   signing_keys: SigningKeysTable;

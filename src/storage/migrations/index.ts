@@ -1,5 +1,6 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import type { Dialect } from './helpers.js';
+import { retention } from './0006-retention.js';
 import { signingKeys } from './0007-signing-keys.js';
 import { initial } from './0001-initial.js';
 import { settings } from './0002-settings.js';
@@ -15,6 +16,7 @@ export function migrations(dialect: Dialect): MigrationProvider {
     '0003-api-tokens': apiTokens(dialect),
     '0004-webhooks': webhooks(dialect),
     '0005-dashboard': dashboard(dialect),
+    '0006-retention': retention,
     '0007-signing-keys': signingKeys,
   };
   return { getMigrations: async () => all };
