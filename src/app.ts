@@ -6,6 +6,8 @@ import type { Config } from './config.js';
 import type { Services } from './services.js';
 import { createCheckHandler, JSON_TYPE, type CheckHandlerDeps } from './check/check-handler.js';
 import { publicKeyRoute } from './check/public-key-route.js';
+import { Metrics } from './metrics/metrics.js';
+import { metricsRoute } from './metrics/metrics-route.js';
 import { managementApi } from './api/plugin.js';
 import { dashboard } from './dashboard/dashboard-plugin.js';
 
@@ -48,6 +50,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   app.get('/healthz', async () => ({ ok: true }));
   await app.register(publicKeyRoute, { signingKeys: deps.services.signingKeys });
+  if (deps.metrics instanceof Metrics) await app.register(metricsRoute, { metrics: deps.metrics, token: deps.config.METRICS_TOKEN });
 
   // Features, each in its own folder and scope, register below in this order.
   await app.register(managementApi, { config: deps.config, services: deps.services, logger: deps.logger });

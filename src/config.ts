@@ -43,6 +43,9 @@ const schema = z.object({
   /** NOT FOUND answers one IP may get in 60 s before its checks answer 429; 0 turns the brake off. */
   CHECK_FAIL_LIMIT: int(0, 1_000_000_000, 30),
   LICENSE_CACHE_SIZE: int(100, 100_000_000, 100_000),
+  /** GET /metrics (Prometheus): off unless METRICS=on or METRICS_TOKEN is set (then a Bearer token is required). */
+  METRICS: z.enum(['on', 'off'], { errorMap: () => ({ message: 'must be on or off' }) }).default('off'),
+  METRICS_TOKEN: z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
   // Dashboard (docs/dashboard.md).
   SIGNUP: z
     .enum(['open', 'closed'], { errorMap: () => ({ message: 'must be open or closed' }) })
@@ -57,7 +60,7 @@ const schema = z.object({
   AUTH_LOG_RETENTION_DAYS: int(0, 36500, 90),
 });
 
-const SENSITIVE = new Set(['KEYWARD_SECRET', 'DATABASE_URL', 'REDIS_URL', 'DISCORD_CLIENT_SECRET']);
+const SENSITIVE = new Set(['KEYWARD_SECRET', 'DATABASE_URL', 'REDIS_URL', 'METRICS_TOKEN', 'DISCORD_CLIENT_SECRET']);
 
 export type Config = z.infer<typeof schema> & { dialect: 'sqlite' | 'postgres'; sqlitePath?: string };
 

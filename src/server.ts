@@ -10,6 +10,7 @@ import { AnswerSigner } from './licensing/answer-signer.js';
 import { LicenseChecker } from './licensing/check-license.js';
 import { RetentionJob } from './retention/retention-job.js';
 import { openServices, type Services } from './services.js';
+import { Metrics } from './metrics/metrics.js';
 import { LicenseCache } from './storage/license-cache.js';
 import { WriteBehind } from './storage/write-behind.js';
 
@@ -39,8 +40,13 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       onError: (err) => logger.error({ err }, 'binding a license to its first IP failed'),
     });
     await storage.changes.watch();
-    const writeBehind = new WriteBehind(repos.authLogs, {
+    const metricsOn = config.METRICS === 'on' || config.METRICS_TOKEN !== undefined;
+    const metrics: Metrics | undefined = metricsOn
+      ? new Metrics({ queueDepth: (): number => writeBehind.queued, poolStats: storage.poolStats })
+      : undefined;
+    const writeBehind: WriteBehind = new WriteBehind(repos.authLogs, {
       flushMs: config.LOG_FLUSH_MS,
+      onFlush: metrics && ((seconds, rows) => metrics.flush(seconds, rows)),
       onError: (err, dropped) =>
         logger.error({ err, queued: writeBehind.queued, dropped }, 'writing Previous Auths failed; will retry'),
     });
@@ -67,6 +73,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       bodyLimit: config.BODY_LIMIT,
       signer,
       failLimiter,
+      metrics,
     });
     await app.listen({ port: config.PORT, host: config.HOST });
     const address = app.server.address();

@@ -6,6 +6,7 @@ import { MAX_DB_ID } from '../licensing/values.js';
 import type { Answers } from './answers.js';
 import type { ClientIpResolver } from './client-ip.js';
 import type { FailLimiter } from './fail-limiter.js';
+import type { CheckMetrics } from '../metrics/metrics.js';
 import { parseCheckInput, parseNonce } from './parse-input.js';
 
 export const JSON_TYPE = 'application/json; charset=utf-8';
@@ -18,6 +19,8 @@ export interface CheckHandlerDeps {
   logger: Logger;
   signer: AnswerSigner;
   failLimiter: FailLimiter;
+  /** Told the endpoint, status and duration of every check; absent when metrics are off. */
+  metrics?: CheckMetrics;
 }
 
 type Kind = 'single' | 'multiple' | 'v1';
@@ -33,7 +36,7 @@ export type CheckHandler = (req: IncomingMessage, res: ServerResponse) => boolea
  * fault answers 200 with pass:false; only an oversized body answers 413.
  */
 export function createCheckHandler(deps: CheckHandlerDeps): CheckHandler {
-  const { checker, answers, clientIp, bodyLimit, logger, signer, failLimiter } = deps;
+  const { checker, answers, clientIp, bodyLimit, logger, signer, failLimiter, metrics } = deps;
   const render = (kind: Kind, result: CheckResult): string =>
     kind === 'single' ? answers.single(result) : kind === 'multiple' ? answers.multiple(result) : answers.v1(result);
 
@@ -59,13 +62,19 @@ export function createCheckHandler(deps: CheckHandlerDeps): CheckHandler {
     const blocked = failLimiter.blockedFor(ip, now);
     if (blocked > 0) {
       answer(req, res, 429, answers.rateLimited, input.nonce, { 'retry-after': String(Math.ceil(blocked / 1000)) });
+      metrics?.check(kind, 'RATE LIMITED', 0);
       return;
     }
+    const started = metrics ? performance.now() : 0;
+    const reply = (result: CheckResult): void => {
+      answer(req, res, 200, render(kind, result), input.nonce);
+      metrics?.check(kind, result.status, (performance.now() - started) / 1000);
+    };
     const finish = (result: CheckResult): void | Promise<void> => {
       // A miss is counted before it is answered, so the next request from that IP already sees it.
       const counted = result.status === 'NOT FOUND' ? failLimiter.miss(ip, now) : undefined;
-      if (counted instanceof Promise) return counted.then(() => answer(req, res, 200, render(kind, result), input.nonce));
-      answer(req, res, 200, render(kind, result), input.nonce);
+      if (counted instanceof Promise) return counted.then(() => reply(result));
+      reply(result);
     };
     const result = checker.check({
       productIds: kind === 'multiple' ? input.proIds : productIdFromPath(route.segment),

@@ -1,4 +1,6 @@
+import cluster from 'node:cluster';
 import type { Command } from 'commander';
+import { workerCount } from '../cluster.js';
 import { loadConfig } from '../config.js';
 import { fail, runCommand } from './run.js';
 
@@ -6,8 +8,22 @@ export function serveCommands(program: Command): void {
   program
     .command('serve')
     .description('run the license server (what `npm start` runs)')
-    .action(async () => {
+    .option('--workers <n>', 'worker processes sharing the port: a number, or "auto" for one per core', '1')
+    .action(async (o: { workers: string }) => {
       try {
+        const workers = workerCount(o.workers);
+        if (workers > 1 && cluster.isPrimary) {
+          const config = loadConfig();
+          const [{ createLogger }, { openServices }, { runPrimary }] = await Promise.all([
+            import('../server.js'),
+            import('../services.js'),
+            import('../cluster.js'),
+          ]);
+          // Migrate once here, so the workers never race each other over the schema.
+          await (await openServices(config)).close();
+          runPrimary(workers, createLogger(config));
+          return;
+        }
         // Loaded here so that the other commands do not pay for the HTTP stack at start-up.
         const [{ createLogger, startServer }, { default: closeWithGrace }] = await Promise.all([
           import('../server.js'),

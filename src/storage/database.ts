@@ -20,6 +20,8 @@ export interface Storage {
   db: Kysely<Database>;
   dialect: Dialect;
   changes: ChangeFeed;
+  /** PostgreSQL connection pool use (for metrics); absent for SQLite's single connection. */
+  poolStats?: () => { total: number; idle: number; waiting: number };
   close(): Promise<void>;
 }
 
@@ -27,6 +29,7 @@ export interface Storage {
 export async function openStorage(options: StorageOptions): Promise<Storage> {
   let db: Kysely<Database>;
   let changes: ChangeFeed;
+  let poolStats: Storage['poolStats'];
   if (options.dialect === 'sqlite') {
     const file = options.sqlitePath ?? ':memory:';
     // Only the server's user should read the database: it holds key digests and ciphertexts.
@@ -48,6 +51,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     // An idle client that loses its server must not crash the process; the next query reconnects.
     pool.on('error', () => {});
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    poolStats = () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount });
     changes = ChangeFeed.forPostgres(options.databaseUrl, db, pg);
   }
   try {
@@ -60,6 +64,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     db,
     dialect: options.dialect,
     changes,
+    poolStats,
     async close() {
       await changes.stop();
       await db.destroy();
@@ -74,7 +79,9 @@ export async function migrate(db: Kysely<Database>, dialect: Dialect): Promise<v
     dialect === 'postgres'
       ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(db)).rows[0]?.schema
       : undefined;
-  const migrator = new Migrator({ db, provider: migrations(dialect), migrationTableSchema: schema });
+  // Migrations are independent of each other, so one that lands after a later-numbered one
+  // (parallel branches) is still applied rather than refused.
+  const migrator = new Migrator({ db, provider: migrations(dialect), migrationTableSchema: schema, allowUnorderedMigrations: true });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName;

@@ -10,6 +10,8 @@ export interface WriteBehindOptions {
   /** While the database refuses writes, keep at most this many log rows (oldest dropped first). */
   maxQueuedRows?: number;
   onError?: (err: unknown, dropped: number) => void;
+  /** Told how long each successful batch took and how many log rows it wrote. */
+  onFlush?: (seconds: number, rows: number) => void;
 }
 
 /**
@@ -110,7 +112,9 @@ export class WriteBehind implements CheckRecorder {
     this.rows = [];
     this.counters = new Map();
     try {
+      const started = performance.now();
       await this.repo.writeBatch(rows, counters);
+      this.options.onFlush?.((performance.now() - started) / 1000, rows.length);
       this.failures = 0;
     } catch (err) {
       this.requeue(rows, counters);

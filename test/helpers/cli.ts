@@ -47,8 +47,13 @@ export interface ServerProcess {
 }
 
 /** Starts `keyward serve` as its own process and waits until /healthz answers. */
-export async function startServerProcess(env: Record<string, string>, port: number, logLevel = 'info'): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [BIN, 'serve'], {
+export async function startServerProcess(
+  env: Record<string, string>,
+  port: number,
+  logLevel = 'info',
+  args: string[] = [],
+): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [BIN, 'serve', ...args], {
     env: childEnv({ ...env, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: logLevel }),
     cwd: ROOT,
   });

@@ -1,0 +1,132 @@
+import cluster from 'node:cluster';
+import client from 'prom-client';
+
+/** What the hot path and the write-behind report; a no-op when metrics are off. */
+export interface CheckMetrics {
+  check(endpoint: string, status: string, seconds: number): void;
+  flush(seconds: number, rows: number): void;
+}
+
+export const noMetrics: CheckMetrics = { check: () => {}, flush: () => {} };
+
+export interface MetricsSources {
+  queueDepth: () => number;
+  poolStats?: () => { total: number; idle: number; waiting: number };
+}
+
+/** Prometheus metrics of one process (prom-client): checks, latency, write queue, pool, process. */
+export class Metrics implements CheckMetrics {
+  readonly registry = new client.Registry();
+  private readonly checks: client.Counter<'endpoint' | 'status'>;
+  private readonly latency: client.Histogram<'endpoint'>;
+  private readonly flushes: client.Histogram;
+  private readonly flushedRows: client.Counter;
+
+  constructor(sources: MetricsSources) {
+    const registers = [this.registry];
+    client.collectDefaultMetrics({ register: this.registry, prefix: 'keyward_' });
+    // In a `--workers` cluster the primary collects this registry from every worker.
+    // (Constructing an AggregatorRegistry is what makes prom-client answer the primary's requests.)
+    if (cluster.isWorker) {
+      new client.AggregatorRegistry();
+      client.AggregatorRegistry.setRegistries([this.registry]);
+    }
+    this.checks = new client.Counter({
+      name: 'keyward_checks_total',
+      help: 'License checks answered, by endpoint and status.',
+      labelNames: ['endpoint', 'status'],
+      registers,
+    });
+    this.latency = new client.Histogram({
+      name: 'keyward_check_duration_seconds',
+      help: 'Time from a check request to its answer.',
+      labelNames: ['endpoint'],
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    });
+    this.flushes = new client.Histogram({
+      name: 'keyward_write_flush_seconds',
+      help: 'Time to write one batch of Previous Auths rows and counters.',
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
+      registers,
+    });
+    this.flushedRows = new client.Counter({
+      name: 'keyward_write_rows_total',
+      help: 'Previous Auths rows written.',
+      registers,
+    });
+    new client.Gauge({
+      name: 'keyward_write_queue_depth',
+      help: 'Previous Auths rows and license counters waiting to be written.',
+      registers,
+      collect() {
+        this.set(sources.queueDepth());
+      },
+    });
+    const pool = sources.poolStats;
+    if (pool) {
+      new client.Gauge({
+        name: 'keyward_db_pool_connections',
+        help: 'PostgreSQL pool connections by state.',
+        labelNames: ['state'],
+        registers,
+        collect() {
+          const s = pool();
+          this.set({ state: 'total' }, s.total);
+          this.set({ state: 'idle' }, s.idle);
+          this.set({ state: 'waiting' }, s.waiting);
+        },
+      });
+    }
+  }
+
+  check(endpoint: string, status: string, seconds: number): void {
+    this.checks.inc({ endpoint, status });
+    this.latency.observe({ endpoint }, seconds);
+  }
+
+  flush(seconds: number, rows: number): void {
+    this.flushes.observe(seconds);
+    this.flushedRows.inc(rows);
+  }
+
+  /** This process's metrics, or, in a `--workers` cluster, every worker's summed by the primary. */
+  async text(): Promise<{ body: string; contentType: string }> {
+    if (cluster.isWorker && process.send) return { body: await askPrimary(), contentType: this.registry.contentType };
+    return { body: await this.registry.metrics(), contentType: this.registry.contentType };
+  }
+}
+
+const ASK = 'keyward:metrics';
+const ANSWER = 'keyward:metrics-answer';
+let asked = 0;
+
+function askPrimary(): Promise<string> {
+  const id = ++asked;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      process.off('message', onMessage);
+      reject(new Error('the cluster primary did not answer for metrics'));
+    }, 5000);
+    const onMessage = (msg: { type?: string; id?: number; body?: string }) => {
+      if (msg?.type !== ANSWER || msg.id !== id) return;
+      clearTimeout(timer);
+      process.off('message', onMessage);
+      resolve(msg.body ?? '');
+    };
+    process.on('message', onMessage);
+    process.send!({ type: ASK, id });
+  });
+}
+
+/** In the cluster primary: answers workers' metrics requests with every worker's metrics summed. */
+export function serveClusterMetrics(): void {
+  const aggregator = new client.AggregatorRegistry();
+  cluster.on('message', (worker, msg: { type?: string; id?: number }) => {
+    if (msg?.type !== ASK) return;
+    aggregator.clusterMetrics().then(
+      (body) => worker.send({ type: ANSWER, id: msg.id, body }),
+      (err: Error) => worker.send({ type: ANSWER, id: msg.id, body: `# error: ${err.message}\n` }),
+    );
+  });
+}
