@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { backupCommands } from './backup-commands.js';
 import { importCommands } from './import-commands.js';
 import { keysCommands } from './keys-commands.js';
 import { licenseCommands } from './license-commands.js';
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   tokenCommands(program);
   webhookCommands(program);
   importCommands(program);
+  backupCommands(program);
   return program;
 }
 
