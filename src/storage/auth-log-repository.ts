@@ -118,10 +118,12 @@ export class AuthLogRepository {
 
   /** The IPs, or the licenses, with the most failed checks since `from`, most first. */
   async topFailures(by: 'ip' | 'license', from: number, limit: number): Promise<{ value: string; failures: number; lastTime: number }[]> {
-    const column = by === 'ip' ? 'ip' : 'license_id';
+    // `license_id + 0` keeps SQLite on the time index: grouping by the bare column makes it walk
+    // the whole license index instead (seconds on a million rows).
+    const column = by === 'ip' ? sql<string | number>`ip` : sql<string | number>`license_id + 0`;
     let q = this.db
       .selectFrom('auth_logs')
-      .select((eb) => [eb.ref(column).as('value'), eb.fn.countAll<number>().as('failures'), eb.fn.max('time').as('last_time')])
+      .select((eb) => [column.as('value'), eb.fn.countAll<number>().as('failures'), eb.fn.max('time').as('last_time')])
       .where('time', '>=', from)
       .where('status', '<>', 'AUTHORISED');
     if (by === 'license') q = q.where('license_id', 'is not', null);
