@@ -35,6 +35,10 @@ describe.each(dialects())('webhooks across restarts and server instances ($name)
   });
   afterEach(async () => {
     for (const s of servers.splice(0)) await s.close();
+    // Each test starts with no endpoints (and so no deliveries) left by the one before.
+    await (await openServicesFor(db)).use(async (s) => {
+      for (const w of await s.webhooks.list()) await s.webhooks.delete(w.id, 'test');
+    });
     receiver.received.length = 0;
     receiver.respond = () => 200;
   });
@@ -67,10 +71,10 @@ describe.each(dialects())('webhooks across restarts and server instances ($name)
     await receiver.waitFor((r) => r.filter((x) => x.status === 200).length === 2);
     const delivered = receiver.received.filter((x) => x.status === 200).map((x) => x.json.type).sort();
     expect(delivered).toEqual(['license.created', 'license.updated']);
-    const log = await second.services.webhooks.deliveries(hook.id);
-    expect(log.every((d) => d.status === 'delivered')).toBe(true);
+    // The receiver answered; the outcome is recorded right after.
+    const log = await until(() => second.services.webhooks.deliveries(hook.id), (l) => l.every((d) => d.status === 'delivered'));
+    expect(log.map((d) => d.status)).toEqual(['delivered', 'delivered']);
     expect(log.find((d) => d.event === 'license.created')!.attempts).toBeGreaterThanOrEqual(2);
-    await second.services.webhooks.delete(hook.id, 'test');
   });
 
   it('a delivery claimed by an instance that died is sent once its claim runs out', async () => {
@@ -87,8 +91,8 @@ describe.each(dialects())('webhooks across restarts and server instances ($name)
     await receiver.waitFor((r) => r.length === 1);
     expect(receiver.received[0]!.time).toBeGreaterThanOrEqual(claimEnds - 50);
     expect(receiver.received[0]!.headers['x-keyward-delivery']).toBe(String(row!.id));
-    expect((await server.services.webhooks.delivery(hook.id, row!.id)).attempts).toBe(2);
-    await server.services.webhooks.delete(hook.id, 'test');
+    const delivery = await until(() => server.services.webhooks.delivery(hook.id, row!.id), (d) => d.status === 'delivered');
+    expect(delivery.attempts).toBe(2);
   });
 
   it('two instances on one database send each delivery exactly once', async () => {
@@ -107,7 +111,7 @@ describe.each(dialects())('webhooks across restarts and server instances ($name)
       const ids = receiver.received.map((r) => r.headers['x-keyward-delivery']);
       expect(ids).toHaveLength(n);
       expect(new Set(ids).size).toBe(n);
-      const log = await a.services.webhooks.deliveries(hook.id, { limit: 100 });
+      const log = await until(() => a.services.webhooks.deliveries(hook.id, { limit: 100 }), (l) => l.every((d) => d.status === 'delivered'));
       expect(log.filter((d) => d.status === 'delivered' && d.attempts === 1)).toHaveLength(n);
     } finally {
       expect(await b.stop()).toBe(0);
@@ -127,4 +131,15 @@ async function openServicesFor(db: TestDatabase) {
       }
     },
   };
+}
+
+/** Polls `read` until `done` holds (or 5 s pass) and returns the last value read. */
+async function until<T>(read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
+  const deadline = Date.now() + 5000;
+  let value = await read();
+  while (!done(value) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+    value = await read();
+  }
+  return value;
 }
