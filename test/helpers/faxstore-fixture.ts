@@ -59,8 +59,8 @@ const PRODUCTS: [number, string][] = [
 ];
 const T0 = Date.UTC(2025, 0, 1);
 
-/** A deterministic FaxStore data set of `count` rows with the odd cases a real one has. */
-export function buildFixture(count: number, seed = 42): Fixture {
+/** A deterministic FaxStore data set of `count` rows (and `userCount` owners) with the odd cases a real one has. */
+export function buildFixture(count: number, seed = 42, userCount = 400): Fixture {
   let state = seed >>> 0;
   const rand = () => {
     // mulberry32
@@ -75,7 +75,7 @@ export function buildFixture(count: number, seed = 42): Fixture {
   const snowflake = () => String(100000000000000000n + BigInt(Math.floor(rand() * 9e17)));
 
   const users: FaxUser[] = [];
-  for (let i = 0; i < 400; i++) {
+  for (let i = 0; i < userCount; i++) {
     const username =
       i < 3 ? 'sam' : i < 5 ? '名前' : i % 7 === 0 ? `Bob Smith ${i}` : i % 11 === 0 ? `x${'y'.repeat(40)}${i}` : `user_${i}`;
     users.push({ userId: snowflake(), username, email: i % 3 === 0 ? `u${i}@example.com` : i % 3 === 1 ? 'not-an-email' : null });
