@@ -1,0 +1,265 @@
+// Turning benchmark results into the printed tables, the goal checks and docs/benchmarks.md.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+
+const median = (values) => {
+  const v = values.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return null;
+  const mid = v.length >> 1;
+  return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+};
+const sum = (values) => values.reduce((a, b) => a + b, 0);
+
+/** Medians across rounds for one target and scenario (rounds: the measured runs only). */
+export function summarise(rounds) {
+  return {
+    rounds: rounds.length,
+    rps: median(rounds.map((r) => r.rps)),
+    p50: median(rounds.map((r) => r.latency.p50)),
+    p99: median(rounds.map((r) => r.latency.p99)),
+    rssMB: Math.max(...rounds.map((r) => r.rssPeakMB ?? 0)),
+    serverCpu: median(rounds.map((r) => r.serverCpu)),
+    dbCpu: median(rounds.map((r) => r.dbCpu)),
+    loaderCpu: median(rounds.map((r) => r.loaderCpu)),
+    otherCpu: median(rounds.map((r) => r.otherCpu)),
+    seconds: median(rounds.map((r) => r.elapsedMs / 1000)),
+    completed: sum(rounds.map((r) => r.completed)),
+    non2xx: sum(rounds.map((r) => r.non2xx)),
+    errors: sum(rounds.map((r) => r.errors + r.mismatches)),
+  };
+}
+
+const fmt = {
+  int: (n) => (n === null || n === undefined ? '-' : Math.round(n).toLocaleString('en-US')),
+  ms: (n) => (n === null || n === undefined ? '-' : n.toFixed(2)),
+  ratio: (n) => (n === null || n === undefined ? '-' : n.toFixed(2)),
+  pct: (n) => (n === null || n === undefined ? '-' : `${Math.round(n * 100)}%`),
+};
+
+const COLUMNS = [
+  ['scenario', 'l'],
+  ['req/s', 'r'],
+  ['÷ bare', 'r'],
+  ['p50 ms', 'r'],
+  ['p99 ms', 'r'],
+  ['p99 ÷ bare', 'r'],
+  ['RSS MB', 'r'],
+  ['server CPU', 'r'],
+  ['db CPU', 'r'],
+  ['loader CPU', 'r'],
+  ['others CPU', 'r'],
+  ['non-2xx', 'r'],
+  ['errors', 'r'],
+];
+
+/** Rows (arrays of cells) of one target's table. */
+function tableRows(result, target, scenarios) {
+  const bare = result.summary.bare ?? {};
+  return scenarios.map((s) => {
+    const m = result.summary[target.id]?.[s.id];
+    const b = bare[s.id];
+    if (!m) return [s.title, ...COLUMNS.slice(1).map(() => '-')];
+    const isBare = target.id === 'bare';
+    return [
+      s.title,
+      fmt.int(m.rps),
+      isBare ? '1.00' : fmt.ratio(b?.rps ? m.rps / b.rps : null),
+      fmt.ms(m.p50),
+      fmt.ms(m.p99),
+      isBare ? '1.00' : fmt.ratio(b?.p99 ? m.p99 / b.p99 : null),
+      fmt.int(m.rssMB),
+      fmt.pct(m.serverCpu),
+      fmt.pct(m.dbCpu),
+      fmt.pct(m.loaderCpu),
+      fmt.pct(m.otherCpu),
+      String(m.non2xx),
+      String(m.errors),
+    ];
+  });
+}
+
+function textTable(rows) {
+  const widths = COLUMNS.map(([h], i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
+  const line = (cells) =>
+    cells.map((c, i) => (COLUMNS[i][1] === 'l' ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ');
+  return [line(COLUMNS.map(([h]) => h)), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+function markdownTable(rows) {
+  const head = `| ${COLUMNS.map(([h]) => h).join(' | ')} |`;
+  const rule = `|${COLUMNS.map(([, a]) => (a === 'l' ? ':---' : '---:')).join('|')}|`;
+  return [head, rule, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}
+
+/** The issue's targets, as informational PASS/FAIL lines. */
+export function goals(result) {
+  const lines = [];
+  const bare = result.summary.bare ?? {};
+  const check = (ok, text) => lines.push({ ok, text });
+  const title = (id) => result.scenarios.find((x) => x.id === id)?.title ?? id;
+  for (const target of result.targets.filter((t) => t.id !== 'bare')) {
+    const s = result.summary[target.id] ?? {};
+    const floor = target.dialect === 'postgres' ? 0.7 : 0.8;
+    for (const id of ['single-ok', 'single-notfound']) {
+      const m = s[id];
+      const b = bare[id];
+      if (!m || !b) continue;
+      const ratio = m.rps / b.rps;
+      check(ratio >= floor, `${target.title}, ${title(id)}: throughput ${ratio.toFixed(2)} × bare (goal ≥ ${floor.toFixed(2)})`);
+      if (target.dialect === 'sqlite') {
+        const p = m.p99 / b.p99;
+        check(p <= 2, `${target.title}, ${title(id)}: p99 ${p.toFixed(2)} × bare's (goal ≤ 2)`);
+      }
+    }
+    const rss = Math.max(0, ...Object.values(s).map((m) => m.rssMB ?? 0));
+    if (result.options.licenses <= 10_000) {
+      check(rss <= 150, `${target.title}: RSS under load ${Math.round(rss)} MB with ${result.options.licenses.toLocaleString('en-US')} licenses (goal ≤ 150 MB with 10k)`);
+    }
+  }
+  const non2xx = sum(Object.values(result.summary).flatMap((s) => Object.values(s).map((m) => m.non2xx)));
+  check(non2xx === 0, `non-2xx answers: ${non2xx} (goal 0)`);
+  const lost = result.counters.filter((c) => !c.ok).length;
+  check(lost === 0, `counter check: ${lost === 0 ? 'every count matches' : `${lost} mismatch(es)`} (goal: nothing lost, nothing double-counted)`);
+  return lines;
+}
+
+function header(result) {
+  const o = result.options;
+  return `${o.connections} connections, ${o.rounds} rounds × ${o.duration} s per scenario and target (after a ${o.warmup} s warm-up), alternating targets each round; medians across rounds (RSS: peak). Rounds in which other processes took more than ${Math.round(o.maxOthers * 100)}% of the server's CPU were measured again (up to 3 times). ${o.licenses.toLocaleString('en-US')} licenses, ${o.logRows.toLocaleString('en-US')} seeded Previous Auths rows; logging on.`;
+}
+
+/** Warnings about how far the figures can be trusted. */
+function notes(result) {
+  const all = Object.entries(result.summary).flatMap(([target, s]) => Object.values(s).map((m) => ({ target, ...m })));
+  const out = [];
+  if (all.some((m) => m.loaderCpu > 0.9)) {
+    out.push('the load generator used > 90% of its core in some runs: those figures may be bound by the load generator, not the server.');
+  }
+  const noisy = Math.max(0, ...all.map((m) => m.otherCpu ?? 0));
+  if (noisy > 0.1) {
+    out.push(`other processes took up to ${Math.round(noisy * 100)}% of the server's CPU during the rounds (median per scenario): the figures are noisy; rerun on a quiet machine.`);
+  }
+  return out;
+}
+
+export function printReport(result, print = console.log) {
+  print('');
+  print(header(result));
+  if (!result.pinned) print('WARNING: no CPU pinning (taskset missing or fewer than 2 cores): server and load generator share cores.');
+  for (const target of result.targets) {
+    print('');
+    print(`${target.title}${target.id === 'bare' ? ' (the ceiling)' : ''}`);
+    print(textTable(tableRows(result, target, result.scenarios)));
+  }
+  print('');
+  print('Counter check (after a graceful stop):');
+  for (const c of result.counters) print(`  ${c.ok ? 'OK      ' : 'MISMATCH'} ${c.target}: ${c.what}: expected ${c.expected.toLocaleString('en-US')}, found ${c.found.toLocaleString('en-US')}`);
+  print('');
+  print('Goals (issue 7; informational):');
+  for (const g of goals(result)) print(`  ${g.ok ? 'PASS' : 'FAIL'}  ${g.text}`);
+  for (const note of notes(result)) print(`\nNOTE: ${note}`);
+}
+
+const START = '<!-- bench:results:start (regenerated by `npm run bench`; edit outside these markers) -->';
+const END = '<!-- bench:results:end -->';
+
+function resultsMarkdown(result) {
+  const h = result.hardware;
+  const lines = [];
+  lines.push(`_Generated ${result.finishedAt} by \`${result.command}\` at commit \`${result.commit}\`._`, '');
+  lines.push('### Machine', '');
+  lines.push(`- CPU: ${h.cpuModel} (${h.cpuCount} logical CPUs in /proc/cpuinfo, \`nproc\` = ${h.nproc})`);
+  lines.push(`- Memory (\`free -m\`):`, '', '```', h.free.trimEnd(), '```', '');
+  lines.push(`- OS: Linux ${h.kernel}; Node.js ${h.node}; autocannon ${h.autocannon}${h.postgres ? `; ${h.postgres}` : ''}`);
+  lines.push(
+    `- Pinning: ${result.pinned ? 'servers on CPU 0 (`taskset -c 0`), load generator and this script on CPU 1 (`taskset -c 1`)' : 'none (taskset unavailable or fewer than 2 CPUs)'}`,
+  );
+  lines.push(`- Keyward ran with \`${Object.entries(result.serverEnv).map(([k, v]) => `${k}=${v}`).join(' ')}\` (answers signed: ${result.signedAnswers ? 'yes' : 'no'})`);
+  lines.push('', '### Results', '', header(result), '');
+  for (const target of result.targets) {
+    lines.push(`#### ${target.title}${target.id === 'bare' ? ' (the ceiling)' : ''}`, '');
+    lines.push(markdownTable(tableRows(result, target, result.scenarios)), '');
+  }
+  lines.push('### Counter check', '');
+  for (const c of result.counters) lines.push(`- ${c.ok ? 'OK' : '**MISMATCH**'} ${c.target}: ${c.what}: expected ${c.expected.toLocaleString('en-US')}, found ${c.found.toLocaleString('en-US')}`);
+  lines.push('', '### Goals (issue 7)', '');
+  for (const g of goals(result)) lines.push(`- ${g.ok ? 'PASS' : '**FAIL**'} ${g.text}`);
+  const warnings = notes(result);
+  if (warnings.length) lines.push('', ...warnings.map((n) => `> **Note:** ${n}`));
+  lines.push('');
+  return lines.join('\n');
+}
+
+const SKELETON = `# Benchmarks
+
+How fast a Keyward license check is, measured side by side with the fastest thing Node.js can
+do: a bare \`node:http\` server answering the same bytes. The script is \`bench/run.mjs\`
+(see \`bench/README.md\`); the results section below is rewritten by every full run.
+
+## How to reproduce
+
+\`\`\`sh
+npm ci
+npm run bench                                   # SQLite; 10k licenses; 2 rounds x 5 s
+BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npm run bench   # + PostgreSQL
+npm run bench -- --licenses 1000000 --log-rows 10000000                    # scale mode
+npm run bench -- --quick                        # 1 s smoke run (does not touch this file)
+npm run bench -- --json results.json            # also write every figure as JSON
+\`\`\`
+
+What it does: builds (\`npm run build\`), creates a throw-away data directory, creates the products
+and the benchmarked licenses with the real \`keyward\` CLI, seeds the remaining licenses (and any
+\`--log-rows\`) in batches through Keyward's own storage layer, starts \`keyward serve\` (SQLite, and
+PostgreSQL in a fresh schema of \`BENCH_DATABASE_URL\` when set) with Previous Auths logging on,
+and the bare server with the bytes Keyward answered. A separate load-generator process drives
+each with autocannon: 50 connections, a warm-up, then rounds alternating bare / Keyward so drift
+hits both. Afterwards Keyward is stopped with SIGTERM and every license's \`totalChecks\` (read with
+\`keyward license show --json\`) and the Previous Auths row count are compared with the number of
+requests the load generator completed.
+
+Each run lasts its set time and then ends gracefully: every connection finishes the request it
+has in flight and sends no more, so the number of requests completed is exact and the counter
+check can demand equality.
+
+Columns: requests/s and latency percentiles are measured by the load generator (per request,
+float milliseconds); RSS is the server's peak \`VmRSS\` sampled every 200 ms during the measured
+rounds; CPU columns are shares of one core: the server's; PostgreSQL's (all its processes, which
+are not pinned); the load generator's (near 100% means the figure may be bound by the load
+generator rather than the server); and what every other process took on the server's CPU
+(noise from other work on the machine: rounds where it exceeds 15% are measured again).
+
+Scenarios (all \`POST\`, key in \`Authorization\`, as the FaxStore integration docs show):
+single check AUTHORISED (\`/api/check/1?info=bench\`); the same with an unknown key (NOT FOUND);
+multiple check with a JSON body of 5 \`proIds\`, only the last of which the bundle license grants;
+V1 \`/api/checkitem/1\`; single check with a \`nonce\` in the JSON body (SPEC section 6: such
+answers are signed afresh, so this is reported apart), each connection cycling through 200 nonces
+of its own (10,000 distinct); single check cycling through up to 100,000 seeded keys, each
+connection its own slice (cache misses, many licenses' counters per write, RSS with many
+licenses). Varying requests are serialised before each run so the load generator's cost stays
+the same as for a fixed request.
+The NOT FOUND scenario sends one unknown key from one IP at full speed, so Keyward runs with
+\`CHECK_FAIL_LIMIT\` raised to 10^9: the per-IP guessing limit of SPEC section 5 would otherwise
+turn every answer after the 30th into a 429. (Not 0, which switches the limiter off: this way its
+per-IP counting still runs on every miss.)
+
+${START}
+
+_No full run yet._
+
+${END}
+
+## Profile
+
+_Where a check spends its time (\`node --cpu-prof\`; see \`npm run bench -- --cpu-prof DIR\` and
+\`node bench/profile-summary.mjs FILE.cpuprofile\`) goes here._
+`;
+
+/** Rewrites the generated section of docs/benchmarks.md, keeping everything outside the markers. */
+export function writeDocs(file, result) {
+  let text = existsSync(file) ? readFileSync(file, 'utf8') : SKELETON;
+  const a = text.indexOf(START);
+  const b = text.indexOf(END);
+  const generated = `${START}\n\n${resultsMarkdown(result)}\n${END}`;
+  if (a === -1 || b === -1 || b < a) text = `${text.trimEnd()}\n\n## Latest results\n\n${generated}\n`;
+  else text = `${text.slice(0, a)}${generated}${text.slice(b + END.length)}`;
+  writeFileSync(file, text);
+}

@@ -1,0 +1,182 @@
+// Fast seeding of a benchmark database, and the read-back queries of the counter check.
+//
+// `keyward` has no bulk command and issuing 10k (or 1M) licenses one CLI call at a time would
+// take hours, so the bulk is written here through the project's own compiled storage layer:
+// `openServices(loadConfig(env))` opens (and migrates) the database exactly as the server does,
+// keys come from `generateKey`/`digestKey` and are encrypted with `KeyCipher`, so every seeded
+// license is as real as one the CLI issues. Rows go in as multi-row INSERTs, many per
+// transaction. The licenses the benchmark checks by id are still created through the CLI.
+import { createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+let appRoot = ROOT;
+/** Where the compiled Keyward (its dist/) is loaded from: run.mjs points this at its snapshot. */
+export function setAppRoot(dir) {
+  appRoot = dir;
+}
+const dist = (file) => import(pathToFileURL(path.join(appRoot, 'dist', file)).href);
+
+const LICENSE_BATCH = 1000; // 12 columns a row: 12,000 bound parameters, under both dialects' limits
+const LOG_BATCH = 2000; // 7 columns a row: 14,000 bound parameters
+const ROWS_PER_TRANSACTION = 50_000;
+
+async function open(env) {
+  const [{ loadConfig }, { openServices }] = await Promise.all([dist('config.js'), dist('services.js')]);
+  // Only the given environment: no .env file, nothing from the developer's shell.
+  return openServices(loadConfig(env, { dotenv: false }));
+}
+
+/** A progress printer that speaks at most every 2 s (and at the end). */
+function progress(label, total, print) {
+  const started = Date.now();
+  let lastAt = 0;
+  return (done) => {
+    const now = Date.now();
+    if (done < total && now - lastAt < 2000) return;
+    lastAt = now;
+    const secs = (now - started) / 1000;
+    const rate = secs > 0 ? Math.round(done / secs) : 0;
+    print(`  ${label}: ${done.toLocaleString('en-US')} / ${total.toLocaleString('en-US')} (${((100 * done) / total).toFixed(0)}%, ${rate.toLocaleString('en-US')} rows/s)`);
+  };
+}
+
+/**
+ * Adds `licenses` licenses granting `productId` and `logRows` Previous Auths rows spread over
+ * them (and over the last 30 days). The first `poolSize` keys are written, one a line, to
+ * `poolFile` for the many-keys scenario (pass `poolKeys` to reuse keys seeded into another
+ * database). Returns the id range of the seeded licenses and the keys written.
+ */
+export async function seedDatabase({ env, licenses, logRows, productId, poolSize, poolFile, poolKeys, print = console.log }) {
+  const [{ generateKey, digestKey, KeyCipher }] = await Promise.all([dist('licensing/key.js')]);
+  const services = await open(env);
+  const { db, dialect } = services.storage;
+  const cipher = new KeyCipher(env.KEYWARD_SECRET);
+  try {
+    const max = await db.selectFrom('licenses').select((eb) => eb.fn.max('id').as('max')).executeTakeFirst();
+    const firstId = Number(max?.max ?? 0) + 1;
+    const keys = [];
+    const out = poolFile ? createWriteStream(poolFile, { mode: 0o600 }) : null;
+    const now = Date.now();
+    const day = 86_400_000;
+    const licenseProgress = progress('licenses', licenses, print);
+    let done = 0;
+    while (done < licenses) {
+      const inThisTransaction = Math.min(ROWS_PER_TRANSACTION, licenses - done);
+      await db.transaction().execute(async (trx) => {
+        for (let b = 0; b < inThisTransaction; b += LICENSE_BATCH) {
+          const count = Math.min(LICENSE_BATCH, inThisTransaction - b);
+          const rows = [];
+          const links = [];
+          for (let i = 0; i < count; i++) {
+            const index = done + b + i;
+            const id = firstId + index;
+            const key = poolKeys?.[index] ?? generateKey();
+            if (index < poolSize) {
+              keys.push(key);
+              if (out && !out.write(`${key}\n`)) await once(out, 'drain');
+            }
+            const created = now - Math.floor(Math.random() * 365) * day;
+            rows.push({
+              id,
+              key_digest: digestKey(key),
+              key_cipher: cipher.encrypt(key),
+              owner_id: null,
+              active: 1,
+              disabled: 0,
+              ip_locked: 0,
+              ips: '[]',
+              expires_at: null,
+              note: null,
+              created_at: created,
+              updated_at: created,
+            });
+            links.push({ license_id: id, product_id: productId, position: 0 });
+          }
+          await trx.insertInto('licenses').values(rows).execute();
+          await trx.insertInto('license_products').values(links).execute();
+        }
+      });
+      done += inThisTransaction;
+      licenseProgress(done);
+    }
+    if (out) {
+      out.end();
+      await once(out, 'finish');
+    }
+    const lastId = firstId + licenses - 1;
+    if (dialect === 'postgres' && licenses > 0) {
+      // Explicit ids do not move the serial sequence; the next CLI-issued license must not collide.
+      const { sql } = await import('kysely');
+      await sql`select setval(pg_get_serial_sequence('licenses', 'id'), (select max(id) from licenses))`.execute(db);
+    }
+
+    if (logRows > 0) {
+      const statuses = ['AUTHORISED', 'AUTHORISED', 'AUTHORISED', 'AUTHORISED', 'AUTHORISED', 'AUTHORISED', 'NOT FOUND', 'EXPIRED'];
+      const logProgress = progress('Previous Auths rows', logRows, print);
+      const start = now - 30 * day;
+      let written = 0;
+      while (written < logRows) {
+        const inThisTransaction = Math.min(ROWS_PER_TRANSACTION * 4, logRows - written);
+        await db.transaction().execute(async (trx) => {
+          for (let b = 0; b < inThisTransaction; b += LOG_BATCH) {
+            const count = Math.min(LOG_BATCH, inThisTransaction - b);
+            const rows = new Array(count);
+            for (let i = 0; i < count; i++) {
+              const index = written + b + i;
+              const status = statuses[index & 7];
+              const known = status !== 'NOT FOUND' && licenses > 0;
+              rows[i] = {
+                // Oldest first, like a real log: ids and times rise together.
+                time: start + Math.floor(((index + 0.5) / logRows) * 30 * day),
+                license_id: known ? firstId + Math.floor(Math.random() * licenses) : null,
+                product_id: productId,
+                ip: `10.${(index >> 16) & 255}.${(index >> 8) & 255}.${index & 255}`,
+                status,
+                info: index % 3 === 0 ? 'server-1' : null,
+                user_agent: 'PerformHttpRequest',
+              };
+            }
+            await trx.insertInto('auth_logs').values(rows).execute();
+          }
+        });
+        written += inThisTransaction;
+        logProgress(written);
+      }
+    }
+    if (licenses > 0 || logRows > 0) {
+      const { sql } = await import('kysely');
+      await sql`analyze`.execute(db);
+    }
+    return { firstId, lastId, keys };
+  } finally {
+    await services.close();
+  }
+}
+
+/** What the counter check compares: totals over a range of license ids, and the log. */
+export async function readTotals(env, { firstId, lastId }) {
+  const services = await open(env);
+  const { db } = services.storage;
+  try {
+    const range = lastId >= firstId
+      ? await db
+          .selectFrom('licenses')
+          .select((eb) => eb.fn.sum('total_checks').as('checks'))
+          .where('id', '>=', firstId)
+          .where('id', '<=', lastId)
+          .executeTakeFirst()
+      : { checks: 0 };
+    const logs = await db.selectFrom('auth_logs').select((eb) => eb.fn.countAll().as('n')).executeTakeFirst();
+    const unknown = await db
+      .selectFrom('auth_logs')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .where('license_id', 'is', null)
+      .executeTakeFirst();
+    return { rangeChecks: Number(range?.checks ?? 0), logRows: Number(logs?.n ?? 0), unknownKeyLogRows: Number(unknown?.n ?? 0) };
+  } finally {
+    await services.close();
+  }
+}
