@@ -1,4 +1,9 @@
-import type { DailyChecks } from '../licensing/log-service.js';
+/** One UTC day of checks (YYYY-MM-DD), as CheckStats.checksPerDay gives them. */
+export interface ChartDay {
+  day: string;
+  passed: number;
+  failed: number;
+}
 
 const W = 720;
 const H = 200;
@@ -19,7 +24,7 @@ function niceMax(n: number): number {
  * Checks per day as stacked bars (passed below, failed on top), drawn on the server as SVG so the
  * page needs no script and the CSP stays strict. Every bar has a <title> and the figure a summary.
  */
-export function checksChart(days: readonly DailyChecks[], label = 'Checks per day'): string {
+export function checksChart(days: readonly ChartDay[], label = 'Checks per day'): string {
   const max = niceMax(Math.max(0, ...days.map((d) => d.passed + d.failed)));
   const innerW = W - PAD.left - PAD.right;
   const innerH = H - PAD.top - PAD.bottom;

@@ -24,13 +24,6 @@ export interface CheckLogFilter {
   unknownKey?: boolean;
 }
 
-/** One UTC day of checks: `day` is YYYY-MM-DD. */
-export interface DailyChecks {
-  day: string;
-  passed: number;
-  failed: number;
-}
-
 export interface AuditFilter {
   actor?: string;
   action?: string;
@@ -41,8 +34,6 @@ export interface AuditFilter {
   beforeId?: number;
   limit?: number;
 }
-
-const DAY_MS = 86_400_000;
 
 const clampLimit = (limit: number | undefined, fallback: number) => Math.min(Math.max(limit ?? fallback, 1), 10_000);
 
@@ -55,22 +46,6 @@ export class LogService {
     if (filter.licenseId !== undefined && !isDbId(filter.licenseId)) return [];
     const rows = await this.repos.authLogs.list({ ...filter, limit: clampLimit(filter.limit, 50) });
     return rows.map((r) => ({ id: r.id, ...authLogJson(r) }));
-  }
-
-  /**
-   * Checks per UTC day for the last `days` days (today included), passed vs failed, oldest
-   * first, every day present. `licenseIds` limits it to those licenses (an empty list: all zero).
-   */
-  async dailyChecks(opts: { days?: number; licenseIds?: readonly number[]; now?: number } = {}): Promise<DailyChecks[]> {
-    const days = Math.min(Math.max(opts.days ?? 30, 1), 366);
-    const today = Math.floor((opts.now ?? Date.now()) / DAY_MS);
-    const first = today - days + 1;
-    const rows = await this.repos.authLogs.dailyCounts({ from: first * DAY_MS, to: (today + 1) * DAY_MS, licenseIds: opts.licenseIds });
-    const byDay = new Map(rows.map((r) => [r.day, r]));
-    return Array.from({ length: days }, (_, i) => {
-      const row = byDay.get(first + i);
-      return { day: new Date((first + i) * DAY_MS).toISOString().slice(0, 10), passed: row?.passed ?? 0, failed: row?.failed ?? 0 };
-    });
   }
 
   /** The IPs or licenses with the most failed checks since `since` (epoch ms), most first. */

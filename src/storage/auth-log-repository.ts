@@ -29,13 +29,6 @@ export interface AuthLogQuery {
   unknownKey?: boolean;
 }
 
-/** Checks per UTC day (day = days since the epoch), split into passed and failed. */
-export interface DailyCountRow {
-  day: number;
-  passed: number;
-  failed: number;
-}
-
 /**
  * Previous Auths rows and the per-license check counters that travel with them.
  *
@@ -95,25 +88,6 @@ export class AuthLogRepository {
     if (query.ip !== undefined) q = q.where('ip', '=', query.ip);
     if (query.unknownKey) q = q.where('license_id', 'is', null);
     return q.orderBy('id', 'desc').limit(query.limit).execute();
-  }
-
-  /** Checks per UTC day in [from, to), passed vs failed; only days with checks are returned. */
-  async dailyCounts(query: { from: number; to: number; licenseIds?: readonly number[] }): Promise<DailyCountRow[]> {
-    if (query.licenseIds !== undefined && query.licenseIds.length === 0) return [];
-    // The divisor is a literal so both dialects see the same expression in SELECT and GROUP BY.
-    const day = sql<number>`time / 86400000`;
-    let q = this.db
-      .selectFrom('auth_logs')
-      .select((eb) => [
-        day.as('day'),
-        eb.fn.countAll<number>().as('total'),
-        eb.fn.sum<number>(eb.case().when('status', '=', 'AUTHORISED').then(1).else(0).end()).as('passed'),
-      ])
-      .where('time', '>=', query.from)
-      .where('time', '<', query.to);
-    if (query.licenseIds !== undefined) q = q.where('license_id', 'in', query.licenseIds);
-    const rows = await q.groupBy(day).execute();
-    return rows.map((r) => ({ day: Number(r.day), passed: Number(r.passed ?? 0), failed: Number(r.total) - Number(r.passed ?? 0) }));
   }
 
   /** The IPs, or the licenses, with the most failed checks since `from`, most first. */

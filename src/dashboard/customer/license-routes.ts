@@ -52,7 +52,7 @@ export async function customerLicenseRoutes(app: FastifyInstance, ctx: Dashboard
       result: result.value,
       older: page.nextBefore === null ? null : withBefore(q, page.nextBefore),
       newest: page.first ? null : `?${new URLSearchParams(result.value ? { result: result.value } : {}).toString()}`,
-      days: await logs.dailyChecks({ licenseIds: [license.id] }),
+      days: await ctx.services.checkStats.checksPerDay({ licenseId: license.id }),
       ipChangesLeft: Math.max(0, limit - used),
       ipChangesPerDay: limit,
       ...extra,

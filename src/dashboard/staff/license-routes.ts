@@ -134,7 +134,7 @@ export async function staffLicenseRoutes(app: FastifyInstance, ctx: DashboardCon
       result: result.value,
       older: page.nextBefore === null ? null : withBefore(q, page.nextBefore),
       newest: page.first ? null : `?${new URLSearchParams(result.value ? { result: result.value } : {}).toString()}`,
-      days: await logs.dailyChecks({ licenseIds: [license.id] }),
+      days: await ctx.services.checkStats.checksPerDay({ licenseId: license.id }),
     });
   });
 

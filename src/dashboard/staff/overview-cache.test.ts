@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { DailyChecks, LogService } from '../../licensing/log-service.js';
+import type { ChecksPerDayQuery, DayChecks } from '../../retention/check-stats.js';
 import { DailyChecksCache } from './overview-routes.js';
 
 const DAY = 86_400_000;
@@ -7,14 +7,14 @@ const DAY = 86_400_000;
 describe('the overview chart cache', () => {
   it('counts finished days once per day (and 10 minutes), and today on every call', async () => {
     const calls: number[] = [];
-    const logs = {
-      async dailyChecks({ days, now }: { days: number; now: number }): Promise<DailyChecks[]> {
+    const stats = {
+      async checksPerDay({ days = 30, now = Date.now() }: ChecksPerDayQuery): Promise<DayChecks[]> {
         calls.push(days);
         const today = Math.floor(now / DAY);
-        return Array.from({ length: days }, (_, i) => ({ day: String(today - days + 1 + i), passed: calls.length, failed: 0 }));
+        return Array.from({ length: days }, (_, i) => ({ day: String(today - days + 1 + i), checks: calls.length, passed: calls.length, failed: 0, byStatus: {} }));
       },
-    } as unknown as LogService;
-    const cache = new DailyChecksCache(logs);
+    };
+    const cache = new DailyChecksCache(stats);
     const t0 = 100 * DAY + 1000;
     expect(await cache.last30(t0)).toHaveLength(30);
     const second = await cache.last30(t0 + 60_000);

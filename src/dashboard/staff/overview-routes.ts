@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import type { DailyChecks, LogService } from '../../licensing/log-service.js';
+import type { CheckStats } from '../../retention/check-stats.js';
+import type { ChartDay } from '../chart.js';
 import type { DashboardContext } from '../context.js';
 
 const DAY_MS = 86_400_000;
@@ -7,29 +8,29 @@ const DAY_MS = 86_400_000;
 const PAST_DAYS_TTL_MS = 10 * 60_000;
 
 /**
- * The 30-day chart over every license: the 29 finished days are counted once and kept (that
+ * The 30-day chart over every license (live Previous Auths plus pruned daily counts): the 29 finished days are counted once and kept (that
  * scan is the expensive part with a million Previous Auths); today is counted on every view.
  */
 export class DailyChecksCache {
-  private past: { today: number; at: number; days: DailyChecks[] } | null = null;
+  private past: { today: number; at: number; days: ChartDay[] } | null = null;
 
-  constructor(private readonly logs: LogService) {}
+  constructor(private readonly stats: Pick<CheckStats, 'checksPerDay'>) {}
 
-  async last30(now = Date.now()): Promise<DailyChecks[]> {
+  async last30(now = Date.now()): Promise<ChartDay[]> {
     const today = Math.floor(now / DAY_MS);
     if (!this.past || this.past.today !== today || now - this.past.at > PAST_DAYS_TTL_MS) {
-      const days = await this.logs.dailyChecks({ days: 30, now });
+      const days = await this.stats.checksPerDay({ days: 30, now });
       this.past = { today, at: now, days: days.slice(0, -1) };
       return days;
     }
-    return [...this.past.days, ...(await this.logs.dailyChecks({ days: 1, now }))];
+    return [...this.past.days, ...(await this.stats.checksPerDay({ days: 1, now }))];
   }
 }
 
 /** /staff: counts, checks per day by result, and where failures come from. */
 export async function overviewRoutes(app: FastifyInstance, ctx: DashboardContext): Promise<void> {
   const { licenses, logs, products } = ctx.services;
-  const daily = new DailyChecksCache(logs);
+  const daily = new DailyChecksCache(ctx.services.checkStats);
 
   app.get('/staff', async (req, reply) => {
     // Who is failing now: the last 24 hours (a week of a busy server's failures is a slow scan).
