@@ -40,6 +40,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: deps.bodyLimit,
     // Keep answering requests that arrive on open connections while a graceful stop drains.
     return503OnClosing: false,
+    // A request Node cannot parse ends its connection: say so, so a keep-alive client does not
+    // send its next request into a socket that is about to close.
+    clientErrorHandler: (err: NodeJS.ErrnoException, socket) => {
+      if (err.code === 'ECONNRESET' || !socket.writable) return socket.destroy();
+      const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+      const body = deps.answers.badRequest;
+      socket.end(
+        `HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Type: ${JSON_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
+    },
     frameworkErrors: (_err, _req, res) => {
       (res as unknown as FastifyReply).code(400).header('content-type', JSON_TYPE).send(deps.answers.badRequest);
     },

@@ -54,12 +54,18 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     const answers = buildAnswers(config.PUBLIC_URL);
     const checker = new LicenseChecker(cache, writeBehind);
     const signer = new AnswerSigner(await services.signingKeys.current());
-    // A rotation (from the CLI or another instance) reaches this signer through the change feed.
+    // A rotation (from the CLI or another instance) reaches this signer through the change feed;
+    // reloads run one after another so a slow one cannot bring back an older key.
+    let reloading = Promise.resolve();
     storage.changes.onChange(() => {
-      services.signingKeys.current().then(
-        (key) => key.id !== signer.keyId && signer.setKey(key),
-        (err) => logger.error({ err }, 'reloading the signing key failed'),
-      );
+      reloading = reloading
+        .then(() => services.signingKeys.current())
+        .then(
+          (key) => {
+            if (key.id !== signer.keyId) signer.setKey(key);
+          },
+          (err) => logger.error({ err }, 'reloading the signing key failed'),
+        );
     });
     const failLimiter = await createFailLimiter(config, logger);
     closeLimiter = () => failLimiter.close();

@@ -70,11 +70,18 @@ export function createCheckHandler(deps: CheckHandlerDeps): CheckHandler {
       answer(req, res, 200, render(kind, result), input.nonce);
       metrics?.check(kind, result.status, (performance.now() - started) / 1000);
     };
+    const refuse = (): void => {
+      const left = Math.max(1000, failLimiter.blockedFor(ip, Date.now()));
+      answer(req, res, 429, answers.rateLimited, input.nonce, { 'retry-after': String(Math.ceil(left / 1000)) });
+      metrics?.check(kind, 'RATE LIMITED', 0);
+    };
     const finish = (result: CheckResult): void | Promise<void> => {
-      // A miss is counted before it is answered, so the next request from that IP already sees it.
-      const counted = result.status === 'NOT FOUND' ? failLimiter.miss(ip, now) : undefined;
-      if (counted instanceof Promise) return counted.then(() => reply(result));
-      reply(result);
+      if (result.status !== 'NOT FOUND') return reply(result);
+      // A miss is counted before it is answered, so the next request from that IP already sees it;
+      // a miss beyond the limit (in flight while the IP got blocked) is refused like the rest.
+      const over = failLimiter.miss(ip, now);
+      if (over instanceof Promise) return over.then((o) => (o ? refuse() : reply(result)));
+      return over ? refuse() : reply(result);
     };
     const result = checker.check({
       productIds: kind === 'multiple' ? input.proIds : productIdFromPath(route.segment),
@@ -90,7 +97,7 @@ export function createCheckHandler(deps: CheckHandlerDeps): CheckHandler {
   const start = (kind: Kind, route: Route, req: IncomingMessage, res: ServerResponse, body: string | undefined): void => {
     const failed = (err: unknown): void => {
       logger.error({ err }, 'license check failed');
-      answer(req, res, 200, answers.unavailable, null);
+      answer(req, res, 200, answers.unavailable, body === undefined ? queryNonce(route.query) : null);
     };
     try {
       run(kind, route, req, res, body)?.catch(failed);

@@ -2,8 +2,11 @@
 export interface FailLimiter {
   /** Answered from local state only, so a check never waits on it. */
   blockedFor(ip: string, now: number): number;
-  /** Counts one NOT FOUND answer for the IP. */
-  miss(ip: string, now: number): void | Promise<void>;
+  /**
+   * Counts one NOT FOUND answer for the IP. True when this miss is beyond the limit (requests that
+   * were already in flight when the IP got blocked): it must be answered 429, not NOT FOUND.
+   */
+  miss(ip: string, now: number): boolean | Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -32,7 +35,7 @@ export class MemoryFailLimiter implements FailLimiter {
     return 0;
   }
 
-  miss(ip: string, now: number): void {
+  miss(ip: string, now: number): boolean {
     let w = this.windows.get(ip);
     if (!w || now - w.start >= WINDOW_MS) {
       if (this.windows.size >= MAX_TRACKED) this.sweep(now);
@@ -41,6 +44,7 @@ export class MemoryFailLimiter implements FailLimiter {
     }
     w.count++;
     if (w.count >= this.limit) this.block(ip, w.start + WINDOW_MS);
+    return w.count > this.limit;
   }
 
   /** Marks an IP blocked until `until` (also used when another instance reports a block). */
@@ -61,6 +65,6 @@ export class MemoryFailLimiter implements FailLimiter {
 /** CHECK_FAIL_LIMIT=0 turns the brake off. */
 export const noFailLimiter: FailLimiter = {
   blockedFor: () => 0,
-  miss: () => {},
+  miss: () => false,
   close: async () => {},
 };

@@ -53,7 +53,7 @@ export class RedisFailLimiter implements FailLimiter {
     return this.local.blockedFor(ip, now);
   }
 
-  async miss(ip: string, now: number): Promise<void> {
+  async miss(ip: string, now: number): Promise<boolean> {
     try {
       const [count, ttl] = (await this.redis.eval(COUNT_MISS, 1, KEY_PREFIX + ip, WINDOW_MS)) as [number, number];
       if (count >= this.limit) {
@@ -61,12 +61,14 @@ export class RedisFailLimiter implements FailLimiter {
         this.local.block(ip, until);
         await this.redis.publish(CHANNEL, `${until} ${ip}`);
       }
+      return count > this.limit;
     } catch (err) {
-      this.local.miss(ip, now);
+      const over = this.local.miss(ip, now);
       if (now - this.lastWarning > 60_000) {
         this.lastWarning = now;
         this.logger.warn({ err }, 'Redis unreachable: counting failed checks on this instance only');
       }
+      return over;
     }
   }
 

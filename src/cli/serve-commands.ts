@@ -31,7 +31,11 @@ export function serveCommands(program: Command): void {
         ]);
         const config = loadConfig();
         const logger = createLogger(config);
-        const server = await startServer(config, logger);
+        // A signal during start-up is held until the server is up, then handled like any other.
+        let early: NodeJS.Signals | null = null;
+        const hold = (signal: NodeJS.Signals) => (early = signal);
+        process.on('SIGTERM', hold).on('SIGINT', hold);
+        const server = await startServer(config, logger).finally(() => process.off('SIGTERM', hold).off('SIGINT', hold));
         // SIGTERM/SIGINT: stop accepting, drain requests, flush queued Previous Auths, then exit.
         closeWithGrace({ delay: 20_000 }, async ({ signal, err }) => {
           if (err) logger.error({ err }, 'fatal error, shutting down');
@@ -39,6 +43,7 @@ export function serveCommands(program: Command): void {
           await server.close();
           logger.info('stopped; every queued write is in the database');
         });
+        if (early) process.kill(process.pid, early);
       } catch (err) {
         fail(err);
       }

@@ -55,6 +55,8 @@ export async function check(options: CheckOptions): Promise<CheckResult> {
   const response = await fetch(new URL(target, base), {
     method: 'POST',
     headers: { authorization: options.key, accept: 'application/json' },
+    // A redirect would change the request that was signed (and turn the POST into a GET).
+    redirect: 'error',
     signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
   });
   const body = Buffer.from(await response.arrayBuffer());

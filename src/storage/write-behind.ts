@@ -26,6 +26,8 @@ export class WriteBehind implements CheckRecorder {
   private readonly batchSize: number;
   private readonly maxQueuedRows: number;
   private failures = 0;
+  /** When the oldest record still queued arrived: the next write is due flushMs after it. */
+  private oldestAt = 0;
 
   constructor(
     private readonly repo: AuthLogRepository,
@@ -36,6 +38,7 @@ export class WriteBehind implements CheckRecorder {
   }
 
   record(entry: CheckRecord, log: boolean): void {
+    if (this.queued === 0) this.oldestAt = Date.now();
     if (log) {
       this.rows.push({
         time: entry.time,
@@ -78,7 +81,10 @@ export class WriteBehind implements CheckRecorder {
     this.flushing = this.writeOnce().finally(() => {
       this.flushing = null;
       // Pick up what arrived meanwhile; back off while the database is failing.
-      if (this.queued > 0) this.schedule(this.failures ? Math.min(5000, 100 * 2 ** this.failures) : this.options.flushMs);
+      if (this.queued > 0) {
+        const due = Math.max(0, this.options.flushMs - (Date.now() - this.oldestAt));
+        this.schedule(this.failures ? Math.min(5000, 100 * 2 ** this.failures) : due);
+      }
     });
     await this.flushing;
   }
@@ -111,6 +117,8 @@ export class WriteBehind implements CheckRecorder {
     const counters = this.counters;
     this.rows = [];
     this.counters = new Map();
+    // Whatever arrives from now on is the next batch; it is due flushMs after its first record.
+    this.oldestAt = Date.now();
     try {
       const started = performance.now();
       await this.repo.writeBatch(rows, counters);
