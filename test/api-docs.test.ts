@@ -69,6 +69,8 @@ eachDialect('docs/api.md snippets work as written', (server) => {
     const license = await server().services.licenses.create({ productIds: [8], note: 'docs' }, 'test');
     await until(() => receiver.output().includes('license.created'), 'the receiver to log the event');
     expect(receiver.output()).toContain(`id: ${license.id}`);
+    // The outcome is recorded right after the receiver answers.
+    await until(async () => (await server().services.webhooks.deliveries(hook.id))[0]?.status === 'delivered', 'the delivery to be recorded');
     const [delivery] = await server().services.webhooks.deliveries(hook.id);
     expect(delivery).toMatchObject({ status: 'delivered', lastStatusCode: 204 });
 

@@ -95,6 +95,25 @@ describe.each(dialects())('webhooks across restarts and server instances ($name)
     expect(delivery.attempts).toBe(2);
   });
 
+  it('keeps finished deliveries WEBHOOK_LOG_DAYS days (30), and pending ones until they finish', async () => {
+    const setup = await openServices(loadConfig(db.env, { dotenv: false }));
+    receiver.respond = () => 500;
+    const hook = await setup.webhooks.create({ url: receiver.url, events: ['license.created'] }, 'test');
+    for (let i = 0; i < 3; i++) await setup.licenses.create({ productIds: [8] }, 'test');
+    const rows = await setup.storage.db.selectFrom('webhook_deliveries').select('id').where('endpoint_id', '=', hook.id).orderBy('id').execute();
+    const old = Date.now() - 31 * 86_400_000;
+    const set = (id: number, status: 'pending' | 'delivered' | 'failed', updatedAt: number) =>
+      setup.storage.db.updateTable('webhook_deliveries').set({ status, updated_at: updatedAt, next_attempt_at: Date.now() + 3600_000 }).where('id', '=', id).execute();
+    await set(rows[0]!.id, 'delivered', old);
+    await set(rows[1]!.id, 'failed', old);
+    await set(rows[2]!.id, 'pending', old);
+    await setup.close();
+
+    const server = await start();
+    const left = await until(() => server.services.webhooks.deliveries(hook.id), (l) => l.length === 1);
+    expect(left.map((d) => [d.id, d.status])).toEqual([[rows[2]!.id, 'pending']]);
+  });
+
   it('two instances on one database send each delivery exactly once', async () => {
     // The second instance is its own process, as in production (SQLite allows one writer per process at a time).
     const a = await start();

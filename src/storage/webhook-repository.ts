@@ -119,6 +119,16 @@ export class WebhookRepository {
       .execute();
   }
 
+  /** Deletes finished (delivered or failed) deliveries last touched before `before`; pending ones stay. */
+  async purgeFinished(before: number): Promise<number> {
+    const result = await this.db
+      .deleteFrom('webhook_deliveries')
+      .where('status', 'in', ['delivered', 'failed'])
+      .where('updated_at', '<', before)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
   /** The earliest time a pending delivery is due (null when none is pending). */
   async nextDue(): Promise<number | null> {
     const row = await this.db

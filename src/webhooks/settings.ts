@@ -9,6 +9,8 @@ export interface WebhookSettings {
   timeoutMs: number;
   /** Per endpoint and server instance: at most this many `check.failed` events a minute. */
   checkFailedPerMinute: number;
+  /** Finished deliveries are kept in the delivery log this many days. */
+  logDays: number;
 }
 
 const VARIABLES: { name: string; key: keyof WebhookSettings; min: number; max: number; fallback: number }[] = [
@@ -16,6 +18,7 @@ const VARIABLES: { name: string; key: keyof WebhookSettings; min: number; max: n
   { name: 'WEBHOOK_POLL_MS', key: 'pollMs', min: 10, max: 60_000, fallback: 1_000 },
   { name: 'WEBHOOK_TIMEOUT_MS', key: 'timeoutMs', min: 100, max: 60_000, fallback: 10_000 },
   { name: 'WEBHOOK_CHECK_FAILED_PER_MINUTE', key: 'checkFailedPerMinute', min: 0, max: 100_000, fallback: 60 },
+  { name: 'WEBHOOK_LOG_DAYS', key: 'logDays', min: 1, max: 3650, fallback: 30 },
 ];
 
 /** Reads the WEBHOOK_* environment variables (after config.ts has loaded `.env`); fails like config.ts does. */

@@ -5,6 +5,8 @@ import { CheckEventForwarder } from './check-events.js';
 import { DeliveryWorker } from './delivery-worker.js';
 import type { WebhookSettings } from './settings.js';
 
+const PURGE_EVERY_MS = 3600_000;
+
 /**
  * Runs webhook delivery inside the server: the worker starts when the app is ready and stops
  * (finishing the deliveries in flight) when it closes; check events are forwarded in batches.
@@ -20,8 +22,19 @@ export function startWebhooks(app: FastifyInstance, services: Services, settings
     checkFailedPerMinute: settings.checkFailedPerMinute,
     onError: (err) => logger.error({ err }, 'queuing check webhook events failed'),
   });
-  app.addHook('onReady', async () => worker.start());
+  // The delivery log keeps finished deliveries WEBHOOK_LOG_DAYS days; pending ones always stay.
+  const purge = () =>
+    services.repos.webhooks
+      .purgeFinished(Date.now() - settings.logDays * 86_400_000)
+      .catch((err: unknown) => logger.error({ err }, 'purging the webhook delivery log failed'));
+  let purgeTimer: NodeJS.Timeout | null = null;
+  app.addHook('onReady', async () => {
+    worker.start();
+    void purge();
+    purgeTimer = setInterval(purge, PURGE_EVERY_MS).unref();
+  });
   app.addHook('onClose', async () => {
+    if (purgeTimer) clearInterval(purgeTimer);
     await forwarder.close();
     await worker.stop();
   });
