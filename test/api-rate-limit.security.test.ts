@@ -1,5 +1,10 @@
-import { beforeAll, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiClient, errorOf } from './helpers/api.js';
+import { freePort, startServerProcess, type ServerProcess } from './helpers/cli.js';
+import { dialects } from './helpers/dialects.js';
+import { request } from './helpers/http.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
 import { eachDialect } from './helpers/suite.js';
 
 // Read when each server starts; this file runs in its own process.
@@ -28,5 +33,51 @@ eachDialect('management API: rate limit per token', (server) => {
     let last = 0;
     for (let i = 0; i < 6; i++) last = (await api.call('GET', '/products', { token: null })).status;
     expect(last).toBe(429);
+  });
+});
+
+const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+describe.each(dialects())('management API: rate limit shared through REDIS_URL ($name)', ({ name, create }) => {
+  if (!create) {
+    it.skip(`${name} is not available here`, () => {});
+    return;
+  }
+  let a: TestServer | undefined;
+  let b: ServerProcess | undefined;
+  let skip = false;
+
+  beforeAll(async () => {
+    const probe = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 2000, retryStrategy: () => null });
+    probe.on('error', () => {});
+    try {
+      await probe.connect();
+      await probe.ping();
+    } catch {
+      if (process.env.CI) throw new Error(`Redis at ${REDIS_URL} is unreachable; CI requires it`);
+      console.warn(`[keyward tests] No Redis at ${REDIS_URL}: skipping the shared API rate-limit suite.`);
+      skip = true;
+      return;
+    } finally {
+      probe.disconnect();
+    }
+    const db = await create();
+    a = await startTestServer(db, { REDIS_URL });
+    // The second instance is its own process, as in production.
+    b = await startServerProcess({ ...db.env, REDIS_URL, API_RATE_LIMIT: '5' }, await freePort(), 'warn');
+  });
+  afterAll(async () => {
+    await b?.stop();
+    await a?.close();
+    await a?.db.cleanup();
+  });
+
+  it('two instances count one token against one limit', async (ctx) => {
+    if (skip) ctx.skip();
+    const token = (await a!.services.tokens.create({ name: 'shared', scopes: ['products:read'] }, 'test')).token;
+    const get = (url: string) => request(url, { method: 'GET', path: '/api/v1/products', headers: { authorization: `Bearer ${token}` } });
+    const statuses = [];
+    for (let i = 0; i < 6; i++) statuses.push((await get(i % 2 ? b!.url : a!.url)).status);
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 429]);
   });
 });

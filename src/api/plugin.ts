@@ -39,6 +39,9 @@ export async function managementApi(app: FastifyInstance, options: ManagementApi
   const apiSettings = loadApiSettings();
   const webhookSettings = loadWebhookSettings();
 
+  const redis = options.config.REDIS_URL ? await connectRedis(options.config.REDIS_URL) : null;
+  if (redis) app.addHook('onClose', async () => redis.disconnect());
+
   await app.register(swagger, openapiOptions(options.config));
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { url: '/api/v1/openapi.json', deepLinking: true }, staticCSP: true });
 
@@ -63,6 +66,8 @@ export async function managementApi(app: FastifyInstance, options: ManagementApi
       await api.register(rateLimit, {
         max: apiSettings.rateLimit,
         timeWindow: 60_000,
+        // With REDIS_URL every instance counts against the same limit; if Redis fails, requests pass.
+        ...(redis ? { redis, nameSpace: 'keyward:api-rate:', skipOnError: true } : {}),
         keyGenerator: (req) => {
           const token = bearerToken(req.headers.authorization);
           return token ? `t:${digestToken(token)}` : `ip:${req.ip}`;
@@ -94,4 +99,18 @@ export async function managementApi(app: FastifyInstance, options: ManagementApi
     if (purgeTimer) clearInterval(purgeTimer);
     await services.tokens.flushUsage().catch((err: unknown) => logger.error({ err }, 'recording API token use failed'));
   });
+}
+
+/** A Redis client for the shared rate-limit store; loaded only when REDIS_URL is set. */
+async function connectRedis(url: string) {
+  const { Redis } = await import('ioredis');
+  const redis = new Redis(url, { lazyConnect: true, connectTimeout: 2000, maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 500 });
+  redis.on('error', () => {});
+  try {
+    await redis.connect();
+  } catch (err) {
+    redis.disconnect();
+    throw new Error(`REDIS_URL: cannot reach Redis (${(err as Error).message})`);
+  }
+  return redis;
 }
