@@ -50,8 +50,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         `HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Type: ${JSON_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
       );
     },
-    frameworkErrors: (_err, _req, res) => {
-      (res as unknown as FastifyReply).code(400).header('content-type', JSON_TYPE).send(deps.answers.badRequest);
+    frameworkErrors: (_err, req, res) => {
+      // A malformed URL (bad percent-encoding): the management API answers in its own error shape.
+      const body = (req.raw.url ?? '').startsWith('/api/v1')
+        ? JSON.stringify({ error: { code: 'invalid_input', message: 'the request URL is malformed' } })
+        : deps.answers.badRequest;
+      (res as unknown as FastifyReply).code(400).header('content-type', JSON_TYPE).send(body);
     },
   }) as unknown as FastifyInstance;
 
