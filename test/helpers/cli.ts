@@ -62,7 +62,8 @@ export async function startServerProcess(
   child.stderr!.on('data', (d) => (out += d));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 20_000;
+  // Generous: a busy 2-core machine can take many seconds to load and migrate.
+  const deadline = Date.now() + 50_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`server exited early: ${out}`);
     try {
