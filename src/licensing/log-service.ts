@@ -1,39 +1,11 @@
-import type { AuditRepository } from '../storage/audit-repository.js';
-import type { AuthLogRepository } from '../storage/auth-log-repository.js';
+import type { AuditQuery, AuditRepository } from '../storage/audit-repository.js';
+import type { AuthLogQuery, AuthLogRepository } from '../storage/auth-log-repository.js';
 import { auditJson, authLogJson } from './json.js';
 import { isDbId } from './values.js';
 
-export interface CheckLogFilter {
-  licenseId?: number;
-  /** Several licenses at once (a customer's own); an empty list matches nothing. */
-  licenseIds?: readonly number[];
-  productId?: number;
-  status?: string;
-  /** Epoch ms, inclusive. */
-  from?: number;
-  /** Epoch ms, exclusive. */
-  to?: number;
-  /** Only rows older than this row id (newest-first pagination). */
-  beforeId?: number;
-  limit?: number;
-  /** true: only AUTHORISED checks; false: only failed ones. */
-  passed?: boolean;
-  /** Exact caller IP. */
-  ip?: string;
-  /** Only checks whose key matched no license (staff only). */
-  unknownKey?: boolean;
-}
-
-export interface AuditFilter {
-  actor?: string;
-  action?: string;
-  targetType?: string;
-  targetId?: string;
-  from?: number;
-  to?: number;
-  beforeId?: number;
-  limit?: number;
-}
+/** The repositories' filters, with the page size optional (clamped to 1-10000 here). */
+export type CheckLogFilter = Omit<AuthLogQuery, 'limit'> & { limit?: number };
+export type AuditFilter = Omit<AuditQuery, 'limit'> & { limit?: number };
 
 const clampLimit = (limit: number | undefined, fallback: number) => Math.min(Math.max(limit ?? fallback, 1), 10_000);
 

@@ -14,11 +14,15 @@ export interface CounterDelta {
 
 export interface AuthLogQuery {
   licenseId?: number;
+  /** Several licenses at once (a customer's own); an empty list matches nothing. */
   licenseIds?: readonly number[];
   productId?: number;
   status?: string;
+  /** Epoch ms, inclusive. */
   from?: number;
+  /** Epoch ms, exclusive. */
   to?: number;
+  /** Only rows older than this row id (newest-first pagination). */
   beforeId?: number;
   limit: number;
   /** true: only AUTHORISED rows; false: only failures. */
