@@ -124,7 +124,7 @@ export function goals(result) {
 
 function header(result) {
   const o = result.options;
-  return `${o.connections} connections, ${o.rounds} rounds × ${o.duration} s per scenario and target (after a ${o.warmup} s warm-up), alternating targets each round; medians across rounds (RSS: peak). Rounds in which other processes took more than ${Math.round(o.maxOthers * 100)}% of the server's CPU were measured again (up to 3 times). ${o.licenses.toLocaleString('en-US')} licenses, ${o.logRows.toLocaleString('en-US')} seeded Previous Auths rows; logging on.`;
+  return `${o.connections} connections, ${o.rounds} rounds × ${o.duration} s per scenario and target (after a ${o.warmup} s warm-up), alternating targets each round; medians across rounds (RSS: peak). Rounds in which other processes took more than ${Math.round(o.maxOthers * 100)}% of the server's CPU were measured again (up to 3 times, each after waiting up to 60 s for the machine to calm down). ${o.licenses.toLocaleString('en-US')} licenses, ${o.logRows.toLocaleString('en-US')} seeded Previous Auths rows; logging on.`;
 }
 
 /** Warnings about how far the figures can be trusted. */
@@ -165,7 +165,8 @@ const END = '<!-- bench:results:end -->';
 function resultsMarkdown(result) {
   const h = result.hardware;
   const lines = [];
-  lines.push(`_Generated ${result.finishedAt} by \`${result.command}\` at commit \`${result.commit}\`._`, '');
+  const command = result.command.replace(/\s--json(=|\s+)\S+/, '').replace(/ --$/, '');
+  lines.push(`_Generated ${result.finishedAt} by \`${command}\` at commit \`${result.commit}\`._`, '');
   lines.push('### Machine', '');
   lines.push(`- CPU: ${h.cpuModel} (${h.cpuCount} logical CPUs in /proc/cpuinfo, \`nproc\` = ${h.nproc})`);
   lines.push(`- Memory (\`free -m\`):`, '', '```', h.free.trimEnd(), '```', '');
@@ -225,7 +226,8 @@ float milliseconds); RSS is the server's peak \`VmRSS\` sampled every 200 ms dur
 rounds; CPU columns are shares of one core: the server's; PostgreSQL's (all its processes, which
 are not pinned); the load generator's (near 100% means the figure may be bound by the load
 generator rather than the server); and what every other process took on the server's CPU
-(noise from other work on the machine: rounds where it exceeds 15% are measured again).
+(noise from other work on the machine: a round where it exceeds 15% is measured again once the
+machine is quiet, up to 3 times).
 
 Scenarios (all \`POST\`, key in \`Authorization\`, as the FaxStore integration docs show):
 single check AUTHORISED (\`/api/check/1?info=bench\`); the same with an unknown key (NOT FOUND);

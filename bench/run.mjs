@@ -25,8 +25,9 @@ const HELP = `Usage: npm run bench -- [options]       (or: node bench/run.mjs [o
   --log-rows M      Previous Auths rows to seed first (default 0)
   --pool N          keys the many-keys scenario cycles through (default 100000, at most --licenses)
   --scenarios LIST  comma-separated subset of: ${'SCENARIO_IDS'}
-  --max-others F    repeat a round (up to ${'MAX_REPEATS'} times) when other processes took more than
-                    this share of the server's CPU during it (default 0.15; 1 = never repeat)
+  --max-others F    repeat a round (up to ${'MAX_REPEATS'} times, each after waiting up to 60 s for quiet)
+                    when other processes took more than this share of the server's CPU during it
+                    (default 0.15; 1 = never repeat)
   --json FILE       also write every figure to FILE
   --cpu-prof DIR    run Keyward under node --cpu-prof, write profiles to DIR and summarise them
   --no-docs         do not rewrite docs/benchmarks.md
@@ -322,6 +323,24 @@ function cpuShares(a, b) {
     else if (ticks('all') !== null && loader !== null) other = Math.max(0, ticks('all') / CLK_TCK - server - loader - (db ?? 0) - (b.self - a.self)) / secs;
   }
   return { serverCpu: server === null ? null : server / secs, dbCpu: db === null ? null : db / secs, otherCpu: other };
+}
+
+/**
+ * Waits (at most `maxMs`) until, over one second, processes other than ours took no more than
+ * `share` of the servers' CPU (CPU 0 when pinned, else the whole machine).
+ */
+async function waitForQuiet(ourPids, share, maxMs) {
+  const deadline = Date.now() + maxMs;
+  const ours = () => ourPids.reduce((n, pid) => n + (cpuTicks(pid) ?? 0), 0);
+  const core = pinned ? 'cpu0' : 'all';
+  while (Date.now() < deadline) {
+    const a = cpuBusyTicks()[core];
+    const oursA = ours();
+    await sleep(1000);
+    const b = cpuBusyTicks()[core];
+    if (a === undefined || b === undefined) return;
+    if ((b - a - (ours() - oursA)) / CLK_TCK <= share * (pinned ? 1 : os.cpus().length)) return;
+  }
 }
 
 // ---------------------------------------------------------------------------------- the CLI
@@ -745,7 +764,7 @@ async function main() {
             if (r.otherCpu === null || r.otherCpu <= options.maxOthers || attempt > MAX_REPEATS) break;
             r.phase = 'disturbed';
             log(`    (other processes took ${pct(r.otherCpu)} of the server's CPU: round discarded, measuring again)`);
-            await sleep(1000);
+            await waitForQuiet(all.map((x) => x.child.pid), options.maxOthers, 60_000);
           }
         }
       }
