@@ -53,22 +53,7 @@ export class WebhookQueue implements LicenseEventSink {
         if (options.accept && !options.accept(endpoint, event)) continue;
         // Built only when someone gets it: failed checks can be many and wanted by no one.
         body ??= eventBody(event);
-        rows.push({
-          endpoint_id: endpoint.id,
-          event_id: body.id,
-          event: event.type,
-          payload: body.text,
-          status: 'pending' as const,
-          attempts: 0,
-          next_attempt_at: now,
-          locked_until: null,
-          retry_until: now + RETRY_WINDOW_MS,
-          last_status_code: null,
-          last_error: null,
-          created_at: now,
-          updated_at: now,
-          delivered_at: null,
-        });
+        rows.push(pendingDelivery(endpoint.id, body.id, event.type, body.text, now));
       }
     }
     const inserted = await this.repo.insertDeliveries(rows);
@@ -80,22 +65,7 @@ export class WebhookQueue implements LicenseEventSink {
   async requeue(delivery: WebhookDeliveryRow): Promise<number> {
     const now = Date.now();
     const [row] = await this.repo.insertDeliveries([
-      {
-        endpoint_id: delivery.endpoint_id,
-        event_id: delivery.event_id,
-        event: delivery.event,
-        payload: delivery.payload,
-        status: 'pending',
-        attempts: 0,
-        next_attempt_at: now,
-        locked_until: null,
-        retry_until: now + RETRY_WINDOW_MS,
-        last_status_code: null,
-        last_error: null,
-        created_at: now,
-        updated_at: now,
-        delivered_at: null,
-      },
+      pendingDelivery(delivery.endpoint_id, delivery.event_id, delivery.event, delivery.payload, now),
     ]);
     for (const listener of this.listeners) listener();
     return row!.id;
@@ -131,3 +101,23 @@ export function endpointEvents(row: WebhookEndpointRow): string[] {
 }
 
 const subscribes = (endpoint: WebhookEndpointRow, type: string): boolean => endpointEvents(endpoint).includes(type);
+
+/** A delivery due now, with a fresh 24 h of retries. */
+function pendingDelivery(endpointId: number, eventId: string, event: string, payload: string, now: number) {
+  return {
+    endpoint_id: endpointId,
+    event_id: eventId,
+    event,
+    payload,
+    status: 'pending' as const,
+    attempts: 0,
+    next_attempt_at: now,
+    locked_until: null,
+    retry_until: now + RETRY_WINDOW_MS,
+    last_status_code: null,
+    last_error: null,
+    created_at: now,
+    updated_at: now,
+    delivered_at: null,
+  };
+}
