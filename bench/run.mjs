@@ -523,6 +523,9 @@ function headersFor(key, scenario) {
   return headers;
 }
 
+/** Sent by Keyward with every answer; the bare server repeats the captured values verbatim. */
+const SIGNATURE_HEADERS = ['x-keyward-signature', 'x-keyward-key-id', 'x-keyward-date'];
+
 /** One real request, to learn (and check) the exact bytes a scenario is answered with. */
 async function capture(url, scenario, key) {
   const body = scenario.body?.replaceAll('[<id>]', randomBytes(16).toString('hex'));
@@ -538,7 +541,9 @@ async function capture(url, scenario, key) {
   }
   const wrong = res.status !== 200 || !json || Object.entries(scenario.expect).some(([k, v]) => json[k] !== v);
   if (wrong) throw new Error(`${scenario.title}: expected 200 ${JSON.stringify(scenario.expect)}, got ${res.status} ${text}`);
-  return { body: text, signed: res.headers.has('x-keyward-signature') };
+  const signature = {};
+  for (const name of SIGNATURE_HEADERS) if (res.headers.has(name)) signature[name] = res.headers.get(name);
+  return { body: text, signed: res.headers.has('x-keyward-signature'), headers: signature };
 }
 
 // ---------------------------------------------------------------------------------- the loader
@@ -685,6 +690,7 @@ async function main() {
 
     // 2. The exact answers, learned from Keyward, and the bare server that repeats them.
     const answers = {};
+    const answerHeaders = {};
     let signed = false;
     for (const t of targets) {
       t.completed = Object.fromEntries(activeScenarios.map((s) => [s.id, 0]));
@@ -692,7 +698,10 @@ async function main() {
         const got = await capture(t.url, s, keyFor(t, s, poolState));
         t.completed[s.id] += 1;
         signed ||= got.signed;
-        if (answers[s.id] === undefined) answers[s.id] = got.body;
+        if (answers[s.id] === undefined) {
+          answers[s.id] = got.body;
+          answerHeaders[s.id] = got.headers;
+        }
         else if (answers[s.id] !== got.body) log(`  NOTE: ${t.title} answers ${s.id} with different bytes: ${got.body}`);
       }
     }
@@ -700,8 +709,9 @@ async function main() {
     const rules = [];
     for (const s of activeScenarios) {
       const path_ = s.path.split('?')[0];
-      if (s.id === 'single-notfound') rules.push({ path: path_, authorization: UNKNOWN_KEY, body: answers[s.id] });
-      else if (!rules.some((r) => r.path === path_ && r.authorization === undefined)) rules.push({ path: path_, body: answers[s.id] });
+      const rule = { path: path_, body: answers[s.id], headers: answerHeaders[s.id] };
+      if (s.id === 'single-notfound') rules.push({ ...rule, authorization: UNKNOWN_KEY });
+      else if (!rules.some((r) => r.path === path_ && r.authorization === undefined)) rules.push(rule);
     }
     bare = await startBare(rules, tmp);
     bare.idleRssMB = (rssKiB(bare.child.pid) ?? 0) / 1024;
