@@ -5,6 +5,7 @@ import { ChangeFeed } from './change-feed.js';
 import { migrations } from './migrations/index.js';
 import type { Dialect } from './migrations/helpers.js';
 import type { Database } from './schema.js';
+import type BetterSqlite3 from 'better-sqlite3';
 
 export type { Dialect };
 
@@ -20,6 +21,11 @@ export interface Storage {
   db: Kysely<Database>;
   dialect: Dialect;
   changes: ChangeFeed;
+  /**
+   * SQLite only: the connection under Kysely, for the one hot write (Previous Auths batches) that
+   * runs prepared statements on it directly; use it only while holding Kysely's connection.
+   */
+  sqlite?: BetterSqlite3.Database;
   /** PostgreSQL connection pool use (for metrics); absent for SQLite's single connection. */
   poolStats?: () => { total: number; idle: number; waiting: number };
   close(): Promise<void>;
@@ -30,6 +36,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
   let db: Kysely<Database>;
   let changes: ChangeFeed;
   let poolStats: Storage['poolStats'];
+  let raw: BetterSqlite3.Database | undefined;
   if (options.dialect === 'sqlite') {
     const file = options.sqlitePath ?? ':memory:';
     // Only the server's user should read the database: it holds key digests and ciphertexts.
@@ -43,6 +50,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     sqlite.pragma('foreign_keys = ON');
     db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
     changes = ChangeFeed.forSqlite(sqlite);
+    raw = sqlite;
   } else {
     const { default: pg } = await import('pg');
     // int8 (bigint) columns hold epoch milliseconds and counters, all far below 2^53.
@@ -64,6 +72,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     db,
     dialect: options.dialect,
     changes,
+    sqlite: raw,
     poolStats,
     async close() {
       await changes.stop();

@@ -1,0 +1,118 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { sql } from 'kysely';
+import { loadConfig } from '../src/config.js';
+import { openServices, type Services } from '../src/services.js';
+import type { CounterDelta } from '../src/storage/auth-log-repository.js';
+import type { AuthLogInsert } from '../src/storage/schema.js';
+import { dialects, type TestDatabase } from './helpers/dialects.js';
+
+/**
+ * The write-behind's one database write, against the real databases: a batch of Previous Auths
+ * rows and counter increments lands whole (every row, every increment, once) or not at all. On
+ * SQLite it runs prepared statements on the connection under Kysely, so it must also wait for, and
+ * stay out of, a Kysely transaction that is open at the time.
+ */
+describe.each(dialects())('Previous Auths batch write ($name)', ({ name, create }) => {
+  if (!create) {
+    it.skip(`${name} is not available here`, () => {});
+    return;
+  }
+  let db: TestDatabase;
+  let services: Services;
+  let a: number;
+  let b: number;
+
+  const row = (i: number, licenseId: number | null, time = 1_700_000_000_000 + i): AuthLogInsert => ({
+    time,
+    license_id: licenseId,
+    product_id: 3,
+    ip: `198.51.100.${i % 250}`,
+    status: licenseId === null ? 'NOT FOUND' : 'AUTHORISED',
+    info: i % 3 === 0 ? `info ${i} ' " ; --` : null,
+    user_agent: i % 2 === 0 ? 'axios/1.7' : null,
+  });
+  const logRows = () =>
+    services.storage.db.selectFrom('auth_logs').select(['time', 'license_id', 'product_id', 'ip', 'status', 'info', 'user_agent']).orderBy('id').execute();
+  const counters = (id: number) =>
+    services.storage.db.selectFrom('licenses').select(['total_checks', 'last_check_at', 'last_ip']).where('id', '=', id).executeTakeFirstOrThrow();
+
+  beforeAll(async () => {
+    db = await create();
+    services = await openServices(loadConfig(db.env, { dotenv: false }));
+    await services.products.create({ id: 3, name: 'Three' }, 'test');
+    a = (await services.licenses.create({ productIds: [3] }, 'test')).id;
+    b = (await services.licenses.create({ productIds: [3] }, 'test')).id;
+  });
+  afterAll(async () => {
+    await services?.close();
+    await db?.cleanup();
+  });
+  beforeEach(async () => {
+    await services.storage.db.deleteFrom('auth_logs').execute();
+    await services.storage.db.updateTable('licenses').set({ total_checks: 0, last_check_at: null, last_ip: null }).execute();
+  });
+
+  it('writes every row exactly once, in order, whatever the batch size', async () => {
+    // 1, a partial chunk, whole chunks plus a remainder, and more than one 500-row INSERT.
+    let expected: AuthLogInsert[] = [];
+    for (const size of [1, 63, 64, 150, 1037]) {
+      const rows = Array.from({ length: size }, (_, i) => row(expected.length + i, [a, b, null][i % 3]!));
+      await services.repos.authLogs.writeBatch(rows, new Map());
+      expected = expected.concat(rows);
+    }
+    expect(await logRows()).toEqual(expected);
+  });
+
+  it('adds each license its checks and keeps the newest last check, even when an older batch lands later', async () => {
+    const delta = (checks: number, lastCheckAt: number, lastIp: string): CounterDelta => ({ checks, lastCheckAt, lastIp });
+    await services.repos.authLogs.writeBatch([], new Map([[a, delta(5, 2000, '192.0.2.2')], [b, delta(1, 1000, '192.0.2.9')]]));
+    // Another instance's older batch: counts add up, the newer last check stays.
+    await services.repos.authLogs.writeBatch([], new Map([[a, delta(3, 1500, '192.0.2.1')]]));
+    await services.repos.authLogs.writeBatch([], new Map([[b, delta(2, 3000, '192.0.2.3')]]));
+    expect(await counters(a)).toEqual({ total_checks: 8, last_check_at: 2000, last_ip: '192.0.2.2' });
+    expect(await counters(b)).toEqual({ total_checks: 3, last_check_at: 3000, last_ip: '192.0.2.3' });
+  });
+
+  it('lands nothing of a batch that fails part-way: no rows, no counters', async () => {
+    const bad = { ...row(2, a), status: null } as unknown as AuthLogInsert; // status is NOT NULL
+    const rows = [...Array.from({ length: 100 }, (_, i) => row(i, a)), bad];
+    await expect(services.repos.authLogs.writeBatch(rows, new Map([[a, { checks: 101, lastCheckAt: 5, lastIp: '192.0.2.5' }]]))).rejects.toThrow();
+    expect(await logRows()).toEqual([]);
+    expect(await counters(a)).toEqual({ total_checks: 0, last_check_at: null, last_ip: null });
+    // The same batch without the bad row then lands whole (what the write-behind's retry does).
+    await services.repos.authLogs.writeBatch(rows.slice(0, 100), new Map([[a, { checks: 100, lastCheckAt: 5, lastIp: '192.0.2.5' }]]));
+    expect(await logRows()).toHaveLength(100);
+    expect((await counters(a)).total_checks).toBe(100);
+  });
+
+  it('waits for a transaction that is open, and is not undone when that transaction rolls back', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let opened!: () => void;
+    const isOpen = new Promise<void>((r) => (opened = r));
+    const failing = services.storage.db.transaction().execute(async (trx) => {
+      await trx.updateTable('licenses').set({ note: 'rolled back' }).where('id', '=', b).execute();
+      opened();
+      await held;
+      throw new Error('roll back');
+    });
+    await isOpen;
+    const write = services.repos.authLogs.writeBatch([row(1, a), row(2, a)], new Map([[a, { checks: 2, lastCheckAt: 9, lastIp: '192.0.2.9' }]]));
+    await new Promise((r) => setTimeout(r, 50));
+    release();
+    await expect(failing).rejects.toThrow('roll back');
+    await write;
+    expect(await logRows()).toHaveLength(2);
+    expect(await counters(a)).toEqual({ total_checks: 2, last_check_at: 9, last_ip: '192.0.2.9' });
+    const note = await services.storage.db.selectFrom('licenses').select('note').where('id', '=', b).executeTakeFirstOrThrow();
+    expect(note.note).toBeNull();
+  });
+
+  it('has no index on auth_logs that another one already covers (each costs every check a B-tree insert)', async () => {
+    const names =
+      name === 'sqlite'
+        ? (await sql<{ name: string }>`select name from sqlite_master where type = 'index' and tbl_name = 'auth_logs' and sql is not null`.execute(services.storage.db)).rows
+        : (await sql<{ name: string }>`select indexname as name from pg_indexes where tablename = 'auth_logs' and schemaname = current_schema() and indexname <> 'auth_logs_pkey'`.execute(services.storage.db)).rows;
+    expect(names.map((r) => r.name).sort()).toEqual(['auth_logs_license_idx', 'auth_logs_product_time_idx', 'auth_logs_time_status_idx']);
+  });
+});
