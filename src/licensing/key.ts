@@ -16,10 +16,13 @@ export function digestKey(key: string): string {
   return createHash('sha256').update(key, 'utf8').digest('hex');
 }
 
+/** The longest license key there can be (imported keys included). */
+export const KEY_MAX_LENGTH = 256;
+
 /** Keys may be imported in any format, but must be printable and of sane length. */
 export function checkKeyFormat(key: string): string | null {
   if (key.length < 8) return 'a license key must be at least 8 characters';
-  if (key.length > 256) return 'a license key must be at most 256 characters';
+  if (key.length > KEY_MAX_LENGTH) return `a license key must be at most ${KEY_MAX_LENGTH} characters`;
   if (!/^[\x21-\x7e]+$/.test(key)) return 'a license key may only contain printable ASCII without spaces';
   return null;
 }

@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import { digestKey } from '../licensing/key.js';
+import { digestKey, KEY_MAX_LENGTH } from '../licensing/key.js';
 import { compileAllowList } from '../licensing/ip-allow-list.js';
 import type { LicenseSource } from '../licensing/check-license.js';
 import type { LicenseSnapshot } from '../licensing/validate-license.js';
@@ -18,8 +18,9 @@ export interface LicenseCacheOptions {
 }
 
 /**
- * The check path's view of licenses and products: an LRU of licenses by key digest (unknown keys
- * included) and the set of product ids. Every change announced on the feed empties it; a
+ * The check path's view of licenses and products: an LRU of licenses by key (unknown keys
+ * included; the key is hashed only on a miss, to read the database by digest; the clear key lives
+ * only in this process's memory, never on disk or in a log) and the set of product ids. Every change announced on the feed empties it; a
  * generation counter keeps a read that raced with a change from caching what it saw.
  */
 export class LicenseCache implements LicenseSource {
@@ -65,27 +66,28 @@ export class LicenseCache implements LicenseSource {
   }
 
   findByKey(key: string): LicenseSnapshot | null | Promise<LicenseSnapshot | null> {
-    const digest = digestKey(key);
-    const hit = this.licenses.get(digest);
+    // No license is stored under a longer key (checkKeyFormat), so it is unknown without a lookup.
+    if (key.length > KEY_MAX_LENGTH) return null;
+    const hit = this.licenses.get(key);
     if (hit !== undefined) return hit === MISSING ? null : hit;
-    let pending = this.loading.get(digest);
+    let pending = this.loading.get(key);
     if (!pending) {
       const generation = this.generation;
-      pending = this.repos.licenses.findByDigest(digest).then(
+      pending = this.repos.licenses.findByDigest(digestKey(key)).then(
         (row) => {
           const snapshot = row ? toSnapshot(row, row.productIds) : null;
           if (generation === this.generation) {
-            this.licenses.set(digest, snapshot ?? MISSING);
-            this.loading.delete(digest);
+            this.licenses.set(key, snapshot ?? MISSING);
+            this.loading.delete(key);
           }
           return snapshot;
         },
         (err) => {
-          if (this.loading.get(digest) === pending) this.loading.delete(digest);
+          if (this.loading.get(key) === pending) this.loading.delete(key);
           throw err;
         },
       );
-      this.loading.set(digest, pending);
+      this.loading.set(key, pending);
     }
     return pending;
   }
