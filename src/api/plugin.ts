@@ -6,8 +6,6 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { KeywardError } from '../errors.js';
 import type { Services } from '../services.js';
-import { startWebhooks } from '../webhooks/start.js';
-import { loadWebhookSettings } from '../webhooks/settings.js';
 import { apiErrorHandler, sendError } from './api-errors.js';
 import { bearerToken, requireTokens } from './auth.js';
 import { licenseRoutes } from './license-routes.js';
@@ -27,17 +25,14 @@ export interface ManagementApiOptions {
   logger: Logger;
 }
 
-const IDEMPOTENCY_PURGE_MS = 3600_000;
-
 /**
  * The management REST API under /api/v1, its OpenAPI document (/api/v1/openapi.json) and docs
- * page (/docs), and the webhook delivery worker. Registered once by the server's app; the CLI
- * never builds it, so the worker runs only in servers.
+ * page (/docs). Loaded by the server's app on the first request for it (see app.ts); the webhook
+ * delivery worker and the Idempotency-Key purge run in the core app, whether or not it is loaded.
  */
 export async function managementApi(app: FastifyInstance, options: ManagementApiOptions): Promise<void> {
   const { services, logger } = options;
   const apiSettings = loadApiSettings();
-  const webhookSettings = loadWebhookSettings();
 
   const redis = options.config.REDIS_URL ? await connectRedis(options.config.REDIS_URL) : null;
   if (redis) app.addHook('onClose', async () => redis.disconnect());
@@ -86,17 +81,7 @@ export async function managementApi(app: FastifyInstance, options: ManagementApi
     { prefix: '/api/v1' },
   );
 
-  startWebhooks(app, services, webhookSettings, logger);
-
-  const purge = () =>
-    services.idempotency.purgeExpired().catch((err: unknown) => logger.error({ err }, 'purging old Idempotency-Keys failed'));
-  let purgeTimer: NodeJS.Timeout | null = null;
-  app.addHook('onReady', async () => {
-    void purge();
-    purgeTimer = setInterval(purge, IDEMPOTENCY_PURGE_MS).unref();
-  });
   app.addHook('onClose', async () => {
-    if (purgeTimer) clearInterval(purgeTimer);
     await services.tokens.flushUsage().catch((err: unknown) => logger.error({ err }, 'recording API token use failed'));
   });
 }

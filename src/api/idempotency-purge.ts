@@ -1,0 +1,19 @@
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Services } from '../services.js';
+
+const IDEMPOTENCY_PURGE_MS = 3600_000;
+
+/** Deletes expired Idempotency-Keys hourly (and once at start) while the server runs. */
+export function startIdempotencyPurge(app: FastifyInstance, services: Services, logger: Logger): void {
+  const purge = () =>
+    services.idempotency.purgeExpired().catch((err: unknown) => logger.error({ err }, 'purging old Idempotency-Keys failed'));
+  let timer: NodeJS.Timeout | null = null;
+  app.addHook('onReady', async () => {
+    void purge();
+    timer = setInterval(purge, IDEMPOTENCY_PURGE_MS).unref();
+  });
+  app.addHook('onClose', async () => {
+    if (timer) clearInterval(timer);
+  });
+}
