@@ -13,6 +13,7 @@ import { openServices, type Services } from './services.js';
 import { Metrics } from './metrics/metrics.js';
 import { LicenseCache } from './storage/license-cache.js';
 import { WriteBehind } from './storage/write-behind.js';
+import { SqliteCheckpointer } from './storage/sqlite-checkpointer.js';
 
 export interface RunningServer {
   /** The core app: owns the HTTP server (health, public key, metrics, background jobs). */
@@ -101,6 +102,13 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       if (setupUrl) logger.warn(`Or open this one-time setup URL (valid 24 hours) to create the first admin: ${setupUrl}`);
     }
     retention.start();
+    // SQLite: WAL checkpoints (a copy and a disk sync) happen in a worker thread, not in a check.
+    const checkpointer =
+      storage.sqlite && config.sqlitePath && config.sqlitePath !== ':memory:'
+        ? SqliteCheckpointer.start(storage.sqlite, config.sqlitePath, {
+            onError: (err) => logger.error({ err }, 'WAL checkpoints in the background failed; the server does them itself from now on'),
+          })
+        : null;
     let closing: Promise<void> | null = null;
     return {
       app,
@@ -114,6 +122,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
           await app.close();
           await retention.stop();
           await writeBehind.close();
+          await checkpointer?.stop();
           await failLimiter.close();
           await services.close();
         })()),
