@@ -14,9 +14,12 @@ const RECENT_MS = 5 * 60_000;
  */
 export class CheckEventTap {
   private listener: ((events: QueuedEvent[]) => void) | null = null;
+  private failedRoom: () => number = () => Infinity;
 
-  attach(listener: (events: QueuedEvent[]) => void): () => void {
+  /** `failedRoom` says how many more `check.failed` events the listener can use right now. */
+  attach(listener: (events: QueuedEvent[]) => void, failedRoom?: () => number): () => void {
     this.listener = listener;
+    this.failedRoom = failedRoom ?? (() => Infinity);
     return () => {
       if (this.listener === listener) this.listener = null;
     };
@@ -25,10 +28,14 @@ export class CheckEventTap {
   checksWritten(rows: readonly AuthLogInsert[]): void {
     const listener = this.listener;
     if (!listener) return;
+    // Under key guessing most rows fail; no event is built beyond what the listener can use.
+    let room = this.failedRoom();
+    if (room <= 0) return;
     const since = Date.now() - RECENT_MS;
     const events: QueuedEvent[] = [];
     for (const row of rows) {
       if (row.status === 'AUTHORISED' || row.time < since) continue;
+      if (room-- <= 0) break;
       const check = {
         time: new Date(row.time).toISOString(),
         licenseId: row.license_id ?? null,
@@ -73,13 +80,23 @@ export class CheckEventForwarder {
     private readonly queue: WebhookQueue,
     private readonly options: ForwarderOptions,
   ) {
-    this.detach = tap.attach((events) => this.push(events));
+    // No endpoint takes more than checkFailedPerMinute check.failed events a minute, so a batch
+    // never needs more than that many: the tap stops building them there.
+    this.detach = tap.attach(
+      (events) => this.push(events),
+      () => this.options.checkFailedPerMinute - this.failedBuffered,
+    );
   }
+
+  /** check.failed events in the buffer (the batch being gathered). */
+  private failedBuffered = 0;
 
   private push(events: QueuedEvent[]): void {
     const room = (this.options.maxBuffered ?? 10_000) - this.buffer.length;
     if (room <= 0) return;
-    this.buffer.push(...(events.length > room ? events.slice(0, room) : events));
+    const taken = events.length > room ? events.slice(0, room) : events;
+    for (const e of taken) if (e.type === 'check.failed') this.failedBuffered++;
+    this.buffer.push(...taken);
     this.timer ??= setTimeout(() => {
       this.timer = null;
       void this.flush();
@@ -91,6 +108,7 @@ export class CheckEventForwarder {
     if (this.buffer.length === 0) return;
     const batch = this.buffer;
     this.buffer = [];
+    this.failedBuffered = 0;
     this.flushing = this.queue
       .enqueue(batch, { accept: (endpoint, event) => this.accept(endpoint, event) })
       .then(
