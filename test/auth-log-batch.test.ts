@@ -28,7 +28,7 @@ describe.each(dialects())('Previous Auths batch write ($name)', ({ name, create 
     product_id: 3,
     ip: `198.51.100.${i % 250}`,
     status: licenseId === null ? 'NOT FOUND' : 'AUTHORISED',
-    info: i % 3 === 0 ? `info ${i} ' " ; --` : null,
+    info: i % 3 === 0 ? `info ${i} ' " ; -- \\ {a,b} NULL é 🔑` : i % 3 === 1 ? 'NULL' : null,
     user_agent: i % 2 === 0 ? 'axios/1.7' : null,
   });
   const logRows = () =>

@@ -5,8 +5,6 @@ import type BetterSqlite3 from 'better-sqlite3';
 
 export type SqliteHandle = BetterSqlite3.Database;
 
-/** 8 columns a row; 500 rows stay far below SQLite's and PostgreSQL's bound-parameter limits. */
-const INSERT_CHUNK = 500;
 /** SQLite: rows per prepared multi-row INSERT (compiled once); the rest go one prepared row at a time. */
 const SQLITE_CHUNK = 64;
 
@@ -41,20 +39,20 @@ export interface AuthLogQuery {
 /**
  * Previous Auths rows and the per-license check counters that travel with them.
  *
- * The batch writer runs for every check, so it sends prepared text with parameters instead of
- * building a query per batch: one multi-row INSERT and one UPDATE … FROM (VALUES …) per chunk.
- * On SQLite it goes further and runs statements compiled once on the connection itself (Kysely's
- * driver compiles every statement afresh, which for a 500-row INSERT costs as much as running it).
+ * The batch writer runs for every check, so its statements never change shape: on SQLite they
+ * are prepared once on the connection itself (Kysely's driver compiles every statement afresh,
+ * which for a many-row INSERT costs as much as running it); on PostgreSQL each column travels as
+ * one array (`unnest`), so the server parses a few lines instead of thousands of placeholders.
  */
 export class AuthLogRepository {
-  private readonly statements = new Map<string, string>();
   private readonly sqliteWriter: ((rows: readonly AuthLogInsert[], counters: ReadonlyMap<number, CounterDelta>) => void) | null;
 
   constructor(
     private readonly db: Kysely<Database>,
-    private readonly dialect: Dialect,
+    dialect: Dialect,
     sqlite?: SqliteHandle,
   ) {
+    if (dialect === 'sqlite' && !sqlite) throw new Error('AuthLogRepository on SQLite needs the connection handle (Storage.sqlite)');
     this.sqliteWriter = sqlite ? sqliteBatchWriter(sqlite) : null;
   }
 
@@ -66,31 +64,31 @@ export class AuthLogRepository {
       await this.db.connection().execute(async () => write(rows, counters));
       return;
     }
-    const deltas = [...counters];
-    await this.db.transaction().execute(async (trx) => {
-      for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
-        const chunk = rows.slice(i, i + INSERT_CHUNK);
-        const params: unknown[] = [];
-        for (const r of chunk) params.push(r.time, r.license_id, r.product_id, r.ip, r.status, r.info, r.user_agent);
-        await trx.executeQuery(CompiledQuery.raw(this.statement('insert', chunk.length), params));
-      }
-      for (let i = 0; i < deltas.length; i += INSERT_CHUNK) {
-        const chunk = deltas.slice(i, i + INSERT_CHUNK);
-        const params: unknown[] = [];
-        for (const [id, d] of chunk) params.push(id, d.checks, d.lastCheckAt, d.lastIp);
-        await trx.executeQuery(CompiledQuery.raw(this.statement('count', chunk.length), params));
-      }
-    });
-  }
-
-  private statement(kind: 'insert' | 'count', rows: number): string {
-    const name = `${kind}:${rows}`;
-    let text = this.statements.get(name);
-    if (!text) {
-      text = kind === 'insert' ? insertText(rows, this.dialect) : countText(rows, this.dialect);
-      if (this.statements.size < 64) this.statements.set(name, text);
+    // PostgreSQL: each column travels as one array parameter, so the statement text never
+    // changes and the server parses and plans a few lines, not thousands of placeholders.
+    const columns: [number[], (number | null)[], (number | null)[], string[], string[], (string | null)[], (string | null)[]] = [[], [], [], [], [], [], []];
+    for (const r of rows) {
+      columns[0].push(r.time);
+      columns[1].push(r.license_id ?? null);
+      columns[2].push(r.product_id ?? null);
+      columns[3].push(r.ip);
+      columns[4].push(r.status);
+      columns[5].push(r.info ?? null);
+      columns[6].push(r.user_agent ?? null);
     }
-    return text;
+    // Licenses in id order, so two instances' batches lock shared rows in the same order.
+    const ids = [...counters.keys()].sort((a, b) => a - b);
+    const deltas: [number[], number[], number[], string[]] = [ids, [], [], []];
+    for (const id of ids) {
+      const d = counters.get(id)!;
+      deltas[1].push(d.checks);
+      deltas[2].push(d.lastCheckAt);
+      deltas[3].push(d.lastIp);
+    }
+    await this.db.transaction().execute(async (trx) => {
+      if (rows.length) await trx.executeQuery(CompiledQuery.raw(INSERT_POSTGRES, columns));
+      if (ids.length) await trx.executeQuery(CompiledQuery.raw(COUNT_POSTGRES, deltas));
+    });
   }
 
   list(query: AuthLogQuery) {
@@ -127,26 +125,26 @@ export class AuthLogRepository {
   }
 }
 
-/** `(?, ?, …)` groups, numbered `$n` for PostgreSQL; `cast` gives PostgreSQL the VALUES column types. */
-function placeholders(rows: number, casts: readonly string[], dialect: Dialect): string {
-  let n = 0;
-  const groups: string[] = [];
-  for (let r = 0; r < rows; r++) {
-    const cols = casts.map((type) => {
-      const p = dialect === 'postgres' ? `$${++n}` : '?';
-      return type ? `cast(${p} as ${type})` : p;
-    });
-    groups.push(`(${cols.join(', ')})`);
-  }
-  return groups.join(', ');
+const COLUMNS = 'time, license_id, product_id, ip, status, info, user_agent';
+
+/** SQLite: a multi-row INSERT of `rows` rows. */
+function insertText(rows: number): string {
+  const group = `(${Array(7).fill('?').join(', ')})`;
+  return `insert into auth_logs (${COLUMNS}) values ${Array(rows).fill(group).join(', ')}`;
 }
 
-function insertText(rows: number, dialect: Dialect): string {
-  return (
-    'insert into auth_logs (time, license_id, product_id, ip, status, info, user_agent) values ' +
-    placeholders(rows, ['', '', '', '', '', '', ''], dialect)
-  );
-}
+/** PostgreSQL: the rows as one array per column. */
+const INSERT_POSTGRES =
+  `insert into auth_logs (${COLUMNS}) ` +
+  'select * from unnest($1::bigint[], $2::integer[], $3::integer[], $4::text[], $5::text[], $6::text[], $7::text[])';
+
+/** PostgreSQL: adds each license's checks and keeps the newest last check (instances may flush out of order). */
+const COUNT_POSTGRES =
+  'update licenses set total_checks = licenses.total_checks + v.checks, ' +
+  'last_check_at = case when licenses.last_check_at is null or licenses.last_check_at <= v.at then v.at else licenses.last_check_at end, ' +
+  'last_ip = case when licenses.last_check_at is null or licenses.last_check_at <= v.at then v.ip else licenses.last_ip end ' +
+  'from unnest($1::integer[], $2::bigint[], $3::bigint[], $4::text[]) as v(id, checks, at, ip) ' +
+  'where licenses.id = v.id';
 
 /**
  * SQLite's batch write: one synchronous transaction of statements prepared once on the
@@ -156,8 +154,8 @@ function sqliteBatchWriter(sqlite: SqliteHandle): (rows: readonly AuthLogInsert[
   let transaction: ((rows: readonly AuthLogInsert[], counters: ReadonlyMap<number, CounterDelta>) => void) | null = null;
   // Prepared on first use: the schema is certainly migrated by then.
   const prepare = () => {
-    const insertMany = sqlite.prepare(insertText(SQLITE_CHUNK, 'sqlite'));
-    const insertOne = sqlite.prepare(insertText(1, 'sqlite'));
+    const insertMany = sqlite.prepare(insertText(SQLITE_CHUNK));
+    const insertOne = sqlite.prepare(insertText(1));
     const count = sqlite.prepare(COUNT_ONE_SQLITE);
     const params: unknown[] = [];
     return sqlite.transaction((rows: readonly AuthLogInsert[], counters: ReadonlyMap<number, CounterDelta>) => {
@@ -191,15 +189,3 @@ const COUNT_ONE_SQLITE =
   'last_check_at = case when last_check_at is null or last_check_at <= ? then ? else last_check_at end, ' +
   'last_ip = case when last_check_at is null or last_check_at <= ? then ? else last_ip end ' +
   'where id = ?';
-
-/** Adds each license's checks and keeps the newest last check (instances may flush out of order). */
-function countText(rows: number, dialect: Dialect): string {
-  const newer = '(licenses.last_check_at is null or licenses.last_check_at <= v.column3)';
-  return (
-    'update licenses set total_checks = licenses.total_checks + v.column2, ' +
-    `last_check_at = case when ${newer} then v.column3 else licenses.last_check_at end, ` +
-    `last_ip = case when ${newer} then v.column4 else licenses.last_ip end ` +
-    `from (values ${placeholders(rows, ['integer', 'bigint', 'bigint', 'text'], dialect)}) as v ` +
-    'where licenses.id = v.column1'
-  );
-}
