@@ -211,7 +211,8 @@ What it does: builds (\`npm run build\`), creates a throw-away data directory, c
 and the benchmarked licenses with the real \`keyward\` CLI, seeds the remaining licenses (and any
 \`--log-rows\`) in batches through Keyward's own storage layer, starts \`keyward serve\` (SQLite, and
 PostgreSQL in a fresh schema of \`BENCH_DATABASE_URL\` when set) with Previous Auths logging on,
-and the bare server with the bytes Keyward answered. A separate load-generator process drives
+and the bare server with the bytes Keyward answered (the body and the three signature headers,
+captured once, so both put the same bytes on the wire; the bare server signs nothing). A separate load-generator process drives
 each with autocannon: 50 connections, a warm-up, then rounds alternating bare / Keyward so drift
 hits both. Afterwards Keyward is stopped with SIGTERM and every license's \`totalChecks\` (read with
 \`keyward license show --json\`) and the Previous Auths row count are compared with the number of
