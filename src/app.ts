@@ -124,10 +124,16 @@ export async function buildApp(deps: AppDeps): Promise<App> {
 async function buildFeatures(deps: AppDeps): Promise<FastifyInstance> {
   const [{ managementApi }, { dashboard }] = await Promise.all([import('./api/plugin.js'), import('./dashboard/dashboard-plugin.js')]);
   const app = Fastify(sharedOptions(deps)) as unknown as FastifyInstance;
-  unknownRoutes(app, deps.answers);
-  await app.register(managementApi, { config: deps.config, services: deps.services, logger: deps.logger });
-  await app.register(dashboard, { config: deps.config, services: deps.services });
-  await app.ready();
+  try {
+    unknownRoutes(app, deps.answers);
+    await app.register(managementApi, { config: deps.config, services: deps.services, logger: deps.logger });
+    await app.register(dashboard, { config: deps.config, services: deps.services });
+    await app.ready();
+  } catch (err) {
+    // Whatever did start (a Redis client for the rate limit, timers) stops before the next try.
+    await app.close().catch(() => {});
+    throw err;
+  }
   deps.logger.info('management API and dashboard loaded');
   return app;
 }

@@ -60,6 +60,22 @@ eachDialect('check API: every outcome of the check order', (server) => {
     expect(granted.headers['content-length']).toBe(unknown.headers['content-length']);
   });
 
+  it('a key longer than any license key (256 characters) is not found, and is counted as a miss', async () => {
+    const long = await check('/api/check/8', 'k'.repeat(257));
+    expect(long.status).toBe(200);
+    expect(long.json).toEqual(KEY_NOT_FOUND);
+    // The same key once more, then a known key: the cache is not confused by either.
+    expect((await check('/api/check/8', 'k'.repeat(257))).json).toEqual(KEY_NOT_FOUND);
+    expect((await check('/api/check/8', keys.ok)).json).toEqual(AUTHORISED);
+    await server().flush();
+    const [last, ...before] = await server().services.logs.checks({ limit: 3 });
+    expect(last).toMatchObject({ status: 'AUTHORISED' });
+    expect(before.map((r) => [r.status, r.licenseId])).toEqual([
+      ['NOT FOUND', null],
+      ['NOT FOUND', null],
+    ]);
+  });
+
   it.each([
     ['no known product', '/api/check/multiple?proIds=998,999', 'ok', PRODUCT_NOT_FOUND],
     ['no proIds at all', '/api/check/multiple', 'ok', PRODUCT_NOT_FOUND],

@@ -19,9 +19,10 @@ export interface LicenseCacheOptions {
 
 /**
  * The check path's view of licenses and products: an LRU of licenses by key (unknown keys
- * included; the key is hashed only on a miss, to read the database by digest; the clear key lives
- * only in this process's memory, never on disk or in a log) and the set of product ids. Every change announced on the feed empties it; a
- * generation counter keeps a read that raced with a change from caching what it saw.
+ * included) and the set of product ids. The key is hashed only on a miss, to read the database
+ * by digest; as the LRU's index it lives only in this process's memory, never on disk or in a
+ * log. Every change announced on the feed empties it; a generation counter keeps a read that
+ * raced with a change from caching what it saw.
  */
 export class LicenseCache implements LicenseSource {
   private readonly licenses: LRUCache<string, Entry>;
