@@ -680,6 +680,12 @@ async function main() {
     }
     log('Preparing databases:');
     for (const t of targets) await prepareDatabase(t, options, tmp, poolState, log);
+    if (options.licenses > 10_000 || options.logRows > 0) {
+      // Gigabytes just seeded are still being written back to disk; let that finish first.
+      const t0 = Date.now();
+      execFileSync('sync');
+      log(`  seeded data flushed to disk (sync, ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+    }
     const activeScenarios = scenarios.filter((s) => s.license !== 'pool' || poolState.keys?.length);
     if (activeScenarios.length < scenarios.length) log('  (no seeded licenses: skipping the many-keys scenario)');
     for (const t of targets) {
