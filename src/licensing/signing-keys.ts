@@ -44,6 +44,9 @@ export class SigningKeyService {
     if (rows.length === 0) {
       await this.create();
       rows = await this.repos.signingKeys.list();
+      // Instances that started at the same moment may each have created a first key: telling
+      // them makes every one re-read and sign with the same (newest) key.
+      await this.changes.announce();
     }
     const row = rows[0]!;
     return { id: row.id, privateKey: createPrivateKey(this.cipher.decrypt(row.private_cipher)) };

@@ -1,0 +1,47 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.js';
+import { openServices, type Services } from '../src/services.js';
+import { dialects, type TestDatabase } from './helpers/dialects.js';
+
+/**
+ * Two instances that start together on an empty database may each create a first signing key.
+ * Creating one is announced, so the other re-reads and both sign with the newest key.
+ */
+describe.each(dialects())('the first signing key reaches every instance ($name)', ({ name, create }) => {
+  if (!create) {
+    it.skip(`${name} is not available here`, () => {});
+    return;
+  }
+  let db: TestDatabase | undefined;
+  const opened: Services[] = [];
+  afterAll(async () => {
+    for (const s of opened) await s.close();
+    await db?.cleanup();
+  });
+
+  it('announces the key it creates, and both instances then agree on the current key', async () => {
+    db = await create();
+    const open = async () => {
+      const s = await openServices(loadConfig(db!.env, { dotenv: false }));
+      opened.push(s);
+      return s;
+    };
+    const first = await open();
+    const second = await open();
+    await first.storage.changes.watch();
+    await second.storage.changes.watch();
+    let told = 0;
+    first.storage.changes.onChange(() => told++);
+
+    // Both start on the empty table at once; either may create a key, or both may.
+    await Promise.all([first.signingKeys.current(), second.signingKeys.current()]);
+    expect((await first.storage.db.selectFrom('signing_keys').select('id').execute()).length).toBeGreaterThanOrEqual(1);
+
+    const deadline = Date.now() + 2000;
+    while (told === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(told).toBeGreaterThan(0);
+    // What a server does on a change: re-read. Both now sign with the same key.
+    const [a2, b2] = [await first.signingKeys.current(), await second.signingKeys.current()];
+    expect(a2.id).toBe(b2.id);
+  });
+});
