@@ -29,9 +29,6 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** About 1-2 ms of SQLite work: the longest a batch write holds up the checks behind it. */
-const BATCH_ROWS = 256;
-
 export function createLogger(config: Config): Logger {
   return pino({ level: config.LOG_LEVEL, redact: ['req.headers.authorization', 'headers.authorization'] });
 }
@@ -53,9 +50,6 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       : undefined;
     const writeBehind: WriteBehind = new WriteBehind(repos.authLogs, {
       flushMs: config.LOG_FLUSH_MS,
-      // Small batches: SQLite writes on the event loop, so each pause stays short (p99 latency);
-      // and queued rows are written before they live long enough to reach V8's old generation.
-      batchSize: BATCH_ROWS,
       onFlush: metrics && ((seconds, rows) => metrics.flush(seconds, rows)),
       onError: (err, dropped) =>
         logger.error({ err, queued: writeBehind.queued, dropped }, 'writing Previous Auths failed; will retry'),

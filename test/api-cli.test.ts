@@ -1,15 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiClient } from './helpers/api.js';
 import { runCli } from './helpers/cli.js';
-import { dialects } from './helpers/dialects.js';
+import { describeEachDialect } from './helpers/dialects.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 /** `keyward token …` and `keyward webhook …`, through the built CLI, against a running server's database. */
-describe.each(dialects())('keyward token / webhook CLI ($name)', ({ name, create }) => {
-  if (!create) {
-    it.skip(`${name} is not available here`, () => {});
-    return;
-  }
+describeEachDialect('keyward token / webhook CLI ($name)', (create) => {
   let server: TestServer;
   const api = apiClient(() => server);
   const cli = (args: string[]) => runCli(server.db.env, args);

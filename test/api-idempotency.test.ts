@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { IdempotencyService } from '../src/api/idempotency-service.js';
 import { apiClient, errorOf } from './helpers/api.js';
 import { freePort, startServerProcess, type ServerProcess } from './helpers/cli.js';
-import { dialects } from './helpers/dialects.js';
+import { describeEachDialect } from './helpers/dialects.js';
 import { request } from './helpers/http.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
@@ -11,11 +11,7 @@ import { startTestServer, type TestServer } from './helpers/server.js';
  * server instances sharing the database, one in this process and one spawned) creates exactly
  * one license.
  */
-describe.each(dialects())('Idempotency-Key ($name)', ({ name, create: createDb }) => {
-  if (!createDb) {
-    it.skip(`${name} is not available here`, () => {});
-    return;
-  }
+describeEachDialect('Idempotency-Key ($name)', (createDb) => {
   let a: TestServer;
   /** The second instance is its own process, as in production (one SQLite writer per process at a time). */
   let b: ServerProcess;

@@ -1,8 +1,8 @@
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { apiClient, errorOf } from './helpers/api.js';
 import { freePort, startServerProcess, type ServerProcess } from './helpers/cli.js';
-import { dialects } from './helpers/dialects.js';
+import { describeEachDialect } from './helpers/dialects.js';
 import { request } from './helpers/http.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { eachDialect } from './helpers/suite.js';
@@ -38,11 +38,7 @@ eachDialect('management API: rate limit per token', (server) => {
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
-describe.each(dialects())('management API: rate limit shared through REDIS_URL ($name)', ({ name, create }) => {
-  if (!create) {
-    it.skip(`${name} is not available here`, () => {});
-    return;
-  }
+describeEachDialect('management API: rate limit shared through REDIS_URL ($name)', (create) => {
   let a: TestServer | undefined;
   let b: ServerProcess | undefined;
   let skip = false;

@@ -1,10 +1,10 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import { loadConfig } from '../src/config.js';
 import { openServices, type Services } from '../src/services.js';
 import type { CounterDelta } from '../src/storage/auth-log-repository.js';
 import type { AuthLogInsert } from '../src/storage/schema.js';
-import { dialects, type TestDatabase } from './helpers/dialects.js';
+import { describeEachDialect, type TestDatabase } from './helpers/dialects.js';
 
 /**
  * The write-behind's one database write, against the real databases: a batch of Previous Auths
@@ -12,11 +12,7 @@ import { dialects, type TestDatabase } from './helpers/dialects.js';
  * SQLite it runs prepared statements on the connection under Kysely, so it must also wait for, and
  * stay out of, a Kysely transaction that is open at the time.
  */
-describe.each(dialects())('Previous Auths batch write ($name)', ({ name, create }) => {
-  if (!create) {
-    it.skip(`${name} is not available here`, () => {});
-    return;
-  }
+describeEachDialect('Previous Auths batch write ($name)', (create, name) => {
   let db: TestDatabase;
   let services: Services;
   let a: number;

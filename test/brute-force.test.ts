@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createSqlite, dialects } from './helpers/dialects.js';
+import { createSqlite, describeEachDialect } from './helpers/dialects.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 /**
@@ -171,11 +171,7 @@ describe('brute force, one instance (in-memory brake)', () => {
  * before answering, and a miss beyond the limit is answered 429 too, so exactly LIMIT guesses get
  * an answer per window however many run at once.
  */
-describe.each(dialects())('brute force in parallel ($name)', ({ name, create }) => {
-  if (!create) {
-    it.skip(`${name} is not available here`, () => {});
-    return;
-  }
+describeEachDialect('brute force in parallel ($name)', (create) => {
   let server: TestServer;
   beforeAll(async () => {
     server = await startTestServer(await create(), BRAKE);

@@ -1,7 +1,7 @@
 import argon2 from 'argon2';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { runCli, type CliResult } from './helpers/cli.js';
-import { dialects, type TestDatabase } from './helpers/dialects.js';
+import { describeEachDialect, type TestDatabase } from './helpers/dialects.js';
 import { request } from './helpers/http.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
@@ -38,11 +38,7 @@ function stable(license: Json): Json {
   return rest;
 }
 
-describe.each(dialects())('keyward CLI ($name)', ({ name, create }) => {
-  if (!create) {
-    it.skip(`${name} is not available here`, () => {});
-    return;
-  }
+describeEachDialect('keyward CLI ($name)', (create) => {
 
   let db: TestDatabase;
   let server: TestServer | undefined;

@@ -1,10 +1,10 @@
 import http from 'node:http';
 import Database from 'better-sqlite3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { openServices } from '../src/services.js';
 import { freePort, runCli, startServerProcess, type ServerProcess } from './helpers/cli.js';
-import { dialects, type TestDatabase } from './helpers/dialects.js';
+import { describeEachDialect, type TestDatabase } from './helpers/dialects.js';
 
 /**
  * Crash safety (issue 5): a `keyward serve` process under load is killed with SIGKILL (no
@@ -24,11 +24,7 @@ async function cli(env: Record<string, string>, args: string[]) {
   return res.json;
 }
 
-describe.each(dialects())('crash safety: kill -9 under load ($name)', ({ name, create }) => {
-  if (!create) {
-    it.skip(`${name} is not available here`, () => {});
-    return;
-  }
+describeEachDialect('crash safety: kill -9 under load ($name)', (create, name) => {
   let db: TestDatabase;
   let server: ServerProcess | undefined;
   let loaded: { id: number; key: string };

@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { freePort, runCli, startServerProcess, type ServerProcess } from './helpers/cli.js';
-import { dialects, type TestDatabase } from './helpers/dialects.js';
+import { describeEachDialect, type TestDatabase } from './helpers/dialects.js';
 import { request } from './helpers/http.js';
 
 async function cli(env: Record<string, string>, args: string[]) {
@@ -9,11 +9,7 @@ async function cli(env: Record<string, string>, args: string[]) {
   return res.json;
 }
 
-describe.each(dialects())('a separate server process ($name)', ({ name, create }) => {
-  if (!create) {
-    it.skip(`${name} is not available here`, () => {});
-    return;
-  }
+describeEachDialect('a separate server process ($name)', (create) => {
   let db: TestDatabase;
   let server: ServerProcess | undefined;
   beforeAll(async () => {

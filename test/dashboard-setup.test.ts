@@ -1,9 +1,9 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { startServer, type RunningServer } from '../src/server.js';
-import { dialects } from './helpers/dialects.js';
+import { describeEachDialect } from './helpers/dialects.js';
 import { pageText, WebClient } from './helpers/web-client.js';
 
 /** Starts the real server with a logger whose lines the test reads (the setup URL is printed there). */
@@ -25,11 +25,7 @@ const setupUrlIn = (lines: string[]) => {
   return m ? m[1]! : null;
 };
 
-describe.each(dialects())('first run: the one-time setup URL ($name)', ({ name, create }) => {
-  if (!create) {
-    it.skip(`${name} is not available here`, () => {});
-    return;
-  }
+describeEachDialect('first run: the one-time setup URL ($name)', (create) => {
 
   it('prints a setup URL (and the CLI hint) while no admin exists; the URL creates the first admin once', async () => {
     const db = await create();

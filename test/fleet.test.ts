@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { freePort, runCli, startServerProcess, type ServerProcess } from './helpers/cli.js';
-import { createPostgres, dialects, type TestDatabase } from './helpers/dialects.js';
+import { createPostgres, type TestDatabase, describeEachDialect } from './helpers/dialects.js';
 import { request } from './helpers/http.js';
 
 async function cli(env: Record<string, string>, args: string[]) {
@@ -93,11 +93,7 @@ describe('a fleet: two instances on one PostgreSQL database and one Redis', () =
   });
 });
 
-describe.each(dialects())('keyward serve --workers 2 ($name)', ({ name, create }) => {
-  if (!create) {
-    it.skip(`${name} is not available here`, () => {});
-    return;
-  }
+describeEachDialect('keyward serve --workers 2 ($name)', (create) => {
   let db: TestDatabase | undefined;
   let server: ServerProcess | undefined;
   afterAll(async () => {

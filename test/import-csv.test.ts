@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.js';
-import { createSqlite, dialects, type TestDatabase } from './helpers/dialects.js';
+import { createSqlite, type TestDatabase, describeEachDialect } from './helpers/dialects.js';
 import { buildFixture, toCsv } from './helpers/faxstore-fixture.js';
 import { request } from './helpers/http.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -13,11 +13,7 @@ const fixture = buildFixture(600, 7);
 const imported = [...fixture.expected].filter(([, e]) => !e.skip);
 const skipped = [...fixture.expected].filter(([, e]) => e.skip);
 
-describe.each(dialects())('keyward import faxstore --from-csv ($name)', ({ name, create }) => {
-  if (!create) {
-    it.skip(`${name} is not available here`, () => {});
-    return;
-  }
+describeEachDialect('keyward import faxstore --from-csv ($name)', (create) => {
   let server: TestServer;
   let file: string;
   beforeAll(async () => {

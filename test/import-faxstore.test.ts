@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeyCipher } from '../src/licensing/key.js';
 import { runCli, type CliResult } from './helpers/cli.js';
-import { createSqlite, dialects, TEST_SECRET, type TestDatabase } from './helpers/dialects.js';
+import { createSqlite, TEST_SECRET, type TestDatabase, describeEachDialect } from './helpers/dialects.js';
 import { buildFixture, createFixtureDatabase, type Expected, type Fixture, type FixtureDatabase } from './helpers/faxstore-fixture.js';
 import { request } from './helpers/http.js';
 import { resolveMysqlUrl } from './helpers/mysql.js';
@@ -46,11 +46,7 @@ describe.skipIf(!mysqlUrl)('keyward import faxstore --from mysql://', () => {
     await source?.drop();
   });
 
-  describe.each(dialects())('into $name', ({ name, create }) => {
-    if (!create) {
-      it.skip(`${name} is not available here`, () => {});
-      return;
-    }
+  describeEachDialect('into $name', (create) => {
     let server: TestServer;
     beforeAll(async () => {
       server = await startTestServer(await create());

@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, runCli, startServerProcess, type CliResult, type ServerProcess } from './helpers/cli.js';
-import { dialects, type TestDatabase } from './helpers/dialects.js';
+import { describeEachDialect, type TestDatabase } from './helpers/dialects.js';
 import { request } from './helpers/http.js';
 
 /**
@@ -66,11 +66,7 @@ describe('the leak detector itself', () => {
   });
 });
 
-describe.each(dialects())('license keys at rest, in logs and in errors ($name)', ({ name, create }) => {
-  if (!create) {
-    it.skip(`${name} is not available here`, () => {});
-    return;
-  }
+describeEachDialect('license keys at rest, in logs and in errors ($name)', (create, name) => {
 
   let db: TestDatabase;
   let server: ServerProcess | undefined;

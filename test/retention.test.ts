@@ -3,7 +3,7 @@ import { loadConfig } from '../src/config.js';
 import { RetentionJob } from '../src/retention/retention-job.js';
 import { openServices, type Services } from '../src/services.js';
 import type { AuthLogInsert } from '../src/storage/schema.js';
-import { dialects, type TestDatabase } from './helpers/dialects.js';
+import { describeEachDialect, type TestDatabase } from './helpers/dialects.js';
 import { startTestServer } from './helpers/server.js';
 
 /**
@@ -60,11 +60,7 @@ describe('AUTH_LOG_RETENTION_DAYS (config)', () => {
   });
 });
 
-describe.each(dialects())('retention ($name)', ({ name, create }) => {
-  if (!create) {
-    it.skip(`${name} is not available here`, () => {});
-    return;
-  }
+describeEachDialect('retention ($name)', (create, name) => {
   let db: TestDatabase;
   let services: Services;
   let a: number;
@@ -211,11 +207,7 @@ describe.each(dialects())('retention ($name)', ({ name, create }) => {
   }
 });
 
-describe.each(dialects())('retention in the server ($name)', ({ name, create }) => {
-  if (!create) {
-    it.skip(`${name} is not available here`, () => {});
-    return;
-  }
+describeEachDialect('retention in the server ($name)', (create) => {
   it('the server owns a job configured from AUTH_LOG_RETENTION_DAYS and stops it on close', async () => {
     const server = await startTestServer(await create(), { AUTH_LOG_RETENTION_DAYS: '7' });
     try {

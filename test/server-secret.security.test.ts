@@ -2,13 +2,9 @@ import { statSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.js';
-import { createSqlite, dialects, type TestDatabase } from './helpers/dialects.js';
+import { createSqlite, type TestDatabase, describeEachDialect } from './helpers/dialects.js';
 
-describe.each(dialects())('the server secret ($name)', ({ name, create }) => {
-  if (!create) {
-    it.skip(`${name} is not available here`, () => {});
-    return;
-  }
+describeEachDialect('the server secret ($name)', (create) => {
   let db: TestDatabase | undefined;
   afterAll(async () => db?.cleanup());
 

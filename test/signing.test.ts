@@ -2,7 +2,7 @@ import { createHash, createPublicKey, generateKeyPairSync, randomBytes, verify, 
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.js';
-import { dialects } from './helpers/dialects.js';
+import { describeEachDialect } from './helpers/dialects.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 /**
@@ -86,11 +86,7 @@ const ISO_SECOND = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
 type Endpoint = 'single' | 'multiple' | 'v1';
 type NonceWhere = 'none' | 'query' | 'json body' | 'form body';
 
-describe.each(dialects())('signed answers ($name)', ({ name, create }) => {
-  if (!create) {
-    it.skip(`${name} is not available here`, () => {});
-    return;
-  }
+describeEachDialect('signed answers ($name)', (create) => {
   let server: TestServer;
   const keys: Record<string, string> = {};
   let publicKey: { keyId: string; pem: string; raw: string; keys: { id: string; pem: string; raw: string }[] };

@@ -6,17 +6,9 @@ import { SqliteCheckpointer } from '../src/storage/sqlite-checkpointer.js';
 import type { AuthLogInsert } from '../src/storage/schema.js';
 import { createSqlite, type TestDatabase } from './helpers/dialects.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { until } from './helpers/wait.js';
 
 const autocheckpoint = (db: SQLite.Database) => db.pragma('wal_autocheckpoint', { simple: true });
-
-async function until(predicate: () => boolean, timeoutMs = 5000): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (predicate()) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return predicate();
-}
 
 /**
  * The server's SQLite connection never checkpoints the WAL itself (that copy and disk sync would
@@ -56,7 +48,7 @@ describe('SQLite WAL checkpoints in the background', () => {
       await server.services.repos.authLogs.writeBatch(rows, new Map());
     }
     // Only a checkpoint grows the database file; the worker does one within a second or so.
-    expect(await until(() => statSync(file).size > before + 4_000_000)).toBe(true);
+    expect(await until(() => statSync(file).size > before + 4_000_000, Boolean)).toBe(true);
     expect(statSync(`${file}-wal`).size).toBeGreaterThan(0);
   });
 
@@ -78,7 +70,7 @@ describe('SQLite WAL checkpoints in the background', () => {
     // The worker opens a file that does not exist, and fails.
     const checkpointer = SqliteCheckpointer.start(own, path.join(dir, 'missing.db'), { onError: (err) => errors.push(err) });
     expect(autocheckpoint(own)).toBe(0);
-    expect(await until(() => errors.length > 0)).toBe(true);
+    expect(await until(() => errors.length > 0, Boolean)).toBe(true);
     expect(autocheckpoint(own)).toBe(1000);
     await checkpointer.stop();
     own.close();

@@ -1,10 +1,11 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { openServices } from '../src/services.js';
 import { freePort, startServerProcess } from './helpers/cli.js';
-import { dialects, type TestDatabase } from './helpers/dialects.js';
+import { describeEachDialect, type TestDatabase } from './helpers/dialects.js';
 import { request } from './helpers/http.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { until } from './helpers/wait.js';
 import { startReceiver, type Receiver } from './helpers/webhook-receiver.js';
 
 // Read when each server starts; this file runs in its own process. Fast retries for the tests.
@@ -12,11 +13,7 @@ process.env.WEBHOOK_RETRY_BASE_MS = '100';
 process.env.WEBHOOK_POLL_MS = '50';
 
 /** The queue lives in the database: restarts lose nothing, and several instances send each delivery once. */
-describe.each(dialects())('webhooks across restarts and server instances ($name)', ({ name, create }) => {
-  if (!create) {
-    it.skip(`${name} is not available here`, () => {});
-    return;
-  }
+describeEachDialect('webhooks across restarts and server instances ($name)', (create) => {
   let db: TestDatabase;
   let receiver: Receiver;
   const servers: TestServer[] = [];
@@ -152,13 +149,3 @@ async function openServicesFor(db: TestDatabase) {
   };
 }
 
-/** Polls `read` until `done` holds (or 5 s pass) and returns the last value read. */
-async function until<T>(read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
-  const deadline = Date.now() + 5000;
-  let value = await read();
-  while (!done(value) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 50));
-    value = await read();
-  }
-  return value;
-}

@@ -44,7 +44,7 @@ parentPort.on('message', () => {
  * so the WAL never grows without bound.
  */
 export class SqliteCheckpointer {
-  private exited: Promise<void>;
+  private readonly exited: Promise<void>;
   private stopped = false;
 
   private constructor(

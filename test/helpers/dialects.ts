@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { inject } from 'vitest';
+import { describe, inject, it } from 'vitest';
 
 /** Suites send many misses from 127.0.0.1; the brake has its own tests, which turn it back on. */
 const NO_FAIL_LIMIT = { CHECK_FAIL_LIMIT: '0' };
@@ -35,6 +35,20 @@ export function dialects(): DialectCase[] {
     { name: 'sqlite', create: createSqlite },
     { name: 'postgres', create: pgUrl ? () => createPostgres(pgUrl) : null },
   ];
+}
+
+/**
+ * `describe.each` over the dialects: `body` gets the dialect's database factory and name. A
+ * dialect that cannot run here (PostgreSQL with no server) is one skipped test, not a silent pass.
+ */
+export function describeEachDialect(title: string, body: (create: () => Promise<TestDatabase>, name: DialectCase['name']) => void): void {
+  describe.each(dialects())(title, ({ name, create }) => {
+    if (!create) {
+      it.skip(`${name} is not available here`, () => {});
+      return;
+    }
+    body(create, name);
+  });
 }
 
 export async function createSqlite(): Promise<TestDatabase> {
