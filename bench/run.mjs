@@ -481,10 +481,12 @@ async function startKeyward(target, options) {
   throw new Error(`${target.title} did not become ready; its log (${logFile}):\n${readFileSync(logFile, 'utf8').slice(-2000)}`);
 }
 
-async function startBare(rules, tmp) {
+async function startBare(rules, tmp, cpuProf) {
   const rulesFile = path.join(tmp, 'bare-rules.json');
   writeFileSync(rulesFile, JSON.stringify(rules, null, 2));
-  const child = spawnOn(0, process.execPath, [path.join(ROOT, 'bench', 'bare-server.mjs'), rulesFile], {
+  // Profiled too when Keyward is, so the two profiles can be compared function by function.
+  const nodeArgs = cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${path.join(cpuProf, 'bare')}`] : [];
+  const child = spawnOn(0, process.execPath, [...nodeArgs, path.join(ROOT, 'bench', 'bare-server.mjs'), rulesFile], {
     cwd: tmp,
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -719,7 +721,7 @@ async function main() {
       if (s.id === 'single-notfound') rules.push({ ...rule, authorization: UNKNOWN_KEY });
       else if (!rules.some((r) => r.path === path_ && r.authorization === undefined)) rules.push(rule);
     }
-    bare = await startBare(rules, tmp);
+    bare = await startBare(rules, tmp, options.cpuProf);
     bare.idleRssMB = (rssKiB(bare.child.pid) ?? 0) / 1024;
     log(`  bare node:http serving on ${bare.url} (pid ${bare.child.pid})`);
     log(`  answers are ${signed ? '' : 'NOT '}signed (X-Keyward-Signature)`);
@@ -872,7 +874,7 @@ async function main() {
       log('Wrote docs/benchmarks.md');
     }
     if (options.cpuProf) {
-      for (const t of targets) {
+      for (const t of [{ title: 'bare node:http', dialect: 'bare' }, ...targets]) {
         const dir = path.join(options.cpuProf, t.dialect);
         const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')) : [];
         for (const f of files) log(`\n${t.title}: ${formatProfileSummary(summariseProfile(path.join(dir, f), 20))}`);

@@ -44,45 +44,48 @@ export function createCheckHandler(deps: CheckHandlerDeps): CheckHandler {
   const answer = (req: IncomingMessage, res: ServerResponse, status: number, body: string, nonce: string | null, extra?: Record<string, string>): void => {
     if (res.headersSent || res.destroyed) return;
     const { signature, keyId, date } = signer.sign(req.method ?? 'GET', req.url ?? '', nonce, body);
-    res.writeHead(status, {
+    const headers: Record<string, string | number> = {
       'content-type': JSON_TYPE,
       'content-length': Buffer.byteLength(body),
       'x-keyward-signature': signature,
       'x-keyward-key-id': keyId,
       'x-keyward-date': date,
-      ...extra,
-    });
+    };
+    if (extra) Object.assign(headers, extra);
+    res.writeHead(status, headers);
     res.end(body);
   };
+
+  const refuse = (kind: Kind, req: IncomingMessage, res: ServerResponse, nonce: string | null, blockedMs: number): void => {
+    answer(req, res, 429, answers.rateLimited, nonce, { 'retry-after': String(Math.ceil(blockedMs / 1000)) });
+    metrics?.check(kind, 'RATE LIMITED', 0);
+  };
+
+  const reply = (kind: Kind, req: IncomingMessage, res: ServerResponse, nonce: string | null, started: number, result: CheckResult): void => {
+    answer(req, res, 200, render(kind, result), nonce);
+    metrics?.check(kind, result.status, (performance.now() - started) / 1000);
+  };
+
+  /** Answers a decided check; written without per-request closures, as most checks end here synchronously. */
+  const finish = (kind: Kind, req: IncomingMessage, res: ServerResponse, nonce: string | null, ip: string, now: number, started: number, result: CheckResult): void | Promise<void> => {
+    if (result.status !== 'NOT FOUND') return reply(kind, req, res, nonce, started, result);
+    // A miss is counted before it is answered, so the next request from that IP already sees it;
+    // a miss beyond the limit (in flight while the IP got blocked) is refused like the rest.
+    const over = failLimiter.miss(ip, now);
+    if (over instanceof Promise) return over.then((o) => answerMiss(kind, req, res, nonce, ip, started, result, o));
+    return answerMiss(kind, req, res, nonce, ip, started, result, over);
+  };
+
+  const answerMiss = (kind: Kind, req: IncomingMessage, res: ServerResponse, nonce: string | null, ip: string, started: number, result: CheckResult, over: boolean): void =>
+    over ? refuse(kind, req, res, nonce, Math.max(1000, failLimiter.blockedFor(ip, Date.now()))) : reply(kind, req, res, nonce, started, result);
 
   const run = (kind: Kind, route: Route, req: IncomingMessage, res: ServerResponse, body: string | undefined): void | Promise<void> => {
     const input = parseCheckInput(req.headers.authorization, route.query, body, req.headers['content-type']);
     const ip = clientIp(req);
     const now = Date.now();
     const blocked = failLimiter.blockedFor(ip, now);
-    if (blocked > 0) {
-      answer(req, res, 429, answers.rateLimited, input.nonce, { 'retry-after': String(Math.ceil(blocked / 1000)) });
-      metrics?.check(kind, 'RATE LIMITED', 0);
-      return;
-    }
+    if (blocked > 0) return refuse(kind, req, res, input.nonce, blocked);
     const started = metrics ? performance.now() : 0;
-    const reply = (result: CheckResult): void => {
-      answer(req, res, 200, render(kind, result), input.nonce);
-      metrics?.check(kind, result.status, (performance.now() - started) / 1000);
-    };
-    const refuse = (): void => {
-      const left = Math.max(1000, failLimiter.blockedFor(ip, Date.now()));
-      answer(req, res, 429, answers.rateLimited, input.nonce, { 'retry-after': String(Math.ceil(left / 1000)) });
-      metrics?.check(kind, 'RATE LIMITED', 0);
-    };
-    const finish = (result: CheckResult): void | Promise<void> => {
-      if (result.status !== 'NOT FOUND') return reply(result);
-      // A miss is counted before it is answered, so the next request from that IP already sees it;
-      // a miss beyond the limit (in flight while the IP got blocked) is refused like the rest.
-      const over = failLimiter.miss(ip, now);
-      if (over instanceof Promise) return over.then((o) => (o ? refuse() : reply(result)));
-      return over ? refuse() : reply(result);
-    };
     const result = checker.check({
       productIds: kind === 'multiple' ? input.proIds : productIdFromPath(route.segment),
       key: input.key,
@@ -91,7 +94,9 @@ export function createCheckHandler(deps: CheckHandlerDeps): CheckHandler {
       log: input.log,
       userAgent: req.headers['user-agent'] ?? null,
     });
-    return result instanceof Promise ? result.then(finish) : finish(result);
+    return result instanceof Promise
+      ? result.then((r) => finish(kind, req, res, input.nonce, ip, now, started, r))
+      : finish(kind, req, res, input.nonce, ip, now, started, result);
   };
 
   const start = (kind: Kind, route: Route, req: IncomingMessage, res: ServerResponse, body: string | undefined): void => {

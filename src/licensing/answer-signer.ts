@@ -21,7 +21,12 @@ const CACHE_MAX = 10_000;
  */
 export class AnswerSigner {
   private second = '';
-  private cache = new Map<string, string>();
+  /**
+   * Signatures of this second by method, target and body: nested maps, so a lookup hashes the
+   * request target and reuses the answer body's cached string hash instead of building a key.
+   */
+  private cache = new Map<string, Map<string, Map<string, string>>>();
+  private cached = 0;
 
   constructor(
     private key: SigningKey,
@@ -31,7 +36,7 @@ export class AnswerSigner {
   /** Switches to another current key (after a rotation); cached signatures of the old one are dropped. */
   setKey(key: SigningKey): void {
     this.key = key;
-    this.cache = new Map();
+    this.clear();
   }
 
   get keyId(): string {
@@ -42,17 +47,28 @@ export class AnswerSigner {
     const date = isoSecond(this.clock());
     if (date !== this.second) {
       this.second = date;
-      this.cache = new Map();
+      this.clear();
     }
     const { id, privateKey } = this.key;
     if (nonce) return { signature: signMessage(privateKey, method, target, date, nonce, body), keyId: id, date };
-    const cacheKey = `${method} ${target}\n${body}`;
-    let signature = this.cache.get(cacheKey);
+    let byTarget = this.cache.get(method);
+    if (byTarget === undefined) this.cache.set(method, (byTarget = new Map()));
+    let byBody = byTarget.get(target);
+    let signature = byBody?.get(body);
     if (signature === undefined) {
       signature = signMessage(privateKey, method, target, date, '', body);
-      if (this.cache.size < CACHE_MAX) this.cache.set(cacheKey, signature);
+      if (this.cached < CACHE_MAX) {
+        if (byBody === undefined) byTarget.set(target, (byBody = new Map()));
+        byBody.set(body, signature);
+        this.cached++;
+      }
     }
     return { signature, keyId: id, date };
+  }
+
+  private clear(): void {
+    this.cache = new Map();
+    this.cached = 0;
   }
 }
 

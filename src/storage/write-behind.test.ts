@@ -176,6 +176,19 @@ describe('WriteBehind: batching (fake timers)', () => {
     expect(repo.calls[0]!.rows).toHaveLength(3);
   });
 
+  // Under load a whole burst of reads is answered before the due write runs: those records join
+  // it without re-arming its timer per record (that cost ~2% of a check in the profile).
+  it('records that arrive after a batch is full join the write already due, with one timer', async () => {
+    const wb = make({ flushMs: 200, batchSize: 3 });
+    const timers = vi.spyOn(globalThis, 'setTimeout');
+    for (let i = 0; i < 10; i++) wb.record(entry({ info: String(i) }), true);
+    expect(timers).toHaveBeenCalledTimes(2); // the flushMs timer of the first record, then the one due at once
+    await vi.advanceTimersByTimeAsync(0);
+    expect(repo.calls).toHaveLength(1);
+    expect(repo.calls[0]!.rows.map((r) => r.info)).toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+    timers.mockRestore();
+  });
+
   it('retries a failed batch by itself after a back-off, without losing or doubling anything', async () => {
     const wb = make();
     repo.failNext = 1;

@@ -29,6 +29,8 @@ export class WriteBehind implements CheckRecorder {
   private rows: AuthLogInsert[] = [];
   private counters = new Map<number, CounterDelta>();
   private timer: NodeJS.Timeout | null = null;
+  /** The pending timer writes at once (a full batch): later records need not touch it. */
+  private timerImmediate = false;
   private flushing: Promise<void> | null = null;
   private readonly batchSize: number;
   private readonly maxQueuedRows: number;
@@ -109,10 +111,12 @@ export class WriteBehind implements CheckRecorder {
   private schedule(delay: number): void {
     if (this.flushing) return;
     if (this.timer) {
-      // A full batch does not wait for the timer that its first record started.
-      if (delay > 0) return;
+      // A full batch does not wait for the timer that its first record started; once a write is
+      // due at once, the records that arrive before it runs (a whole burst of reads) leave it be.
+      if (delay > 0 || this.timerImmediate) return;
       clearTimeout(this.timer);
     }
+    this.timerImmediate = delay === 0;
     this.timer = setTimeout(() => {
       this.timer = null;
       this.flush().catch(() => {});
