@@ -7,7 +7,7 @@ import type { Answers } from './answers.js';
 import type { ClientIpResolver } from './client-ip.js';
 import type { FailLimiter } from './fail-limiter.js';
 import type { CheckMetrics } from '../metrics/metrics.js';
-import { parseCheckInput, parseNonce } from './parse-input.js';
+import { parseCheckInput, parseNonce, storableText } from './parse-input.js';
 
 export const JSON_TYPE = 'application/json; charset=utf-8';
 
@@ -86,13 +86,14 @@ export function createCheckHandler(deps: CheckHandlerDeps): CheckHandler {
     const blocked = failLimiter.blockedFor(ip, now);
     if (blocked > 0) return refuse(kind, req, res, input.nonce, blocked);
     const started = metrics ? performance.now() : 0;
+    const userAgent = req.headers['user-agent'];
     const result = checker.check({
       productIds: kind === 'multiple' ? input.proIds : productIdFromPath(route.segment),
       key: input.key,
       ip,
       info: input.info,
       log: input.log,
-      userAgent: req.headers['user-agent'] ?? null,
+      userAgent: userAgent === undefined ? null : storableText(userAgent),
     });
     return result instanceof Promise
       ? result.then((r) => finish(kind, req, res, input.nonce, ip, now, started, r))

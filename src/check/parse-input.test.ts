@@ -292,6 +292,14 @@ describe('parseCheckInput: info', () => {
     expect(json({ info: value }).info).toBe(text);
   });
 
+  it('stores a NUL or a lone surrogate half as U+FFFD, so every database takes the Previous Auths row', () => {
+    expect(fromQuery('info=a%00b').info).toBe('a\uFFFDb');
+    expect(json({ info: 'x\u0000\u0000y' }).info).toBe('x\uFFFD\uFFFDy');
+    expect(json({ info: 'half \uD800 pair' }).info).toBe('half \uFFFD pair');
+    expect(json({ info: '\uDC00' }).info).toBe('\uFFFD');
+    expect(json({ info: 'ok 😀' }).info).toBe('ok 😀');
+  });
+
   it('keeps info of exactly 1000 characters whole', () => {
     const text = 'x'.repeat(INFO_MAX);
     expect(INFO_MAX).toBe(1000);
@@ -449,17 +457,27 @@ describe('parseCheckInput: never throws, always well-formed (property)', () => {
   });
 
   it('truncates any long info to a prefix of at most 1000 characters with no half pair at the end', () => {
-    // Filler up to around the cut, then a short tail of any code points (pairs included) across it.
+    // Filler up to around the cut, then a short tail of any code points (pairs, lone halves and
+    // NUL included) across it.
     const text = fc
       .tuple(fc.integer({ min: 980, max: 1010 }), fc.string({ unit: 'binary', maxLength: 30 }))
-      .map(([n, tail]) => 'x'.repeat(n) + tail);
+      .map(([n, tail]) => 'x'.repeat(n) + (n % 3 === 0 ? '\u0000' : n % 3 === 1 ? '\uDC00' : '') + tail);
     fc.assert(
       fc.property(text, (t) => {
         const info = json({ info: t }).info!;
-        const expectedLength = t.length <= 1000 ? t.length : /[\uD800-\uDBFF]/.test(t[999]!) ? 999 : 1000;
-        return t.startsWith(info) && info.length === expectedLength && !/[\uD800-\uDBFF]$/.test(info);
+        const kept = t.slice(0, t.length <= 1000 ? t.length : /[\uD800-\uDBFF]/.test(t[999]!) ? 999 : 1000);
+        // Same length; each character kept, or U+FFFD in place of a NUL or a lone surrogate half.
+        const sameOrReplaced = [...Array(kept.length).keys()].every(
+          (i) => info[i] === kept[i] || (info[i] === '\uFFFD' && /[\u0000\uD800-\uDFFF]/.test(kept[i]!)),
+        );
+        return info.length === kept.length && sameOrReplaced && !info.includes('\u0000') && !/[\uD800-\uDBFF]$/.test(info) && isWellFormed(info);
       }),
       { numRuns: 500 },
     );
   });
 });
+
+/** No lone surrogate half: every high half is followed by a low one and every low one follows a high one. */
+function isWellFormed(text: string): boolean {
+  return !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text);
+}

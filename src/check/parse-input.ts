@@ -119,10 +119,22 @@ export function parseInfo(value: unknown): string | null {
       text = String(value);
     }
   }
-  if (text.length <= INFO_MAX) return text;
+  if (text.length <= INFO_MAX) return storableText(text);
   // Do not leave half of a surrogate pair at the cut.
   const cut = text.slice(0, INFO_MAX);
-  return /[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut;
+  return storableText(/[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut);
+}
+
+type WellFormed = { isWellFormed(): boolean; toWellFormed(): string };
+
+/**
+ * Text every database stores as given, so one odd check cannot fail the batch of Previous Auths
+ * it is written with: a NUL (PostgreSQL refuses it in text) and a lone surrogate half (not
+ * UTF-8) each become U+FFFD. Same length, so limits still hold.
+ */
+export function storableText(text: string): string {
+  const clean = text.includes('\u0000') ? text.replaceAll('\u0000', '\uFFFD') : text;
+  return (clean as unknown as WellFormed).isWellFormed() ? clean : (clean as unknown as WellFormed).toWellFormed();
 }
 
 export function parseNonce(value: unknown): string | null {
