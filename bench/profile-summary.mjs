@@ -2,6 +2,9 @@
 // self time by function and by package, so it is plain where a license check spends its time.
 //
 //   node bench/profile-summary.mjs FILE.cpuprofile [--top N]
+//   node bench/profile-summary.mjs A.cpuprofile REQUESTS_A B.cpuprofile REQUESTS_B --compare
+//     (µs per request by function, B against A; `npm run bench -- --cpu-prof DIR` prints this
+//     for each Keyward target against the bare server)
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -92,6 +95,44 @@ export function summariseProfile(file, top = 25) {
   };
 }
 
+/**
+ * Busy self time per request, in µs, by function in two profiles (say the bare server's and
+ * Keyward's in one run), largest differences first: where Keyward spends time the ceiling does
+ * not. `requests` is how many requests each process answered while it was profiled.
+ */
+export function compareProfiles(a, b, top = 25) {
+  const perRequest = ({ file, requests }) => {
+    const profile = JSON.parse(readFileSync(file, 'utf8'));
+    const hits = profile.nodes.reduce((n, node) => n + (node.hitCount ?? 0), 0);
+    const usPerHit = hits ? (profile.endTime - profile.startTime) / hits : 0;
+    const byFunction = new Map();
+    let total = 0;
+    for (const node of profile.nodes) {
+      const n = node.hitCount ?? 0;
+      if (!n || node.callFrame.functionName === '(idle)') continue;
+      const us = (n * usPerHit) / Math.max(1, requests);
+      byFunction.set(nameOf(node), (byFunction.get(nameOf(node)) ?? 0) + us);
+      total += us;
+    }
+    return { byFunction, total };
+  };
+  const [pa, pb] = [perRequest(a), perRequest(b)];
+  const rows = [...new Set([...pa.byFunction.keys(), ...pb.byFunction.keys()])]
+    .map((k) => ({ what: k.split('\u0000'), a: pa.byFunction.get(k) ?? 0, b: pb.byFunction.get(k) ?? 0 }))
+    .sort((x, y) => Math.abs(y.b - y.a) - Math.abs(x.b - x.a))
+    .slice(0, top);
+  return { a: { ...a, total: pa.total }, b: { ...b, total: pb.total }, rows };
+}
+
+export function formatComparison(c) {
+  const us = (v) => v.toFixed(2).padStart(7);
+  const lines = [`µs of busy CPU per request (self time, profiler overhead included): A = ${c.a.title}, B = ${c.b.title}`];
+  lines.push(`        A       B     B-A`);
+  lines.push(`  ${us(c.a.total)} ${us(c.b.total)} ${us(c.b.total - c.a.total)}  all functions`);
+  for (const r of c.rows) lines.push(`  ${us(r.a)} ${us(r.b)} ${us(r.b - r.a)}  ${r.what[0]}  [${r.what[1]}]`);
+  return lines.join('\n');
+}
+
 export function formatProfileSummary(s) {
   const lines = [];
   lines.push(`${s.file}: ${s.seconds.toFixed(1)} s profiled, ${(s.busyShare * 100).toFixed(0)}% busy`);
@@ -105,10 +146,23 @@ export function formatProfileSummary(s) {
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const { values, positionals } = parseArgs({ options: { top: { type: 'string', default: '25' } }, allowPositionals: true });
-  if (positionals.length === 0) {
+  const { values, positionals } = parseArgs({
+    options: { top: { type: 'string', default: '25' }, compare: { type: 'boolean', default: false } },
+    allowPositionals: true,
+  });
+  const top = Number(values.top) || 25;
+  if (values.compare) {
+    const [fa, na, fb, nb] = positionals;
+    if (!fb || !(Number(na) > 0) || !(Number(nb) > 0)) {
+      console.error('usage: node bench/profile-summary.mjs A.cpuprofile REQUESTS_A B.cpuprofile REQUESTS_B --compare [--top N]');
+      process.exit(2);
+    }
+    const side = (file, requests) => ({ file, requests: Number(requests), title: path.basename(file) });
+    console.log(formatComparison(compareProfiles(side(fa, na), side(fb, nb), top)));
+  } else if (positionals.length === 0) {
     console.error('usage: node bench/profile-summary.mjs FILE.cpuprofile [--top N]');
     process.exit(2);
+  } else {
+    for (const file of positionals) console.log(formatProfileSummary(summariseProfile(file, top)));
   }
-  for (const file of positionals) console.log(formatProfileSummary(summariseProfile(file, Number(values.top) || 25)));
 }

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { formatProfileSummary, summariseProfile } from './profile-summary.mjs';
+import { compareProfiles, formatComparison, formatProfileSummary, summariseProfile } from './profile-summary.mjs';
 import { goals, printReport, summarise, writeDocs } from './report.mjs';
 import { ROOT, readTotals, seedDatabase, setAppRoot } from './seed.mjs';
 
@@ -29,7 +29,7 @@ const HELP = `Usage: npm run bench -- [options]       (or: node bench/run.mjs [o
                     when other processes took more than this share of the server's CPU during it
                     (default 0.15; 1 = never repeat)
   --json FILE       also write every figure to FILE
-  --cpu-prof DIR    run Keyward under node --cpu-prof, write profiles to DIR and summarise them
+  --cpu-prof DIR    run Keyward and the bare server under node --cpu-prof, write profiles to DIR and summarise them
   --no-docs         do not rewrite docs/benchmarks.md
   --keep            keep the temporary data directory (and PostgreSQL schema)
   -h, --help        this text
@@ -874,10 +874,24 @@ async function main() {
       log('Wrote docs/benchmarks.md');
     }
     if (options.cpuProf) {
-      for (const t of [{ title: 'bare node:http', dialect: 'bare' }, ...targets]) {
+      // The main thread's profile (CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile, thread 0) and
+      // every request the process answered while profiled (warm-ups and repeated rounds included).
+      const mainProfile = (t) => {
+        const dir = path.join(options.cpuProf, t.dialect);
+        const f = existsSync(dir) ? readdirSync(dir).find((name) => name.endsWith('.cpuprofile') && name.split('.')[4] === '0') : undefined;
+        const requests = Object.values(runs[t.id] ?? {}).flat().reduce((n, r) => n + r.completed, 0);
+        return f ? { file: path.join(dir, f), requests, title: t.title } : null;
+      };
+      const bareSide = { id: 'bare', title: 'bare node:http', dialect: 'bare' };
+      for (const t of [bareSide, ...targets]) {
         const dir = path.join(options.cpuProf, t.dialect);
         const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')) : [];
         for (const f of files) log(`\n${t.title}: ${formatProfileSummary(summariseProfile(path.join(dir, f), 20))}`);
+      }
+      const bareProfile = mainProfile(bareSide);
+      for (const t of targets) {
+        const own = mainProfile(t);
+        if (bareProfile && own) log(`\n${formatComparison(compareProfiles(bareProfile, own, 30))}`);
       }
     }
   } catch (err) {
