@@ -59,6 +59,13 @@ describeEachDialect('Previous Auths batch write ($name)', (create, name) => {
     expect(await logRows()).toEqual(expected);
   });
 
+  it('stores any text exactly as given: quotes, backslashes, separators, braces, newlines, emoji', async () => {
+    const texts = ['plain', 'say "hi"', 'back\\slash \\u0041', 'a,b;c', '{"json":[1,2]}', '{braces}', 'NULL', 'line\nbreak\ttab', 'é ü 中文 😀', "it's", '', ' lead and trail '];
+    const rows = texts.map((text, i) => ({ ...row(i, a), info: text, user_agent: `${text} agent` }));
+    await services.repos.authLogs.writeBatch(rows, new Map());
+    expect(await logRows()).toEqual(rows);
+  });
+
   it('adds each license its checks and keeps the newest last check, even when an older batch lands later', async () => {
     const delta = (checks: number, lastCheckAt: number, lastIp: string): CounterDelta => ({ checks, lastCheckAt, lastIp });
     await services.repos.authLogs.writeBatch([], new Map([[a, delta(5, 2000, '192.0.2.2')], [b, delta(1, 1000, '192.0.2.9')]]));
