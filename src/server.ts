@@ -53,6 +53,11 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       onFlush: metrics && ((seconds, rows) => metrics.flush(seconds, rows)),
       onError: (err, dropped) =>
         logger.error({ err, queued: writeBehind.queued, dropped }, 'writing Previous Auths failed; will retry'),
+      onRefused: (err, row) =>
+        logger.error(
+          { err, licenseId: row.license_id, productId: row.product_id, status: row.status, time: row.time },
+          'the database refused one Previous Auths row; it was set aside, the rest of its batch and the counters were written',
+        ),
     });
     const retention = new RetentionJob(repos.retention, { retentionDays: config.AUTH_LOG_RETENTION_DAYS, logger });
     const answers = buildAnswers(config.PUBLIC_URL);

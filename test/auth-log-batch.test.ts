@@ -4,6 +4,7 @@ import { loadConfig } from '../src/config.js';
 import { openServices, type Services } from '../src/services.js';
 import type { CounterDelta } from '../src/storage/auth-log-repository.js';
 import type { AuthLogInsert } from '../src/storage/schema.js';
+import { WriteBehind } from '../src/storage/write-behind.js';
 import { describeEachDialect, type TestDatabase } from './helpers/dialects.js';
 
 /**
@@ -64,6 +65,27 @@ describeEachDialect('Previous Auths batch write ($name)', (create, name) => {
     const rows = texts.map((text, i) => ({ ...row(i, a), info: text, user_agent: `${text} agent` }));
     await services.repos.authLogs.writeBatch(rows, new Map());
     expect(await logRows()).toEqual(rows);
+  });
+
+  // PostgreSQL refuses NUL in text. The check path no longer lets one through (parse-input), but
+  // should any row ever be refused for its data, it alone is set aside, not its whole batch forever.
+  it('a row the database refuses is set aside alone; the rest of the batch and every count land', async () => {
+    const refused: AuthLogInsert[] = [];
+    const errors: unknown[] = [];
+    const wb = new WriteBehind(services.repos.authLogs, { flushMs: 10_000, onRefused: (_e, r) => refused.push(r), onError: (e) => errors.push(e) });
+    const infos = ['one', 'two', 'nul \u0000 here', 'four', 'five'];
+    infos.forEach((info, i) => wb.record({ time: 1_700_000_000_000 + i, licenseId: a, productId: 3, ip: '192.0.2.1', status: 'AUTHORISED', info, userAgent: null }, true));
+    await wb.close();
+    expect(errors).toEqual([]);
+    const stored = (await logRows()).map((r) => r.info);
+    if (name === 'postgres') {
+      expect(stored).toEqual(['one', 'two', 'four', 'five']);
+      expect(refused.map((r) => r.info)).toEqual(['nul \u0000 here']);
+    } else {
+      expect(stored).toEqual(infos); // SQLite stores NUL in text
+      expect(refused).toEqual([]);
+    }
+    expect((await counters(a)).total_checks).toBe(5);
   });
 
   it('adds each license its checks and keeps the newest last check, even when an older batch lands later', async () => {

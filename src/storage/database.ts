@@ -98,6 +98,17 @@ export async function migrate(db: Kysely<Database>, dialect: Dialect): Promise<v
   }
 }
 
+/**
+ * True when the database refused a statement for the data in it (PostgreSQL classes 22 "data
+ * exception" and 23 "integrity constraint violation"; SQLite constraint, type and size errors),
+ * so the same statement would be refused again; false for an unreachable or busy database.
+ */
+export function isDataError(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  if (typeof code !== 'string') return false;
+  return /^2[23][0-9A-Z]{3}$/.test(code) || code.startsWith('SQLITE_CONSTRAINT') || code === 'SQLITE_MISMATCH' || code === 'SQLITE_TOOBIG';
+}
+
 /** True for a UNIQUE / PRIMARY KEY violation in either dialect. */
 export function isUniqueViolation(err: unknown): boolean {
   const e = err as { code?: string; message?: string };

@@ -18,6 +18,10 @@ class FakeRepo {
   readonly committedRows: AuthLogInsert[] = [];
   readonly committedCounters = new Map<number, CounterDelta>();
   failNext = 0;
+  /** Rows the "database" refuses for their data: a batch holding one is rejected whole (code 22021). */
+  refuses: (row: AuthLogInsert) => boolean = () => false;
+  /** Call numbers (1 = the first writeBatch) that fail as if the database were down. */
+  downOnCalls = new Set<number>();
   private held: Array<{ resolve: () => void; reject: (err: Error) => void }> = [];
   private holdNext = 0;
 
@@ -42,9 +46,12 @@ class FakeRepo {
       this.holdNext--;
       await new Promise<void>((resolve, reject) => this.held.push({ resolve, reject }));
     }
-    if (this.failNext > 0) {
-      this.failNext--;
+    if (this.failNext > 0 || this.downOnCalls.has(this.calls.length)) {
+      this.failNext = Math.max(0, this.failNext - 1);
       throw new Error('db down');
+    }
+    if (batch.rows.some((r) => this.refuses(r))) {
+      throw Object.assign(new Error('invalid byte sequence for encoding "UTF8": 0x00'), { code: '22021' });
     }
     this.committedRows.push(...batch.rows);
     for (const [id, d] of Object.entries(batch.counters)) {
@@ -68,11 +75,13 @@ function entry(overrides: Partial<CheckRecord> = {}): CheckRecord {
 
 let repo: FakeRepo;
 let errors: Array<{ err: unknown; dropped: number }>;
+let refused: AuthLogInsert[];
 
 function make(options: Partial<WriteBehindOptions> = {}): WriteBehind {
   return new WriteBehind(repo as unknown as AuthLogRepository, {
     flushMs: 100,
     onError: (err, dropped) => errors.push({ err, dropped }),
+    onRefused: (_err, row) => refused.push(row),
     ...options,
   });
 }
@@ -80,6 +89,7 @@ function make(options: Partial<WriteBehindOptions> = {}): WriteBehind {
 beforeEach(() => {
   repo = new FakeRepo();
   errors = [];
+  refused = [];
 });
 
 describe('WriteBehind: batching (fake timers)', () => {
@@ -217,6 +227,61 @@ describe('WriteBehind: batching (fake timers)', () => {
     expect(repo.calls.length).toBeGreaterThan(1);
     expect(wb.queued).toBe(2);
     expect(vi.getTimerCount()).toBe(0);
+  });
+});
+
+describe('WriteBehind: a row the database refuses for its data', () => {
+  const poisoned = (r: AuthLogInsert) => r.info?.includes('\u0000') ?? false;
+
+  it('sets aside only that row: every other row lands once, in order, and every check is counted', async () => {
+    const wb = make();
+    repo.refuses = poisoned;
+    const infos = ['0', '1', '2', 'bad\u0000', '4', '5', '6', 'bad2\u0000', '8', '9'];
+    infos.forEach((info, i) => wb.record(entry({ info, time: i, licenseId: (i % 2) + 1 }), true));
+    await wb.flush();
+    expect(repo.committedRows.map((r) => r.info)).toEqual(['0', '1', '2', '4', '5', '6', '8', '9']);
+    expect(refused.map((r) => r.info)).toEqual(['bad\u0000', 'bad2\u0000']);
+    expect(repo.committedCounters.get(1)).toMatchObject({ checks: 5, lastCheckAt: 8 });
+    expect(repo.committedCounters.get(2)).toMatchObject({ checks: 5, lastCheckAt: 9 });
+    expect(errors).toEqual([]);
+    expect(wb.queued).toBe(0);
+    // The next batch is written as one again.
+    const calls = repo.calls.length;
+    wb.record(entry({ info: 'next' }), true);
+    await wb.flush();
+    expect(repo.calls.length).toBe(calls + 1);
+  });
+
+  it('keeps what is left for the retry when the database goes down half-way, writing nothing twice', async () => {
+    const wb = make();
+    repo.refuses = poisoned;
+    ['a', 'b\u0000', 'c', 'd', 'e', 'f'].forEach((info, i) => wb.record(entry({ info, time: i }), true));
+    // Calls: 1 the batch (refused), 2 the counters alone (land), 3 all rows (refused),
+    // 4 rows a-c (refused), 5 row a: the database is down.
+    repo.downOnCalls = new Set([5]);
+    await wb.flush();
+    expect(repo.calls.map((c) => c.rows.length)).toEqual([6, 0, 6, 3, 1]);
+    expect(errors).toHaveLength(1);
+    expect(repo.totalChecks).toBe(6);
+    expect(repo.committedRows).toEqual([]);
+    expect(wb.queued).toBe(6); // the six rows; their counters are already written
+    await wb.flush();
+    expect(repo.committedRows.map((r) => r.info)).toEqual(['a', 'c', 'd', 'e', 'f']);
+    expect(refused.map((r) => r.info)).toEqual(['b\u0000']);
+    expect(repo.totalChecks).toBe(6);
+    expect(wb.queued).toBe(0);
+  });
+
+  it('retries the whole batch, setting nothing aside, when the database is down rather than refusing', async () => {
+    const wb = make();
+    repo.failNext = 1;
+    wb.record(entry({ info: 'x' }), true);
+    await wb.flush();
+    expect(refused).toEqual([]);
+    expect(errors).toHaveLength(1);
+    expect(wb.queued).toBe(2);
+    await wb.flush();
+    expect(repo.committedRows.map((r) => r.info)).toEqual(['x']);
   });
 });
 

@@ -1,5 +1,6 @@
 import type { CheckRecord, CheckRecorder } from '../licensing/check-license.js';
 import type { AuthLogRepository, CounterDelta } from './auth-log-repository.js';
+import { isDataError } from './database.js';
 import type { AuthLogInsert } from './schema.js';
 
 export interface WriteBehindOptions {
@@ -10,6 +11,8 @@ export interface WriteBehindOptions {
   /** While the database refuses writes, keep at most this many log rows (oldest dropped first). */
   maxQueuedRows?: number;
   onError?: (err: unknown, dropped: number) => void;
+  /** Told of a Previous Auths row the database refused on its own (for its data): it is set aside. */
+  onRefused?: (err: unknown, row: AuthLogInsert) => void;
   /** Told how long each successful batch took and how many log rows it wrote. */
   onFlush?: (seconds: number, rows: number) => void;
 }
@@ -135,12 +138,57 @@ export class WriteBehind implements CheckRecorder {
       await this.repo.writeBatch(rows, counters);
       this.options.onFlush?.((performance.now() - started) / 1000, rows.length);
       this.failures = 0;
-    } catch (err) {
-      this.requeue(rows, counters);
+    } catch (batchError) {
+      let err = batchError;
+      let left = { rows, counters };
+      if (isDataError(err)) {
+        const salvaged = await this.salvage(rows, counters);
+        if (!salvaged) {
+          this.failures = 0;
+          return;
+        }
+        ({ err, ...left } = salvaged);
+      }
+      this.requeue(left.rows, left.counters);
       this.failures++;
       const overflow = Math.max(0, this.rows.length - this.maxQueuedRows);
       if (overflow > 0) this.rows.splice(0, overflow);
       this.options.onError?.(err, overflow);
+    }
+  }
+
+  /**
+   * The database refused a batch for what is in it, not for being unreachable, and it would
+   * refuse it again on every retry, holding up every check's log and counters. So the counters go
+   * by themselves, then the rows in halves until each refused row stands alone; only those are set
+   * aside (onRefused). Each part is its own transaction, and the failed batch landed nothing, so
+   * nothing is written twice. Returns what is still unwritten when the database fails otherwise.
+   */
+  private async salvage(
+    rows: AuthLogInsert[],
+    counters: Map<number, CounterDelta>,
+  ): Promise<{ err: unknown; rows: AuthLogInsert[]; counters: Map<number, CounterDelta> } | null> {
+    let unwrittenCounters = counters;
+    // Parts still to write, the next one last; halves go back first half on top, so rows keep their order.
+    const parts: AuthLogInsert[][] = rows.length ? [rows] : [];
+    try {
+      if (counters.size) await this.repo.writeBatch([], counters);
+      unwrittenCounters = new Map();
+      while (parts.length) {
+        const part = parts[parts.length - 1]!;
+        try {
+          await this.repo.writeBatch(part, new Map());
+          parts.pop();
+        } catch (err) {
+          if (!isDataError(err)) throw err;
+          parts.pop();
+          if (part.length === 1) this.options.onRefused?.(err, part[0]!);
+          else parts.push(part.slice(part.length >> 1), part.slice(0, part.length >> 1));
+        }
+      }
+      return null;
+    } catch (err) {
+      return { err, rows: parts.reverse().flat(), counters: unwrittenCounters };
     }
   }
 
