@@ -177,7 +177,9 @@ export class WriteBehind implements CheckRecorder {
       while (parts.length) {
         const part = parts[parts.length - 1]!;
         try {
+          const started = performance.now();
           await this.repo.writeBatch(part, new Map());
+          this.options.onFlush?.((performance.now() - started) / 1000, part.length);
           parts.pop();
         } catch (err) {
           if (!isDataError(err)) throw err;
