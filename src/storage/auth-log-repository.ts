@@ -41,9 +41,8 @@ export interface AuthLogQuery {
  *
  * The batch writer runs for every check, so its statements never change shape: on SQLite they
  * are prepared once on the connection itself (Kysely's driver compiles every statement afresh,
- * which for a many-row INSERT costs as much as running it); on PostgreSQL the batch travels as one
- * JSON parameter (`json_to_recordset`), so the server parses a few lines instead of thousands of
- * placeholders.
+ * which for a many-row INSERT costs as much as running it); on PostgreSQL each column travels as
+ * one array (`unnest`), so the server parses a few lines instead of thousands of placeholders.
  */
 export class AuthLogRepository {
   private readonly sqliteWriter: ((rows: readonly AuthLogInsert[], counters: ReadonlyMap<number, CounterDelta>) => void) | null;
@@ -65,18 +64,30 @@ export class AuthLogRepository {
       await this.db.connection().execute(async () => write(rows, counters));
       return;
     }
-    // PostgreSQL: the whole batch travels as one JSON parameter (JSON.stringify is native and
-    // the row objects already carry the column names), so the statement text never changes and
-    // the server parses and plans a few lines, not thousands of placeholders.
+    // PostgreSQL: each column travels as one array parameter, so the statement text never
+    // changes and the server parses and plans a few lines, not thousands of placeholders.
+    const columns: [number[], (number | null)[], (number | null)[], string[], string[], (string | null)[], (string | null)[]] = [[], [], [], [], [], [], []];
+    for (const r of rows) {
+      columns[0].push(r.time);
+      columns[1].push(r.license_id ?? null);
+      columns[2].push(r.product_id ?? null);
+      columns[3].push(r.ip);
+      columns[4].push(r.status);
+      columns[5].push(r.info ?? null);
+      columns[6].push(r.user_agent ?? null);
+    }
     // Licenses in id order, so two instances' batches lock shared rows in the same order.
     const ids = [...counters.keys()].sort((a, b) => a - b);
-    const deltas = ids.map((id) => {
+    const deltas: [number[], number[], number[], string[]] = [ids, [], [], []];
+    for (const id of ids) {
       const d = counters.get(id)!;
-      return { id, checks: d.checks, at: d.lastCheckAt, ip: d.lastIp };
-    });
+      deltas[1].push(d.checks);
+      deltas[2].push(d.lastCheckAt);
+      deltas[3].push(d.lastIp);
+    }
     await this.db.transaction().execute(async (trx) => {
-      if (rows.length) await trx.executeQuery(CompiledQuery.raw(INSERT_POSTGRES, [JSON.stringify(rows)]));
-      if (ids.length) await trx.executeQuery(CompiledQuery.raw(COUNT_POSTGRES, [JSON.stringify(deltas)]));
+      if (rows.length) await trx.executeQuery(CompiledQuery.raw(INSERT_POSTGRES, columns));
+      if (ids.length) await trx.executeQuery(CompiledQuery.raw(COUNT_POSTGRES, deltas));
     });
   }
 
@@ -122,17 +133,17 @@ function insertText(rows: number): string {
   return `insert into auth_logs (${COLUMNS}) values ${Array(rows).fill(group).join(', ')}`;
 }
 
-/** PostgreSQL: the rows as one JSON array of objects keyed by column (a missing key reads as null). */
+/** PostgreSQL: the rows as one array per column. */
 const INSERT_POSTGRES =
-  `insert into auth_logs (${COLUMNS}) select ${COLUMNS} from json_to_recordset($1::json) ` +
-  'as r(time bigint, license_id integer, product_id integer, ip text, status text, info text, user_agent text)';
+  `insert into auth_logs (${COLUMNS}) ` +
+  'select * from unnest($1::bigint[], $2::integer[], $3::integer[], $4::text[], $5::text[], $6::text[], $7::text[])';
 
 /** PostgreSQL: adds each license's checks and keeps the newest last check (instances may flush out of order). */
 const COUNT_POSTGRES =
   'update licenses set total_checks = licenses.total_checks + v.checks, ' +
   'last_check_at = case when licenses.last_check_at is null or licenses.last_check_at <= v.at then v.at else licenses.last_check_at end, ' +
   'last_ip = case when licenses.last_check_at is null or licenses.last_check_at <= v.at then v.ip else licenses.last_ip end ' +
-  'from json_to_recordset($1::json) as v(id integer, checks bigint, at bigint, ip text) ' +
+  'from unnest($1::integer[], $2::bigint[], $3::bigint[], $4::text[]) as v(id, checks, at, ip) ' +
   'where licenses.id = v.id';
 
 /**
