@@ -111,7 +111,8 @@ export function compareProfiles(a, b, top = 25) {
       const n = node.hitCount ?? 0;
       if (!n || node.callFrame.functionName === '(idle)') continue;
       const us = (n * usPerHit) / Math.max(1, requests);
-      byFunction.set(nameOf(node), (byFunction.get(nameOf(node)) ?? 0) + us);
+      const name = nameOf(node);
+      byFunction.set(name, (byFunction.get(name) ?? 0) + us);
       total += us;
     }
     return { byFunction, total };

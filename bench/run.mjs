@@ -457,7 +457,7 @@ async function startKeyward(target, options) {
   const port = await freePort();
   const logFile = path.join(target.dir, 'server.log');
   const fd = openSync(logFile, 'a');
-  const nodeArgs = options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${path.join(options.cpuProf, target.dialect)}`] : [];
+  const nodeArgs = cpuProfArgs(options.cpuProf, target.dialect);
   const child = spawnOn(0, process.execPath, [...nodeArgs, BIN, 'serve'], {
     env: { ...targetEnv(target), HOST: '127.0.0.1', PORT: String(port) },
     cwd: target.dir,
@@ -481,11 +481,16 @@ async function startKeyward(target, options) {
   throw new Error(`${target.title} did not become ready; its log (${logFile}):\n${readFileSync(logFile, 'utf8').slice(-2000)}`);
 }
 
+/** `node --cpu-prof` into DIR/NAME when profiling (DIR set), else nothing. */
+function cpuProfArgs(dir, name) {
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${path.join(dir, name)}`] : [];
+}
+
 async function startBare(rules, tmp, cpuProf) {
   const rulesFile = path.join(tmp, 'bare-rules.json');
   writeFileSync(rulesFile, JSON.stringify(rules, null, 2));
   // Profiled too when Keyward is, so the two profiles can be compared function by function.
-  const nodeArgs = cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${path.join(cpuProf, 'bare')}`] : [];
+  const nodeArgs = cpuProfArgs(cpuProf, 'bare');
   const child = spawnOn(0, process.execPath, [...nodeArgs, path.join(ROOT, 'bench', 'bare-server.mjs'), rulesFile], {
     cwd: tmp,
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -874,19 +879,20 @@ async function main() {
       log('Wrote docs/benchmarks.md');
     }
     if (options.cpuProf) {
+      const profiles = (t) => {
+        const dir = path.join(options.cpuProf, t.dialect);
+        return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).map((f) => path.join(dir, f)) : [];
+      };
       // The main thread's profile (CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile, thread 0) and
       // every request the process answered while profiled (warm-ups and repeated rounds included).
       const mainProfile = (t) => {
-        const dir = path.join(options.cpuProf, t.dialect);
-        const f = existsSync(dir) ? readdirSync(dir).find((name) => name.endsWith('.cpuprofile') && name.split('.')[4] === '0') : undefined;
+        const file = profiles(t).find((f) => path.basename(f).split('.')[4] === '0');
         const requests = Object.values(runs[t.id] ?? {}).flat().reduce((n, r) => n + r.completed, 0);
-        return f ? { file: path.join(dir, f), requests, title: t.title } : null;
+        return file ? { file, requests, title: t.title } : null;
       };
       const bareSide = { id: 'bare', title: 'bare node:http', dialect: 'bare' };
       for (const t of [bareSide, ...targets]) {
-        const dir = path.join(options.cpuProf, t.dialect);
-        const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')) : [];
-        for (const f of files) log(`\n${t.title}: ${formatProfileSummary(summariseProfile(path.join(dir, f), 20))}`);
+        for (const file of profiles(t)) log(`\n${t.title}: ${formatProfileSummary(summariseProfile(file, 20))}`);
       }
       const bareProfile = mainProfile(bareSide);
       for (const t of targets) {

@@ -7,7 +7,7 @@ import type { Answers } from './answers.js';
 import type { ClientIpResolver } from './client-ip.js';
 import type { FailLimiter } from './fail-limiter.js';
 import type { CheckMetrics } from '../metrics/metrics.js';
-import { parseCheckInput, parseNonce, storableText } from './parse-input.js';
+import { parseCheckInput, parseNonce } from './parse-input.js';
 
 export const JSON_TYPE = 'application/json; charset=utf-8';
 
@@ -86,14 +86,15 @@ export function createCheckHandler(deps: CheckHandlerDeps): CheckHandler {
     const blocked = failLimiter.blockedFor(ip, now);
     if (blocked > 0) return refuse(kind, req, res, input.nonce, blocked);
     const started = metrics ? performance.now() : 0;
-    const userAgent = req.headers['user-agent'];
     const result = checker.check({
       productIds: kind === 'multiple' ? input.proIds : productIdFromPath(route.segment),
       key: input.key,
       ip,
       info: input.info,
       log: input.log,
-      userAgent: userAgent === undefined ? null : storableText(userAgent),
+      // Stored as it is: Node refuses a NUL in a header and reads header bytes as Latin-1, so it
+      // holds neither of what storableText replaces in info.
+      userAgent: req.headers['user-agent'] ?? null,
     });
     return result instanceof Promise
       ? result.then((r) => finish(kind, req, res, input.nonce, ip, now, started, r))

@@ -133,8 +133,8 @@ type WellFormed = { isWellFormed(): boolean; toWellFormed(): string };
  * UTF-8) each become U+FFFD. Same length, so limits still hold.
  */
 export function storableText(text: string): string {
-  const clean = text.includes('\u0000') ? text.replaceAll('\u0000', '\uFFFD') : text;
-  return (clean as unknown as WellFormed).isWellFormed() ? clean : (clean as unknown as WellFormed).toWellFormed();
+  const clean = (text.includes('\u0000') ? text.replaceAll('\u0000', '\uFFFD') : text) as unknown as WellFormed & string;
+  return clean.isWellFormed() ? clean : clean.toWellFormed();
 }
 
 export function parseNonce(value: unknown): string | null {

@@ -134,9 +134,7 @@ export class WriteBehind implements CheckRecorder {
     // Whatever arrives from now on is the next batch; it is due flushMs after its first record.
     this.oldestAt = Date.now();
     try {
-      const started = performance.now();
-      await this.repo.writeBatch(rows, counters);
-      this.options.onFlush?.((performance.now() - started) / 1000, rows.length);
+      await this.write(rows, counters);
       this.failures = 0;
     } catch (batchError) {
       let err = batchError;
@@ -155,6 +153,13 @@ export class WriteBehind implements CheckRecorder {
       if (overflow > 0) this.rows.splice(0, overflow);
       this.options.onError?.(err, overflow);
     }
+  }
+
+  /** One batch write, timed for onFlush. */
+  private async write(rows: AuthLogInsert[], counters: Map<number, CounterDelta>): Promise<void> {
+    const started = performance.now();
+    await this.repo.writeBatch(rows, counters);
+    this.options.onFlush?.((performance.now() - started) / 1000, rows.length);
   }
 
   /**
@@ -177,9 +182,7 @@ export class WriteBehind implements CheckRecorder {
       while (parts.length) {
         const part = parts[parts.length - 1]!;
         try {
-          const started = performance.now();
-          await this.repo.writeBatch(part, new Map());
-          this.options.onFlush?.((performance.now() - started) / 1000, part.length);
+          await this.write(part, new Map());
           parts.pop();
         } catch (err) {
           if (!isDataError(err)) throw err;
