@@ -56,7 +56,7 @@ export class AuthLogRepository {
     this.sqliteWriter = sqlite ? sqliteBatchWriter(sqlite) : null;
   }
 
-  /** Writes one batch in one transaction: log rows, then counter increments (never lost, never doubled). */
+  /** Writes one batch atomically (one transaction, or one statement): log rows and counter increments (never lost, never doubled). */
   async writeBatch(rows: readonly AuthLogInsert[], counters: ReadonlyMap<number, CounterDelta>): Promise<void> {
     const write = this.sqliteWriter;
     if (write) {
@@ -85,10 +85,9 @@ export class AuthLogRepository {
       deltas[2].push(d.lastCheckAt);
       deltas[3].push(d.lastIp);
     }
-    await this.db.transaction().execute(async (trx) => {
-      if (rows.length) await trx.executeQuery(CompiledQuery.raw(INSERT_POSTGRES, columns));
-      if (ids.length) await trx.executeQuery(CompiledQuery.raw(COUNT_POSTGRES, deltas));
-    });
+    if (rows.length && ids.length) await this.db.executeQuery(CompiledQuery.raw(WRITE_POSTGRES, [...columns, ...deltas]));
+    else if (rows.length) await this.db.executeQuery(CompiledQuery.raw(INSERT_POSTGRES, columns));
+    else if (ids.length) await this.db.executeQuery(CompiledQuery.raw(COUNT_POSTGRES, deltas));
   }
 
   list(query: AuthLogQuery) {
@@ -133,18 +132,29 @@ function insertText(rows: number): string {
   return `insert into auth_logs (${COLUMNS}) values ${Array(rows).fill(group).join(', ')}`;
 }
 
-/** PostgreSQL: the rows as one array per column. */
-const INSERT_POSTGRES =
+/** PostgreSQL: the rows as one array per column, parameters $p to $p+6. */
+const insertPostgres = (p: number): string =>
   `insert into auth_logs (${COLUMNS}) ` +
-  'select * from unnest($1::bigint[], $2::integer[], $3::integer[], $4::text[], $5::text[], $6::text[], $7::text[])';
+  `select * from unnest($${p}::bigint[], $${p + 1}::integer[], $${p + 2}::integer[], $${p + 3}::text[], $${p + 4}::text[], $${p + 5}::text[], $${p + 6}::text[])`;
 
-/** PostgreSQL: adds each license's checks and keeps the newest last check (instances may flush out of order). */
-const COUNT_POSTGRES =
+/**
+ * PostgreSQL: adds each license's checks and keeps the newest last check (instances may flush out
+ * of order); parameters $p to $p+3.
+ */
+const countPostgres = (p: number): string =>
   'update licenses set total_checks = licenses.total_checks + v.checks, ' +
   'last_check_at = case when licenses.last_check_at is null or licenses.last_check_at <= v.at then v.at else licenses.last_check_at end, ' +
   'last_ip = case when licenses.last_check_at is null or licenses.last_check_at <= v.at then v.ip else licenses.last_ip end ' +
-  'from unnest($1::integer[], $2::bigint[], $3::bigint[], $4::text[]) as v(id, checks, at, ip) ' +
+  `from unnest($${p}::integer[], $${p + 1}::bigint[], $${p + 2}::bigint[], $${p + 3}::text[]) as v(id, checks, at, ip) ` +
   'where licenses.id = v.id';
+
+const INSERT_POSTGRES = insertPostgres(1);
+const COUNT_POSTGRES = countPostgres(1);
+/**
+ * PostgreSQL: rows and counters in one statement (a data-modifying WITH always runs), so one
+ * round trip and no explicit transaction: a single statement lands whole or not at all.
+ */
+const WRITE_POSTGRES = `with logged as (${insertPostgres(1)}) ${countPostgres(8)}`;
 
 /**
  * SQLite's batch write: one synchronous transaction of statements prepared once on the
