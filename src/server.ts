@@ -12,7 +12,7 @@ import { RetentionJob } from './retention/retention-job.js';
 import { openServices, type Services } from './services.js';
 import { Metrics } from './metrics/metrics.js';
 import { LicenseCache } from './storage/license-cache.js';
-import { BATCH_ROWS, WriteBehind } from './storage/write-behind.js';
+import { WriteBehind } from './storage/write-behind.js';
 import { SqliteCheckpointer } from './storage/sqlite-checkpointer.js';
 
 export interface RunningServer {
@@ -50,7 +50,6 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       : undefined;
     const writeBehind: WriteBehind = new WriteBehind(repos.authLogs, {
       flushMs: config.LOG_FLUSH_MS,
-      batchSize: BATCH_ROWS[config.dialect],
       onFlush: metrics && ((seconds, rows) => metrics.flush(seconds, rows)),
       onError: (err, dropped) =>
         logger.error({ err, queued: writeBehind.queued, dropped }, 'writing Previous Auths failed; will retry'),

@@ -18,16 +18,11 @@ export interface WriteBehindOptions {
 }
 
 /**
- * Rows that make a batch due at once, by database. SQLite: small on purpose, as it writes on the
- * event loop, so each write holds checks up for only 1-2 ms (p99 latency), and queued rows are
- * written before they live long enough to reach V8's old generation (RSS). PostgreSQL is written
- * asynchronously and each batch has a fixed cost on both sides (a round trip, a statement to
- * parse and plan, a commit): 512 rows instead of 256 cut the CPU per row by 12-39% for Keyward
- * and 9-18% for PostgreSQL (bench/log-write.mjs, 4 runs). 1,024 cut it further but let RSS under
- * load reach 170-180 MB in the benchmark (queued rows then outlive young-generation collections).
- * The timer (flushMs) still bounds how long any row waits.
+ * Rows that make a batch due at once. Small on purpose: SQLite writes on the event loop, so each
+ * write holds checks up for only 1-2 ms (p99 latency), and queued rows are written before they
+ * live long enough to reach V8's old generation (RSS).
  */
-export const BATCH_ROWS = { sqlite: 256, postgres: 512 } as const;
+const BATCH_ROWS = 256;
 
 /**
  * Takes Previous Auths rows and counter increments off the check's critical path and writes
@@ -50,7 +45,7 @@ export class WriteBehind implements CheckRecorder {
     private readonly repo: AuthLogRepository,
     private readonly options: WriteBehindOptions,
   ) {
-    this.batchSize = options.batchSize ?? BATCH_ROWS.sqlite;
+    this.batchSize = options.batchSize ?? BATCH_ROWS;
     this.maxQueuedRows = options.maxQueuedRows ?? 200_000;
   }
 
