@@ -20,7 +20,9 @@ export interface WriteBehindOptions {
 /**
  * Rows that make a batch due at once. Small on purpose: SQLite writes on the event loop, so each
  * write holds checks up for only 1-2 ms (p99 latency), and queued rows are written before they
- * live long enough to reach V8's old generation (RSS).
+ * live long enough to reach V8's old generation (RSS). PostgreSQL too: batches of 512 or 1,024
+ * rows cost it and Keyward less CPU per row (bench/log-write.mjs) but raised RSS under load past
+ * 150 MB in the benchmark (docs/benchmarks.md).
  */
 const BATCH_ROWS = 256;
 
