@@ -8,7 +8,8 @@
 // It writes through the compiled AuthLogRepository.writeBatch into a fresh database (a temporary
 // SQLite file; a fresh PostgreSQL schema, dropped afterwards), rows shaped like the benchmark's
 // single check AUTHORISED, one license's counters per batch. Sizes run in turn, R times each,
-// and the medians are printed. The database is not pinned: run it on a quiet machine.
+// and the medians are printed. The database is not pinned: run it on a quiet machine. SQLite
+// checkpoints its WAL within the commits here (its default); the server does that on a worker.
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -74,8 +75,8 @@ async function measure(title, storage) {
   for (let r = 0; r < REPEAT; r++) {
     for (const size of SIZES) {
       const batches = Array.from({ length: Math.ceil(ROWS / size) }, () => batch(size));
-      const cpu = process.cpuUsage();
       const db = storage.dialect === 'postgres' ? postgresSeconds() : 0;
+      const cpu = process.cpuUsage();
       for (const b of batches) await repo.writeBatch(b.rows, b.counters);
       const used = process.cpuUsage(cpu);
       const n = batches.length * size;
