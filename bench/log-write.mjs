@@ -10,13 +10,13 @@
 // single check AUTHORISED, one license's counters per batch. Sizes run in turn, R times each,
 // and the medians are printed. The database is not pinned: run it on a quiet machine. SQLite
 // checkpoints its WAL within the commits here (its default); the server does that on a worker.
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
-import { randomBytes } from 'node:crypto';
 import { ROOT } from './seed.mjs';
+import { createPostgresSchema, dropPostgresSchema, postgresSecondsBetween, postgresTicks } from './system.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -36,23 +36,6 @@ if (!(ROWS > 0) || SIZES.some((s) => !(s > 0)) || !(REPEAT > 0)) {
 const dist = (file) => import(pathToFileURL(path.join(ROOT, 'dist', file)).href);
 const { openStorage } = await dist('storage/database.js');
 const { AuthLogRepository } = await dist('storage/auth-log-repository.js');
-const CLK_TCK = 100;
-
-/** CPU seconds of every process named postgres (what the database server did meanwhile). */
-function postgresSeconds() {
-  let ticks = 0;
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'postgres') continue;
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(f[11]) + Number(f[12]);
-    } catch {
-      /* gone meanwhile */
-    }
-  }
-  return ticks / CLK_TCK;
-}
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
@@ -75,13 +58,13 @@ async function measure(title, storage) {
   for (let r = 0; r < REPEAT; r++) {
     for (const size of SIZES) {
       const batches = Array.from({ length: Math.ceil(ROWS / size) }, () => batch(size));
-      const db = storage.dialect === 'postgres' ? postgresSeconds() : 0;
+      const db = storage.dialect === 'postgres' ? postgresTicks() : null;
       const cpu = process.cpuUsage();
       for (const b of batches) await repo.writeBatch(b.rows, b.counters);
       const used = process.cpuUsage(cpu);
       const n = batches.length * size;
       results.get(size).keyward.push(((used.user + used.system) / n));
-      if (storage.dialect === 'postgres') results.get(size).db.push(((postgresSeconds() - db) * 1e6) / n);
+      if (db) results.get(size).db.push((postgresSecondsBetween(db, postgresTicks()) * 1e6) / n);
     }
   }
   console.log(`\n${title}: µs of CPU per row (medians of ${REPEAT} × ${ROWS.toLocaleString('en-US')} rows)`);
@@ -101,37 +84,30 @@ async function seedLicense(storage) {
     .execute();
 }
 
+/** Opens (and migrates) a fresh database, measures on it, closes it. */
+async function measureOn(title, options) {
+  const storage = await openStorage(options);
+  try {
+    await seedLicense(storage);
+    await measure(title, storage);
+  } finally {
+    await storage.close();
+  }
+}
+
 const dir = mkdtempSync(path.join(os.tmpdir(), 'keyward-log-write-'));
 try {
-  const sqlite = await openStorage({ dialect: 'sqlite', databaseUrl: 'sqlite:', sqlitePath: path.join(dir, 'keyward.db') });
-  try {
-    await seedLicense(sqlite);
-    await measure('SQLite', sqlite);
-  } finally {
-    await sqlite.close();
-  }
+  await measureOn('SQLite', { dialect: 'sqlite', databaseUrl: 'sqlite:', sqlitePath: path.join(dir, 'keyward.db') });
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
 
-if (process.env.BENCH_DATABASE_URL) {
-  const { default: pg } = await import('pg');
-  const schema = `kw_logwrite_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: process.env.BENCH_DATABASE_URL });
-  await admin.connect();
-  await admin.query(`create schema ${schema}`);
+const pgBase = process.env.BENCH_DATABASE_URL;
+if (pgBase) {
+  const { schema, url } = await createPostgresSchema(pgBase, 'kw_logwrite');
   try {
-    const url = new URL(process.env.BENCH_DATABASE_URL);
-    url.searchParams.set('options', `-c search_path=${schema}`);
-    const storage = await openStorage({ dialect: 'postgres', databaseUrl: url.toString() });
-    try {
-      await seedLicense(storage);
-      await measure('PostgreSQL', storage);
-    } finally {
-      await storage.close();
-    }
+    await measureOn('PostgreSQL', { dialect: 'postgres', databaseUrl: url });
   } finally {
-    await admin.query(`drop schema if exists ${schema} cascade`);
-    await admin.end();
+    await dropPostgresSchema(pgBase, schema);
   }
 }

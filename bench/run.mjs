@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { compareProfiles, formatComparison, formatProfileSummary, summariseProfile } from './profile-summary.mjs';
 import { goals, printReport, summarise, writeDocs } from './report.mjs';
 import { ROOT, readTotals, seedDatabase, setAppRoot } from './seed.mjs';
+import { CLK_TCK, cpuTicks, createPostgresSchema, dropPostgresSchema, postgresSecondsBetween, postgresTicks } from './system.mjs';
 
 const HELP = `Usage: npm run bench -- [options]       (or: node bench/run.mjs [options] after npm run build)
 
@@ -211,24 +212,6 @@ function rssKiB(pid) {
   }
 }
 
-/** CPU time (user + system, all threads) of a process in clock ticks. */
-function cpuTicks(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]);
-  } catch {
-    return null;
-  }
-}
-
-let CLK_TCK = 100;
-try {
-  CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-} catch {
-  /* 100 on every Linux we know */
-}
-
 /**
  * Copies the compiled Keyward (bin/, dist/, package.json) into the run's directory and uses that
  * copy throughout, so a rebuild of dist/ while the benchmark runs (tests, a watcher) cannot mix
@@ -267,27 +250,6 @@ function cpuBusyTicks() {
   return busy;
 }
 
-/** CPU ticks of every PostgreSQL server process (pid -> ticks): the database's share of the work. */
-function postgresTicks() {
-  const ticks = new Map();
-  let pids = [];
-  try {
-    pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
-  } catch {
-    return ticks;
-  }
-  for (const pid of pids) {
-    try {
-      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'postgres') continue;
-      const t = cpuTicks(pid);
-      if (t !== null) ticks.set(pid, t);
-    } catch {
-      /* gone meanwhile */
-    }
-  }
-  return ticks;
-}
-
 function cpuSnapshot(serverPid, loaderPid, withDatabase) {
   const self = process.cpuUsage();
   return {
@@ -310,12 +272,7 @@ function cpuShares(a, b) {
   const ticks = (k) => (a.cores[k] !== undefined && b.cores[k] !== undefined ? b.cores[k] - a.cores[k] : null);
   const server = a.server !== null && b.server !== null ? (b.server - a.server) / CLK_TCK : null;
   const loader = a.loader !== null && b.loader !== null ? (b.loader - a.loader) / CLK_TCK : null;
-  let db = null;
-  if (a.db && b.db) {
-    db = 0;
-    for (const [pid, t] of b.db) db += t - (a.db.get(pid) ?? 0);
-    db /= CLK_TCK;
-  }
+  const db = a.db && b.db ? postgresSecondsBetween(a.db, b.db) : null;
   let other = null;
   if (server !== null) {
     // The database is not pinned; what it did on the server's CPU is not "other" work.
@@ -368,33 +325,6 @@ async function inBatches(items, size, work) {
 }
 
 // ---------------------------------------------------------------------------------- targets
-async function createPostgresSchema(baseUrl) {
-  const { default: pg } = await import('pg');
-  const schema = `kw_bench_${randomBytes(6).toString('hex')}`;
-  const client = new pg.Client({ connectionString: baseUrl, connectionTimeoutMillis: 5000 });
-  await client.connect();
-  try {
-    await client.query(`create schema ${schema}`);
-    const version = (await client.query('select version() as v')).rows[0].v.split(' on ')[0];
-    const url = new URL(baseUrl);
-    url.searchParams.set('options', `-c search_path=${schema}`);
-    return { schema, url: url.toString(), version };
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
-
-async function dropPostgresSchema(baseUrl, schema) {
-  const { default: pg } = await import('pg');
-  const client = new pg.Client({ connectionString: baseUrl, connectionTimeoutMillis: 5000 });
-  await client.connect();
-  try {
-    await client.query(`drop schema if exists ${schema} cascade`);
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
-
 function targetEnv(target) {
   return {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
@@ -681,7 +611,7 @@ async function main() {
     if (pgBase) {
       const pgDir = path.join(tmp, 'postgres');
       mkdirSync(pgDir, { recursive: true });
-      const created = await createPostgresSchema(pgBase);
+      const created = await createPostgresSchema(pgBase, 'kw_bench');
       pgVersion = created.version;
       targets.push({ id: 'keyward-postgres', title: 'Keyward, PostgreSQL', dialect: 'postgres', dir: pgDir, databaseUrl: created.url, schema: created.schema });
     }
