@@ -122,6 +122,31 @@ export function goals(result) {
   return lines;
 }
 
+/**
+ * What the Previous Auths row costs: each target's single check AUTHORISED with and without it
+ * (log=false), each against the bare server's own rounds of the same scenario.
+ */
+export function rowCost(result) {
+  const bare = result.summary.bare ?? {};
+  const lines = [];
+  for (const target of result.targets.filter((t) => t.id !== 'bare')) {
+    const s = result.summary[target.id] ?? {};
+    const ratio = (id) => (s[id] && bare[id] ? s[id].rps / bare[id].rps : null);
+    const withRow = ratio('single-ok');
+    const without = ratio('single-nolog');
+    if (withRow === null || without === null) continue;
+    // Server CPU per check (busy share ÷ rate): unlike the rates, it holds when a round is bound by the load generator.
+    const cpuPerCheck = (m) => (m.serverCpu === null || m.serverCpu === undefined ? null : (m.serverCpu * 1e6) / m.rps);
+    const a = cpuPerCheck(s['single-ok']);
+    const b = cpuPerCheck(s['single-nolog']);
+    lines.push(
+      `${target.title}: single check AUTHORISED ${withRow.toFixed(2)} × bare with its Previous Auths row, ${without.toFixed(2)} × bare without it (log=false; counters still written)` +
+        (a !== null && b !== null ? `; server CPU per check ${a.toFixed(1)} µs with the row, ${b.toFixed(1)} µs without.` : '.'),
+    );
+  }
+  return lines;
+}
+
 function header(result) {
   const o = result.options;
   return `${o.connections} connections, ${o.rounds} rounds × ${o.duration} s per scenario and target (after a ${o.warmup} s warm-up), alternating targets each round; medians across rounds (RSS: peak). Rounds in which other processes took more than ${Math.round(o.maxOthers * 100)}% of the server's CPU were measured again (up to 3 times, each after waiting up to 60 s for the machine to calm down). ${o.licenses.toLocaleString('en-US')} licenses, ${o.logRows.toLocaleString('en-US')} seeded Previous Auths rows; logging on.`;
@@ -156,6 +181,12 @@ export function printReport(result, print = console.log) {
   print('');
   print('Goals (issue 7; informational):');
   for (const g of goals(result)) print(`  ${g.ok ? 'PASS' : 'FAIL'}  ${g.text}`);
+  const cost = rowCost(result);
+  if (cost.length) {
+    print('');
+    print('What the Previous Auths row costs:');
+    for (const l of cost) print(`  ${l}`);
+  }
   for (const note of notes(result)) print(`\nNOTE: ${note}`);
 }
 
@@ -184,6 +215,8 @@ function resultsMarkdown(result) {
   for (const c of result.counters) lines.push(`- ${c.ok ? 'OK' : '**MISMATCH**'} ${c.target}: ${c.what}: expected ${c.expected.toLocaleString('en-US')}, found ${c.found.toLocaleString('en-US')}`);
   lines.push('', '### Goals (issue 7)', '');
   for (const g of goals(result)) lines.push(`- ${g.ok ? 'PASS' : '**FAIL**'} ${g.text}`);
+  const cost = rowCost(result);
+  if (cost.length) lines.push('', '### What the Previous Auths row costs', '', ...cost.map((l) => `- ${l}`));
   const warnings = notes(result);
   if (warnings.length) lines.push('', ...warnings.map((n) => `> **Note:** ${n}`));
   lines.push('');
@@ -237,8 +270,10 @@ V1 \`/api/checkitem/1\`; single check with a \`nonce\` in the JSON body (SPEC se
 answers are signed afresh, so this is reported apart), each connection cycling through 200 nonces
 of its own (10,000 distinct); single check cycling through up to 100,000 seeded keys, each
 connection its own slice (cache misses, many licenses' counters per write, RSS with many
-licenses). Varying requests are serialised before each run so the load generator's cost stays
-the same as for a fixed request.
+licenses); and last, single check AUTHORISED with \`log=false\` (SPEC section 1: no Previous Auths
+row, the license's counters still written), which is not a goal but shows what the row written
+for every check costs (reported under "What the Previous Auths row costs"). Varying requests are
+serialised before each run so the load generator's cost stays the same as for a fixed request.
 The NOT FOUND scenario sends one unknown key from one IP at full speed, so Keyward runs with
 \`CHECK_FAIL_LIMIT\` raised to 10^9: the per-IP guessing limit of SPEC section 5 would otherwise
 turn every answer after the 30th into a 429. (Not 0, which switches the limiter off: this way its
