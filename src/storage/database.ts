@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type SqliteDatabase } from 'kysely';
+import { LRUCache } from 'lru-cache';
 import { ChangeFeed } from './change-feed.js';
 import { migrations } from './migrations/index.js';
 import type { Dialect } from './migrations/helpers.js';
@@ -8,7 +9,6 @@ import type { Database } from './schema.js';
 import type BetterSqlite3 from 'better-sqlite3';
 
 export type { Dialect };
-
 
 export interface StorageOptions {
   dialect: Dialect;
@@ -31,6 +31,39 @@ export interface Storage {
   close(): Promise<void>;
 }
 
+/**
+ * SQLite's page cache for the server's connection, in KiB. better-sqlite3 builds SQLite with 16 MB
+ * (`SQLITE_DEFAULT_CACHE_SIZE=-16000`), and under a steady stream of checks the cache fills up to
+ * that with Previous Auths pages that are appended once and never read again: under load it was
+ * the largest part of the server's memory outside V8 (docs/benchmarks.md). Pages it drops are
+ * still in the operating system's file cache.
+ */
+const SQLITE_CACHE_KIB = 4000;
+
+/** Prepared statements kept by SQL text; the rest are prepared again on use. */
+const STATEMENT_CACHE = 200;
+
+/**
+ * The connection as Kysely sees it, reusing prepared statements. Kysely's SQLite driver prepares
+ * every query afresh, and better-sqlite3 frees a statement's native memory only when V8 collects
+ * its wrapper, which can be much later: 10,000 license lookups (two queries each) left about
+ * 6 MB of finished statements in memory. Kysely runs one query at a time on its one connection,
+ * so a cached statement is never shared; one still iterating (a streamed query) is not reused.
+ */
+export function reusingStatements(sqlite: BetterSqlite3.Database): SqliteDatabase {
+  const statements = new LRUCache<string, BetterSqlite3.Statement>({ max: STATEMENT_CACHE });
+  return {
+    close: () => sqlite.close(),
+    prepare(text) {
+      const cached = statements.get(text);
+      if (cached && !cached.busy) return cached;
+      const statement = sqlite.prepare(text);
+      if (!cached) statements.set(text, statement);
+      return statement;
+    },
+  };
+}
+
 /** Opens the database named by the configuration and brings its schema up to date. */
 export async function openStorage(options: StorageOptions): Promise<Storage> {
   let db: Kysely<Database>;
@@ -48,7 +81,8 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('foreign_keys = ON');
-    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    sqlite.pragma(`cache_size = -${SQLITE_CACHE_KIB}`);
+    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: reusingStatements(sqlite) }) });
     changes = ChangeFeed.forSqlite(sqlite);
     raw = sqlite;
   } else {
