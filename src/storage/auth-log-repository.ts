@@ -65,17 +65,10 @@ export class AuthLogRepository {
       return;
     }
     // PostgreSQL: each column travels as one array parameter, so the statement text never
-    // changes and the server parses and plans a few lines, not thousands of placeholders.
-    const columns: [number[], (number | null)[], (number | null)[], string[], string[], (string | null)[], (string | null)[]] = [[], [], [], [], [], [], []];
-    for (const r of rows) {
-      columns[0].push(r.time);
-      columns[1].push(r.license_id ?? null);
-      columns[2].push(r.product_id ?? null);
-      columns[3].push(r.ip);
-      columns[4].push(r.status);
-      columns[5].push(r.info ?? null);
-      columns[6].push(r.user_agent ?? null);
-    }
+    // changes and the server parses and plans a few lines, not thousands of placeholders. The
+    // array literals are written here in one pass: node-postgres would build them from arrays
+    // element by element, and the batch would be held twice while the database works on it.
+    const columns = arrayLiterals(rows);
     // Licenses in id order, so two instances' batches lock shared rows in the same order.
     const ids = [...counters.keys()].sort((a, b) => a - b);
     const deltas: [number[], number[], number[], string[]] = [ids, [], [], []];
@@ -125,6 +118,37 @@ export class AuthLogRepository {
 }
 
 const COLUMNS = 'time, license_id, product_id, ip, status, info, user_agent';
+
+/** PostgreSQL: the rows' columns as array literals (`{1,NULL,"text"}`), in COLUMNS order. */
+function arrayLiterals(rows: readonly AuthLogInsert[]): string[] {
+  const time: (number | string)[] = [];
+  const license: (number | string)[] = [];
+  const product: (number | string)[] = [];
+  const ip: string[] = [];
+  const status: string[] = [];
+  const info: string[] = [];
+  const agent: string[] = [];
+  for (const r of rows) {
+    time.push(r.time ?? 'NULL');
+    license.push(r.license_id ?? 'NULL');
+    product.push(r.product_id ?? 'NULL');
+    // A missing value is NULL even where the type says it cannot be: the NOT NULL columns then
+    // refuse the batch, as they would a null parameter.
+    ip.push(element(r.ip));
+    status.push(element(r.status));
+    info.push(element(r.info));
+    agent.push(element(r.user_agent));
+  }
+  return [time, license, product, ip, status, info, agent].map((c) => `{${c.join(',')}}`);
+}
+
+const NEEDS_ESCAPE = /["\\]/;
+
+/** One element of a PostgreSQL text array literal: NULL, or double-quoted with `"` and `\` escaped. */
+function element(text: string | null | undefined): string {
+  if (text === null || text === undefined) return 'NULL';
+  return NEEDS_ESCAPE.test(text) ? `"${text.replace(/["\\]/g, '\\$&')}"` : `"${text}"`;
+}
 
 /** SQLite: a multi-row INSERT of `rows` rows. */
 function insertText(rows: number): string {
