@@ -88,4 +88,27 @@ describeEachDialect('a separate server process ($name)', (create) => {
     server = undefined;
     expect((await cli(db.env, ['license', 'show', String(license.id)])).totalChecks).toBe(N + 1);
   });
+
+  it('stops gracefully on a signal sent the moment the port answers, start-up still finishing', async () => {
+    // /healthz answers before start-up is over (the first-run notice still reads the database).
+    // A signal there was once lost while the start-up handler gave way to the running one, and the
+    // server ran on; a stop must work from the first answer, and keep every check's write.
+    await cli(db.env, ['product', 'create', '--name', 'Signals', '--id', '9']);
+    const license = await cli(db.env, ['license', 'create', '--product', '9']);
+    const ROUNDS = 6;
+    for (let round = 0; round < ROUNDS; round++) {
+      server = await startServerProcess(db.env, await freePort());
+      await request(server.url, { path: `/api/check/9?info=round${round}`, headers: { Authorization: license.key } });
+      // Spread over the rest of start-up (~100 ms here), so some signal lands as it ends.
+      await new Promise((r) => setTimeout(r, round * 20));
+      const signal = round % 2 ? 'SIGINT' : 'SIGTERM';
+      const code = await Promise.race([server.stop(signal), new Promise((r) => setTimeout(() => r('still running after 30 s'), 30_000))]);
+      expect(code, `round ${round} (${signal}): ${server.output()}`).toBe(0);
+      expect(server.output()).toContain('every queued write is in the database');
+      server = undefined;
+    }
+    const logs = await cli(db.env, ['log', 'list', '--license', String(license.id), '--limit', '100']);
+    expect(logs.map((l: { info: string }) => l.info).sort()).toEqual(Array.from({ length: ROUNDS }, (_, i) => `round${i}`).sort());
+    expect((await cli(db.env, ['license', 'show', String(license.id)])).totalChecks).toBe(ROUNDS);
+  }, 240_000);
 });

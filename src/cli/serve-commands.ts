@@ -2,6 +2,7 @@ import cluster from 'node:cluster';
 import type { Command } from 'commander';
 import { workerCount } from '../cluster.js';
 import { loadConfig } from '../config.js';
+import type { RunningServer } from '../server.js';
 import { fail, runCommand } from './run.js';
 
 export function serveCommands(program: Command): void {
@@ -31,19 +32,26 @@ export function serveCommands(program: Command): void {
         ]);
         const config = loadConfig();
         const logger = createLogger(config);
-        // A signal during start-up is held until the server is up, then handled like any other.
-        let early: NodeJS.Signals | null = null;
-        const hold = (signal: NodeJS.Signals) => (early = signal);
-        process.on('SIGTERM', hold).on('SIGINT', hold);
-        const server = await startServer(config, logger).finally(() => process.off('SIGTERM', hold).off('SIGINT', hold));
         // SIGTERM/SIGINT: stop accepting, drain requests, flush queued Previous Auths, then exit.
-        closeWithGrace({ delay: 20_000 }, async ({ signal, err }) => {
+        // Installed before start-up and never swapped: the port answers before start-up ends (the
+        // first-run notice reads the database), and a signal that reached a handler being removed
+        // was lost, leaving the server running (seen under load). One arriving during start-up
+        // waits for the server to be up, then stops it like any other.
+        let starting: Promise<RunningServer> | undefined;
+        const grace = closeWithGrace({ delay: 20_000 }, async ({ signal, err }) => {
           if (err) logger.error({ err }, 'fatal error, shutting down');
           else logger.info({ signal }, 'shutting down gracefully');
+          // A start-up that fails meanwhile fails this too, so the exit status says so.
+          const server = await starting!;
           await server.close();
           logger.info('stopped; every queued write is in the database');
         });
-        if (early) process.kill(process.pid, early);
+        starting = startServer(config, logger);
+        // A failed start-up exits with its error (below), not through the graceful stop.
+        await starting.catch((err: unknown) => {
+          grace.uninstall();
+          throw err;
+        });
       } catch (err) {
         fail(err);
       }
