@@ -7,6 +7,7 @@ import { migrations } from './migrations/index.js';
 import type { Dialect } from './migrations/helpers.js';
 import type { Database } from './schema.js';
 import type BetterSqlite3 from 'better-sqlite3';
+import type pg from 'pg';
 
 export type { Dialect };
 
@@ -26,6 +27,11 @@ export interface Storage {
    * runs prepared statements on it directly; use it only while holding Kysely's connection.
    */
   sqlite?: BetterSqlite3.Database;
+  /**
+   * PostgreSQL only: the pool under Kysely, for the same hot write, sent through node-postgres's
+   * callback API (see AuthLogRepository.writeBatch for why).
+   */
+  pgPool?: pg.Pool;
   /** PostgreSQL connection pool use (for metrics); absent for SQLite's single connection. */
   poolStats?: () => { total: number; idle: number; waiting: number };
   close(): Promise<void>;
@@ -70,6 +76,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
   let changes: ChangeFeed;
   let poolStats: Storage['poolStats'];
   let raw: BetterSqlite3.Database | undefined;
+  let pgPool: pg.Pool | undefined;
   if (options.dialect === 'sqlite') {
     const file = options.sqlitePath ?? ':memory:';
     // Only the server's user should read the database: it holds key digests and ciphertexts.
@@ -95,6 +102,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     poolStats = () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount });
     changes = ChangeFeed.forPostgres(options.databaseUrl, db, pg);
+    pgPool = pool;
   }
   try {
     await migrate(db, options.dialect);
@@ -107,6 +115,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     dialect: options.dialect,
     changes,
     sqlite: raw,
+    pgPool,
     poolStats,
     async close() {
       await changes.stop();

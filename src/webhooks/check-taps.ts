@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { AuthLogRepository, type SqliteHandle } from '../storage/auth-log-repository.js';
+import { AuthLogRepository, type RawHandles } from '../storage/auth-log-repository.js';
 import { LicenseRepository } from '../storage/license-repository.js';
 import type { Dialect } from '../storage/migrations/helpers.js';
 import type { Database } from '../storage/schema.js';
@@ -15,9 +15,9 @@ export class TappedAuthLogRepository extends AuthLogRepository {
     db: Kysely<Database>,
     dialect: Dialect,
     private readonly tap: CheckEventTap,
-    sqlite?: SqliteHandle,
+    raw: RawHandles,
   ) {
-    super(db, dialect, sqlite);
+    super(db, dialect, raw);
   }
 
   override async writeBatch(...args: Parameters<AuthLogRepository['writeBatch']>): Promise<void> {
