@@ -37,6 +37,9 @@ export async function startServer(config: Config, logger: Logger = createLogger(
   const clientIp = clientIpResolver(config.TRUST_PROXY);
   const services = await openServices(config);
   let closeLimiter = async (): Promise<void> => {};
+  // Set once the app is built: a start-up that fails after that (a port already taken) stops
+  // what the app started when it became ready (webhook delivery, purges) before the database closes.
+  let closeApp = async (): Promise<void> => {};
   try {
     const { repos, storage } = services;
     const cache = new LicenseCache(repos, storage.changes, {
@@ -90,6 +93,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       failLimiter,
       metrics,
     });
+    closeApp = () => app.close();
     await app.listen({ port: config.PORT, host: config.HOST });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.PORT;
@@ -127,6 +131,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
         })()),
     };
   } catch (err) {
+    await closeApp().catch(() => {});
     await closeLimiter().catch(() => {});
     await services.close().catch(() => {});
     throw err;

@@ -111,4 +111,22 @@ describeEachDialect('a separate server process ($name)', (create) => {
     expect(logs.map((l: { info: string }) => l.info).sort()).toEqual(Array.from({ length: ROUNDS }, (_, i) => `round${i}`).sort());
     expect((await cli(db.env, ['license', 'show', String(license.id)])).totalChecks).toBe(ROUNDS);
   }, 240_000);
+
+  it('a port already taken: exit 1 with one clear line, and nothing else logged as an error', async () => {
+    const net = await import('node:net');
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (taken.address() as { port: number }).port;
+      const res = await runCli({ ...db.env, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'info' }, ['serve']);
+      expect(res.code).toBe(1);
+      expect(res.stderr.trim()).toBe(`keyward: listen EADDRINUSE: address already in use 127.0.0.1:${port}`);
+      // The app had started its background jobs (webhook delivery, purges) when the listen failed:
+      // they stop before the database closes, instead of failing against it.
+      const errors = res.stdout.split('\n').filter((line) => /"level":(50|60)/.test(line));
+      expect(errors).toEqual([]);
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
+  });
 });

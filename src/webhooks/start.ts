@@ -23,18 +23,25 @@ export function startWebhooks(app: FastifyInstance, services: Services, settings
     onError: (err) => logger.error({ err }, 'queuing check webhook events failed'),
   });
   // The delivery log keeps finished deliveries WEBHOOK_LOG_DAYS days; pending ones always stay.
-  const purge = () =>
-    services.repos.webhooks
+  // The purge in progress, awaited on close so it never runs against a closed database.
+  let purging: Promise<void> = Promise.resolve();
+  const purge = () => {
+    purging = services.repos.webhooks
       .purgeFinished(Date.now() - settings.logDays * 86_400_000)
-      .catch((err: unknown) => logger.error({ err }, 'purging the webhook delivery log failed'));
+      .then(
+        () => {},
+        (err: unknown) => logger.error({ err }, 'purging the webhook delivery log failed'),
+      );
+  };
   let purgeTimer: NodeJS.Timeout | null = null;
   app.addHook('onReady', async () => {
     worker.start();
-    void purge();
+    purge();
     purgeTimer = setInterval(purge, PURGE_EVERY_MS).unref();
   });
   app.addHook('onClose', async () => {
     if (purgeTimer) clearInterval(purgeTimer);
+    await purging;
     await forwarder.close();
     await worker.stop();
   });
