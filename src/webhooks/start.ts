@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { runWhileOpen } from '../app-jobs.js';
 import type { Services } from '../services.js';
 import { CheckEventForwarder } from './check-events.js';
 import { DeliveryWorker } from './delivery-worker.js';
@@ -22,26 +23,15 @@ export function startWebhooks(app: FastifyInstance, services: Services, settings
     checkFailedPerMinute: settings.checkFailedPerMinute,
     onError: (err) => logger.error({ err }, 'queuing check webhook events failed'),
   });
+  app.addHook('onReady', async () => worker.start());
   // The delivery log keeps finished deliveries WEBHOOK_LOG_DAYS days; pending ones always stay.
-  // The purge in progress, awaited on close so it never runs against a closed database.
-  let purging: Promise<void> = Promise.resolve();
-  const purge = () => {
-    purging = services.repos.webhooks
-      .purgeFinished(Date.now() - settings.logDays * 86_400_000)
-      .then(
-        () => {},
-        (err: unknown) => logger.error({ err }, 'purging the webhook delivery log failed'),
-      );
-  };
-  let purgeTimer: NodeJS.Timeout | null = null;
-  app.addHook('onReady', async () => {
-    worker.start();
-    purge();
-    purgeTimer = setInterval(purge, PURGE_EVERY_MS).unref();
-  });
+  runWhileOpen(
+    app,
+    PURGE_EVERY_MS,
+    () => services.repos.webhooks.purgeFinished(Date.now() - settings.logDays * 86_400_000),
+    (err) => logger.error({ err }, 'purging the webhook delivery log failed'),
+  );
   app.addHook('onClose', async () => {
-    if (purgeTimer) clearInterval(purgeTimer);
-    await purging;
     await forwarder.close();
     await worker.stop();
   });
