@@ -51,6 +51,9 @@ const COLUMNS = [
   ['errors', 'r'],
 ];
 
+/** A target's figure ÷ the bare server's for the same scenario (null when either is missing). */
+const toBare = (m, b, key) => (m?.[key] != null && b?.[key] ? m[key] / b[key] : null);
+
 /** Rows (arrays of cells) of one target's table. */
 function tableRows(result, target, scenarios) {
   const bare = result.summary.bare ?? {};
@@ -62,10 +65,10 @@ function tableRows(result, target, scenarios) {
     return [
       s.title,
       fmt.int(m.rps),
-      isBare ? '1.00' : fmt.ratio(b?.rps ? m.rps / b.rps : null),
+      isBare ? '1.00' : fmt.ratio(toBare(m, b, 'rps')),
       fmt.ms(m.p50),
       fmt.ms(m.p99),
-      isBare ? '1.00' : fmt.ratio(b?.p99 ? m.p99 / b.p99 : null),
+      isBare ? '1.00' : fmt.ratio(toBare(m, b, 'p99')),
       fmt.int(m.rssMB),
       fmt.pct(m.serverCpu),
       fmt.pct(m.dbCpu),
@@ -102,12 +105,12 @@ export function goals(result) {
     for (const id of ['single-ok', 'single-notfound']) {
       const m = s[id];
       const b = bare[id];
-      if (!m || !b) continue;
-      const ratio = m.rps / b.rps;
+      const ratio = toBare(m, b, 'rps');
+      if (ratio === null) continue;
       check(ratio >= floor, `${target.title}, ${title(id)}: throughput ${ratio.toFixed(2)} × bare (goal ≥ ${floor.toFixed(2)})`);
       if (target.dialect === 'sqlite') {
-        const p = m.p99 / b.p99;
-        check(p <= 2, `${target.title}, ${title(id)}: p99 ${p.toFixed(2)} × bare's (goal ≤ 2)`);
+        const p = toBare(m, b, 'p99');
+        if (p !== null) check(p <= 2, `${target.title}, ${title(id)}: p99 ${p.toFixed(2)} × bare's (goal ≤ 2)`);
       }
     }
     const rss = Math.max(0, ...Object.values(s).map((m) => m.rssMB ?? 0));
@@ -131,9 +134,8 @@ export function rowCost(result) {
   const lines = [];
   for (const target of result.targets.filter((t) => t.id !== 'bare')) {
     const s = result.summary[target.id] ?? {};
-    const ratio = (id) => (s[id] && bare[id] ? s[id].rps / bare[id].rps : null);
-    const withRow = ratio('single-ok');
-    const without = ratio('single-nolog');
+    const withRow = toBare(s['single-ok'], bare['single-ok'], 'rps');
+    const without = toBare(s['single-nolog'], bare['single-nolog'], 'rps');
     if (withRow === null || without === null) continue;
     // Server CPU per check (busy share ÷ rate): unlike the rates, it holds when a round is bound by the load generator.
     const cpuPerCheck = (m) => (m.serverCpu === null || m.serverCpu === undefined ? null : (m.serverCpu * 1e6) / m.rps);

@@ -11,7 +11,8 @@ export const noMetrics: CheckMetrics = { check: () => {}, flush: () => {} };
 
 export interface MetricsSources {
   queueDepth: () => number;
-  poolStats?: () => { total: number; idle: number; waiting: number };
+  /** PostgreSQL's pool (Storage.pgPool); absent for SQLite's single connection. */
+  pool?: { totalCount: number; idleCount: number; waitingCount: number };
 }
 
 /** Prometheus metrics of one process (prom-client): checks, latency, write queue, pool, process. */
@@ -63,7 +64,7 @@ export class Metrics implements CheckMetrics {
         this.set(sources.queueDepth());
       },
     });
-    const pool = sources.poolStats;
+    const pool = sources.pool;
     if (pool) {
       new client.Gauge({
         name: 'keyward_db_pool_connections',
@@ -71,10 +72,9 @@ export class Metrics implements CheckMetrics {
         labelNames: ['state'],
         registers,
         collect() {
-          const s = pool();
-          this.set({ state: 'total' }, s.total);
-          this.set({ state: 'idle' }, s.idle);
-          this.set({ state: 'waiting' }, s.waiting);
+          this.set({ state: 'total' }, pool.totalCount);
+          this.set({ state: 'idle' }, pool.idleCount);
+          this.set({ state: 'waiting' }, pool.waitingCount);
         },
       });
     }

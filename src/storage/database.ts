@@ -29,11 +29,9 @@ export interface Storage {
   sqlite?: BetterSqlite3.Database;
   /**
    * PostgreSQL only: the pool under Kysely, for the same hot write, sent through node-postgres's
-   * callback API (see AuthLogRepository.writeBatch for why).
+   * callback API (see AuthLogRepository.writeBatch for why), and for the pool's metrics.
    */
   pgPool?: pg.Pool;
-  /** PostgreSQL connection pool use (for metrics); absent for SQLite's single connection. */
-  poolStats?: () => { total: number; idle: number; waiting: number };
   close(): Promise<void>;
 }
 
@@ -74,7 +72,6 @@ export function reusingStatements(sqlite: BetterSqlite3.Database): SqliteDatabas
 export async function openStorage(options: StorageOptions): Promise<Storage> {
   let db: Kysely<Database>;
   let changes: ChangeFeed;
-  let poolStats: Storage['poolStats'];
   let raw: BetterSqlite3.Database | undefined;
   let pgPool: pg.Pool | undefined;
   if (options.dialect === 'sqlite') {
@@ -100,7 +97,6 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     // An idle client that loses its server must not crash the process; the next query reconnects.
     pool.on('error', () => {});
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-    poolStats = () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount });
     changes = ChangeFeed.forPostgres(options.databaseUrl, db, pg);
     pgPool = pool;
   }
@@ -116,7 +112,6 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     changes,
     sqlite: raw,
     pgPool,
-    poolStats,
     async close() {
       await changes.stop();
       await db.destroy();
