@@ -98,15 +98,19 @@ describeEachDialect('Previous Auths batch write ($name)', (create, name) => {
     expect(await counters(b)).toEqual({ total_checks: 3, last_check_at: 3000, last_ip: '192.0.2.3' });
   });
 
-  it('lands nothing of a batch that fails part-way: no rows, no counters', async () => {
+  // On SQLite the bad row is refused inside a multi-row INSERT (position 30: the first 64-row
+  // statement, whose earlier rows are already in when it fails: `insert or fail`) or by a one-row
+  // INSERT after the whole chunks (position 100); either way the transaction must undo everything.
+  it.each([30, 100])('lands nothing of a batch that fails part-way (bad row at %i): no rows, no counters', async (at) => {
     const bad = { ...row(2, a), status: null } as unknown as AuthLogInsert; // status is NOT NULL
-    const rows = [...Array.from({ length: 100 }, (_, i) => row(i, a)), bad];
+    const good = Array.from({ length: 100 }, (_, i) => row(i, a));
+    const rows = [...good.slice(0, at), bad, ...good.slice(at)];
     await expect(services.repos.authLogs.writeBatch(rows, new Map([[a, { checks: 101, lastCheckAt: 5, lastIp: '192.0.2.5' }]]))).rejects.toThrow();
     expect(await logRows()).toEqual([]);
     expect(await counters(a)).toEqual({ total_checks: 0, last_check_at: null, last_ip: null });
     // The same batch without the bad row then lands whole (what the write-behind's retry does).
-    await services.repos.authLogs.writeBatch(rows.slice(0, 100), new Map([[a, { checks: 100, lastCheckAt: 5, lastIp: '192.0.2.5' }]]));
-    expect(await logRows()).toHaveLength(100);
+    await services.repos.authLogs.writeBatch(good, new Map([[a, { checks: 100, lastCheckAt: 5, lastIp: '192.0.2.5' }]]));
+    expect(await logRows()).toEqual(good);
     expect((await counters(a)).total_checks).toBe(100);
   });
 
