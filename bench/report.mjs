@@ -18,6 +18,9 @@ export function summarise(rounds) {
     p99: median(rounds.map((r) => r.latency.p99)),
     rssMB: Math.max(...rounds.map((r) => r.rssPeakMB ?? 0)),
     serverCpu: median(rounds.map((r) => r.serverCpu)),
+    // µs of the server's CPU per request, round by round (busy share ÷ rate): unlike the rate, it
+    // holds when a round is bound by the load generator rather than by the server.
+    cpuPerRequestUs: median(rounds.map((r) => (typeof r.serverCpu === 'number' && r.rps > 0 ? (r.serverCpu * 1e6) / r.rps : null))),
     dbCpu: median(rounds.map((r) => r.dbCpu)),
     loaderCpu: median(rounds.map((r) => r.loaderCpu)),
     otherCpu: median(rounds.map((r) => r.otherCpu)),
@@ -107,7 +110,7 @@ export function goals(result) {
       const b = bare[id];
       const ratio = toBare(m, b, 'rps');
       if (ratio === null) continue;
-      check(ratio >= floor, `${target.title}, ${title(id)}: throughput ${ratio.toFixed(2)} × bare (goal ≥ ${floor.toFixed(2)})`);
+      check(ratio >= floor, `${target.title}, ${title(id)}: throughput ${ratio.toFixed(2)} × bare (goal ≥ ${floor.toFixed(2)})${cpuNote(m, b)}`);
       if (target.dialect === 'sqlite') {
         const p = toBare(m, b, 'p99');
         if (p !== null) check(p <= 2, `${target.title}, ${title(id)}: p99 ${p.toFixed(2)} × bare's (goal ≤ 2)`);
@@ -126,6 +129,18 @@ export function goals(result) {
 }
 
 /**
+ * Informational, beside a throughput goal: the server's CPU per request, the target's and the bare
+ * server's, and bare's ÷ the target's (the throughput ratio the target would reach if both were
+ * bound by their own CPU alone).
+ */
+function cpuNote(m, b) {
+  const k = m?.cpuPerRequestUs;
+  const c = b?.cpuPerRequestUs;
+  if (k == null || c == null) return '';
+  return `; server CPU per check ${k.toFixed(1)} µs, bare's ${c.toFixed(1)} µs (${(c / k).toFixed(2)})`;
+}
+
+/**
  * What the Previous Auths row costs: each target's single check AUTHORISED with and without it
  * (log=false), each against the bare server's own rounds of the same scenario.
  */
@@ -137,13 +152,11 @@ export function rowCost(result) {
     const withRow = toBare(s['single-ok'], bare['single-ok'], 'rps');
     const without = toBare(s['single-nolog'], bare['single-nolog'], 'rps');
     if (withRow === null || without === null) continue;
-    // Server CPU per check (busy share ÷ rate): unlike the rates, it holds when a round is bound by the load generator.
-    const cpuPerCheck = (m) => (m.serverCpu === null || m.serverCpu === undefined ? null : (m.serverCpu * 1e6) / m.rps);
-    const a = cpuPerCheck(s['single-ok']);
-    const b = cpuPerCheck(s['single-nolog']);
+    const a = s['single-ok'].cpuPerRequestUs;
+    const b = s['single-nolog'].cpuPerRequestUs;
     lines.push(
       `${target.title}: single check AUTHORISED ${withRow.toFixed(2)} × bare with its Previous Auths row, ${without.toFixed(2)} × bare without it (log=false; counters still written)` +
-        (a !== null && b !== null ? `; server CPU per check ${a.toFixed(1)} µs with the row, ${b.toFixed(1)} µs without.` : '.'),
+        (a != null && b != null ? `; server CPU per check ${a.toFixed(1)} µs with the row, ${b.toFixed(1)} µs without.` : '.'),
     );
   }
   return lines;
