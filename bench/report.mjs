@@ -14,6 +14,8 @@ export function summarise(rounds) {
   return {
     rounds: rounds.length,
     rps: median(rounds.map((r) => r.rps)),
+    rpsMin: Math.min(...rounds.map((r) => r.rps)),
+    rpsMax: Math.max(...rounds.map((r) => r.rps)),
     p50: median(rounds.map((r) => r.latency.p50)),
     p99: median(rounds.map((r) => r.latency.p99)),
     rssMB: Math.max(...rounds.map((r) => r.rssPeakMB ?? 0)),
@@ -173,6 +175,18 @@ function notes(result) {
   const out = [];
   if (all.some((m) => m.loaderCpu > 0.9)) {
     out.push('the load generator used > 90% of its core in some runs: those figures may be bound by the load generator, not the server.');
+  }
+  // The bare server does the same work every round, so a spread between its rounds is the host's
+  // speed moving under the run (other virtual machines, say), which no per-process figure shows.
+  const drift = Object.entries(result.summary.bare ?? {})
+    .map(([id, m]) => ({ id, m, spread: m.rounds > 1 && m.rpsMin > 0 ? m.rpsMax / m.rpsMin - 1 : 0 }))
+    .sort((a, b) => b.spread - a.spread)[0];
+  if (drift && drift.spread > 0.15) {
+    const title = result.scenarios.find((x) => x.id === drift.id)?.title ?? drift.id;
+    out.push(
+      `the host's speed moved during the run: the bare server's rounds of one scenario differed by up to ${Math.round(drift.spread * 100)}% ` +
+        `(${title}: ${fmt.int(drift.m.rpsMin)} to ${fmt.int(drift.m.rpsMax)} req/s), so a ratio to bare can be off by as much; rerun and compare.`,
+    );
   }
   const noisy = Math.max(0, ...all.map((m) => m.otherCpu ?? 0));
   if (noisy > 0.1) {
