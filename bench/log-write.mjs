@@ -40,7 +40,7 @@ const { AuthLogRepository } = await dist('storage/auth-log-repository.js');
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function measure(title, storage) {
-  const repo = new AuthLogRepository(storage.db, storage.dialect, storage);
+  const repo = new AuthLogRepository(storage);
   let time = Date.now();
   const batch = (size) => {
     const rows = [];

@@ -95,7 +95,7 @@ export async function openServices(config: Config): Promise<Services> {
     users: new UserRepository(db),
     audit: new AuditRepository(db),
     retention: new RetentionRepository(db),
-    authLogs: new TappedAuthLogRepository(db, storage.dialect, checkEvents, storage),
+    authLogs: new TappedAuthLogRepository(storage, checkEvents),
     tokens: new ApiTokenRepository(db),
     idempotency: new IdempotencyRepository(db),
     webhooks: new WebhookRepository(db, storage.dialect),

@@ -1,16 +1,11 @@
 import { sql, type Kysely } from 'kysely';
-import type { Dialect } from './migrations/helpers.js';
+import type { Storage } from './database.js';
 import type { AuthLogInsert, Database } from './schema.js';
 import type BetterSqlite3 from 'better-sqlite3';
 import type pg from 'pg';
 
-export type SqliteHandle = BetterSqlite3.Database;
-
-/** The connections under Kysely that the batch writer uses directly (Storage.sqlite, Storage.pgPool). */
-export interface RawHandles {
-  sqlite?: SqliteHandle;
-  pgPool?: pg.Pool;
-}
+/** What the repository needs of the storage: Kysely, and for the batch writer the connection(s) under it. */
+export type AuthLogStorage = Pick<Storage, 'db' | 'dialect' | 'sqlite' | 'pgPool'>;
 
 /** SQLite: rows per prepared multi-row INSERT (compiled once); the rest go one prepared row at a time. */
 const SQLITE_CHUNK = 64;
@@ -54,16 +49,15 @@ export interface AuthLogQuery {
 export class AuthLogRepository {
   private readonly sqliteWriter: ((rows: readonly AuthLogInsert[], counters: ReadonlyMap<number, CounterDelta>) => void) | null;
   private readonly pgPool: pg.Pool | null;
+  private readonly db: Kysely<Database>;
 
-  constructor(
-    private readonly db: Kysely<Database>,
-    dialect: Dialect,
-    raw: RawHandles,
-  ) {
-    if (dialect === 'sqlite' && !raw.sqlite) throw new Error('AuthLogRepository on SQLite needs the connection handle (Storage.sqlite)');
-    if (dialect === 'postgres' && !raw.pgPool) throw new Error('AuthLogRepository on PostgreSQL needs the connection pool (Storage.pgPool)');
-    this.sqliteWriter = dialect === 'sqlite' ? sqliteBatchWriter(raw.sqlite!) : null;
-    this.pgPool = dialect === 'postgres' ? raw.pgPool! : null;
+  constructor(storage: AuthLogStorage) {
+    const { dialect, sqlite, pgPool } = storage;
+    if (dialect === 'sqlite' && !sqlite) throw new Error('AuthLogRepository on SQLite needs the connection handle (Storage.sqlite)');
+    if (dialect === 'postgres' && !pgPool) throw new Error('AuthLogRepository on PostgreSQL needs the connection pool (Storage.pgPool)');
+    this.db = storage.db;
+    this.sqliteWriter = dialect === 'sqlite' ? sqliteBatchWriter(sqlite!) : null;
+    this.pgPool = dialect === 'postgres' ? pgPool! : null;
   }
 
   /** Writes one batch atomically (one transaction, or one statement): log rows and counter increments (never lost, never doubled). */
@@ -225,7 +219,7 @@ const WRITE_POSTGRES = `with logged as (${insertPostgres(1)}) ${countPostgres(8)
  * SQLite's batch write: one synchronous transaction of statements prepared once on the
  * connection; it throws (and rolls back) as a whole, so the writer can retry the batch.
  */
-function sqliteBatchWriter(sqlite: SqliteHandle): (rows: readonly AuthLogInsert[], counters: ReadonlyMap<number, CounterDelta>) => void {
+function sqliteBatchWriter(sqlite: BetterSqlite3.Database): (rows: readonly AuthLogInsert[], counters: ReadonlyMap<number, CounterDelta>) => void {
   let transaction: ((rows: readonly AuthLogInsert[], counters: ReadonlyMap<number, CounterDelta>) => void) | null = null;
   // Prepared on first use: the schema is certainly migrated by then.
   const prepare = () => {

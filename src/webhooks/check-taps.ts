@@ -1,7 +1,6 @@
 import type { Kysely } from 'kysely';
-import { AuthLogRepository, type RawHandles } from '../storage/auth-log-repository.js';
+import { AuthLogRepository, type AuthLogStorage } from '../storage/auth-log-repository.js';
 import { LicenseRepository } from '../storage/license-repository.js';
-import type { Dialect } from '../storage/migrations/helpers.js';
 import type { Database } from '../storage/schema.js';
 import type { CheckEventTap } from './check-events.js';
 
@@ -12,12 +11,10 @@ import type { CheckEventTap } from './check-events.js';
  */
 export class TappedAuthLogRepository extends AuthLogRepository {
   constructor(
-    db: Kysely<Database>,
-    dialect: Dialect,
+    storage: AuthLogStorage,
     private readonly tap: CheckEventTap,
-    raw: RawHandles,
   ) {
-    super(db, dialect, raw);
+    super(storage);
   }
 
   override async writeBatch(...args: Parameters<AuthLogRepository['writeBatch']>): Promise<void> {
