@@ -9,6 +9,15 @@ const median = (values) => {
 };
 const sum = (values) => values.reduce((a, b) => a + b, 0);
 
+/** One round's figures, by name. */
+const FIGURE = {
+  rps: (r) => r.rps,
+  p99: (r) => r.latency?.p99,
+  // µs of the server's CPU per request (busy share ÷ rate): unlike the rate, it holds when a round
+  // is bound by the load generator rather than by the server.
+  cpuPerRequestUs: (r) => (typeof r.serverCpu === 'number' && r.rps > 0 ? (r.serverCpu * 1e6) / r.rps : null),
+};
+
 /** Medians across rounds for one target and scenario (rounds: the measured runs only). */
 export function summarise(rounds) {
   return {
@@ -20,9 +29,7 @@ export function summarise(rounds) {
     p99: median(rounds.map((r) => r.latency.p99)),
     rssMB: Math.max(...rounds.map((r) => r.rssPeakMB ?? 0)),
     serverCpu: median(rounds.map((r) => r.serverCpu)),
-    // µs of the server's CPU per request, round by round (busy share ÷ rate): unlike the rate, it
-    // holds when a round is bound by the load generator rather than by the server.
-    cpuPerRequestUs: median(rounds.map((r) => (typeof r.serverCpu === 'number' && r.rps > 0 ? (r.serverCpu * 1e6) / r.rps : null))),
+    cpuPerRequestUs: median(rounds.map(FIGURE.cpuPerRequestUs)),
     dbCpu: median(rounds.map((r) => r.dbCpu)),
     loaderCpu: median(rounds.map((r) => r.loaderCpu)),
     otherCpu: median(rounds.map((r) => r.otherCpu)),
@@ -56,24 +63,44 @@ const COLUMNS = [
   ['errors', 'r'],
 ];
 
-/** A target's figure ÷ the bare server's for the same scenario (null when either is missing). */
-const toBare = (m, b, key) => (m?.[key] != null && b?.[key] ? m[key] / b[key] : null);
+/**
+ * A target's figure ÷ the bare server's for one scenario (bare's ÷ the target's with `inverse`):
+ * the median of round-by-round ratios, each of the target's rounds against the bare server's round
+ * of the same number, measured next to it, so a drift of the host's speed over the run cancels
+ * out instead of landing on whichever target ran in the slow minutes. Results without round
+ * numbers (JSON from before they were recorded) give the ratio of the medians. null when either
+ * side is missing.
+ */
+function toBare(result, targetId, scenarioId, key, inverse = false) {
+  const measured = (id) => (result.runs?.[id]?.[scenarioId] ?? []).filter((r) => r.phase === 'round' && r.round != null);
+  const bareRound = new Map(measured('bare').map((r) => [r.round, FIGURE[key](r)]));
+  const paired = median(
+    measured(targetId).map((r) => {
+      const own = FIGURE[key](r);
+      const bare = bareRound.get(r.round);
+      if (own == null || bare == null || own <= 0 || bare <= 0) return null;
+      return inverse ? bare / own : own / bare;
+    }),
+  );
+  if (paired !== null) return paired;
+  const m = result.summary[targetId]?.[scenarioId]?.[key];
+  const b = result.summary.bare?.[scenarioId]?.[key];
+  return m > 0 && b > 0 ? (inverse ? b / m : m / b) : null;
+}
 
 /** Rows (arrays of cells) of one target's table. */
 function tableRows(result, target, scenarios) {
-  const bare = result.summary.bare ?? {};
   return scenarios.map((s) => {
     const m = result.summary[target.id]?.[s.id];
-    const b = bare[s.id];
     if (!m) return [s.title, ...COLUMNS.slice(1).map(() => '-')];
     const isBare = target.id === 'bare';
     return [
       s.title,
       fmt.int(m.rps),
-      isBare ? '1.00' : fmt.ratio(toBare(m, b, 'rps')),
+      isBare ? '1.00' : fmt.ratio(toBare(result, target.id, s.id, 'rps')),
       fmt.ms(m.p50),
       fmt.ms(m.p99),
-      isBare ? '1.00' : fmt.ratio(toBare(m, b, 'p99')),
+      isBare ? '1.00' : fmt.ratio(toBare(result, target.id, s.id, 'p99')),
       fmt.int(m.rssMB),
       fmt.pct(m.serverCpu),
       fmt.pct(m.dbCpu),
@@ -110,11 +137,12 @@ export function goals(result) {
     for (const id of ['single-ok', 'single-notfound']) {
       const m = s[id];
       const b = bare[id];
-      const ratio = toBare(m, b, 'rps');
+      const ratio = toBare(result, target.id, id, 'rps');
       if (ratio === null) continue;
-      check(ratio >= floor, `${target.title}, ${title(id)}: throughput ${ratio.toFixed(2)} × bare (goal ≥ ${floor.toFixed(2)})${cpuNote(m, b)}`);
+      const cpu = toBare(result, target.id, id, 'cpuPerRequestUs', true);
+      check(ratio >= floor, `${target.title}, ${title(id)}: throughput ${ratio.toFixed(2)} × bare (goal ≥ ${floor.toFixed(2)})${cpuNote(m, b, cpu)}`);
       if (target.dialect === 'sqlite') {
-        const p = toBare(m, b, 'p99');
+        const p = toBare(result, target.id, id, 'p99');
         if (p !== null) check(p <= 2, `${target.title}, ${title(id)}: p99 ${p.toFixed(2)} × bare's (goal ≤ 2)`);
       }
     }
@@ -132,14 +160,14 @@ export function goals(result) {
 
 /**
  * Informational, beside a throughput goal: the server's CPU per request, the target's and the bare
- * server's, and bare's ÷ the target's (the throughput ratio the target would reach if both were
- * bound by their own CPU alone).
+ * server's (medians), and bare's ÷ the target's round by round (the throughput ratio the target
+ * would reach if both were bound by their own CPU alone).
  */
-function cpuNote(m, b) {
+function cpuNote(m, b, ratio) {
   const k = m?.cpuPerRequestUs;
   const c = b?.cpuPerRequestUs;
-  if (k == null || c == null) return '';
-  return `; server CPU per check ${k.toFixed(1)} µs, bare's ${c.toFixed(1)} µs (${(c / k).toFixed(2)})`;
+  if (k == null || c == null || ratio === null) return '';
+  return `; server CPU per check ${k.toFixed(1)} µs, bare's ${c.toFixed(1)} µs (${ratio.toFixed(2)})`;
 }
 
 /**
@@ -147,12 +175,11 @@ function cpuNote(m, b) {
  * (log=false), each against the bare server's own rounds of the same scenario.
  */
 export function rowCost(result) {
-  const bare = result.summary.bare ?? {};
   const lines = [];
   for (const target of result.targets.filter((t) => t.id !== 'bare')) {
     const s = result.summary[target.id] ?? {};
-    const withRow = toBare(s['single-ok'], bare['single-ok'], 'rps');
-    const without = toBare(s['single-nolog'], bare['single-nolog'], 'rps');
+    const withRow = toBare(result, target.id, 'single-ok', 'rps');
+    const without = toBare(result, target.id, 'single-nolog', 'rps');
     if (withRow === null || without === null) continue;
     const a = s['single-ok'].cpuPerRequestUs;
     const b = s['single-nolog'].cpuPerRequestUs;
@@ -166,7 +193,7 @@ export function rowCost(result) {
 
 function header(result) {
   const o = result.options;
-  return `${o.connections} connections, ${o.rounds} rounds × ${o.duration} s per scenario and target (after a ${o.warmup} s warm-up), alternating targets each round; medians across rounds (RSS: peak). Rounds in which other processes took more than ${Math.round(o.maxOthers * 100)}% of the server's CPU were measured again (up to 3 times, each after waiting up to 60 s for the machine to calm down). ${o.licenses.toLocaleString('en-US')} licenses, ${o.logRows.toLocaleString('en-US')} seeded Previous Auths rows; logging on.`;
+  return `${o.connections} connections, ${o.rounds} rounds × ${o.duration} s per scenario and target (after a ${o.warmup} s warm-up), alternating targets each round (every other round in reverse order); medians across rounds (RSS: peak), and each ratio to bare is the median of round-by-round ratios (a target's round ÷ the bare server's round of the same number). Rounds in which other processes took more than ${Math.round(o.maxOthers * 100)}% of the server's CPU were measured again (up to 3 times, each after waiting up to 60 s for the machine to calm down). ${o.licenses.toLocaleString('en-US')} licenses, ${o.logRows.toLocaleString('en-US')} seeded Previous Auths rows; logging on.`;
 }
 
 /** Warnings about how far the figures can be trusted. */
@@ -185,7 +212,8 @@ function notes(result) {
     const title = result.scenarios.find((x) => x.id === drift.id)?.title ?? drift.id;
     out.push(
       `the host's speed moved during the run: the bare server's rounds of one scenario differed by up to ${Math.round(drift.spread * 100)}% ` +
-        `(${title}: ${fmt.int(drift.m.rpsMin)} to ${fmt.int(drift.m.rpsMax)} req/s), so a ratio to bare can be off by as much; rerun and compare.`,
+        `(${title}: ${fmt.int(drift.m.rpsMin)} to ${fmt.int(drift.m.rpsMax)} req/s). The ratios to bare pair each round with the bare server's round of the same number, ` +
+        'which cancels a drift over minutes but not a change within seconds; rerun and compare.',
     );
   }
   const noisy = Math.max(0, ...all.map((m) => m.otherCpu ?? 0));
@@ -275,8 +303,11 @@ and the benchmarked licenses with the real \`keyward\` CLI, seeds the remaining 
 PostgreSQL in a fresh schema of \`BENCH_DATABASE_URL\` when set) with Previous Auths logging on,
 and the bare server with the bytes Keyward answered (the body and the three signature headers,
 captured once, so both put the same bytes on the wire; the bare server signs nothing). A separate load-generator process drives
-each with autocannon: 50 connections, a warm-up, then rounds alternating bare / Keyward so drift
-hits both. Afterwards Keyward is stopped with SIGTERM and every license's \`totalChecks\` (read with
+each with autocannon: 50 connections, a warm-up, then rounds alternating bare / Keyward, every
+other round in reverse order (bare, Keyward; Keyward, bare; ...). Each ratio to bare is the median
+of round-by-round ratios: a Keyward round divided by the bare server's round of the same number,
+measured seconds apart, so a drift of the host's speed over the minutes of a run cancels out
+instead of landing on whichever server ran in the slow minutes. Afterwards Keyward is stopped with SIGTERM and every license's \`totalChecks\` (read with
 \`keyward license show --json\`) and the Previous Auths row count are compared with the number of
 requests the load generator completed.
 

@@ -719,10 +719,13 @@ async function main() {
         for (const t of all) log(line(t, 'warm-up', await measure(t, s, options.warmup, 'warmup')));
       }
       for (let round = 1; round <= options.rounds; round++) {
-        for (const t of all) {
+        // Every other round runs the targets in reverse (A B, B A, A B, ...): a steady drift of the
+        // host's speed then favours each target as often as it hurts it in the round-by-round ratios.
+        for (const t of round % 2 ? all : [...all].reverse()) {
           // A round in which other processes took much of the server's CPU is measured again.
           for (let attempt = 1; ; attempt++) {
             const r = await measure(t, s, options.duration, 'round');
+            r.round = round;
             log(line(t, `round ${round}`, r));
             if (r.otherCpu === null || r.otherCpu <= options.maxOthers || attempt > MAX_REPEATS) break;
             r.phase = 'disturbed';

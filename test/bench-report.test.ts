@@ -1,0 +1,85 @@
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+// bench/report.mjs is plain JavaScript outside the compiled tree: loaded by path, untyped.
+const reportPath = fileURLToPath(new URL('../bench/report.mjs', import.meta.url));
+const report = await import(reportPath);
+
+interface Round {
+  phase: string;
+  round?: number;
+  rps: number;
+  serverCpu: number;
+  latency: { p50: number; p99: number };
+  rssPeakMB: number;
+  completed: number;
+  non2xx: number;
+  errors: number;
+  mismatches: number;
+  elapsedMs: number;
+}
+
+const rounds = (rates: number[], p99s: number[], serverCpu = 0.9): Round[] =>
+  rates.map((rps, i) => ({
+    phase: 'round',
+    round: i + 1,
+    rps,
+    serverCpu,
+    latency: { p50: 1, p99: p99s[i]! },
+    rssPeakMB: 100,
+    completed: rps * 5,
+    non2xx: 0,
+    errors: 0,
+    mismatches: 0,
+    elapsedMs: 5000,
+  }));
+
+function resultOf(bare: Round[], sqlite: Round[]) {
+  const measured = (rs: Round[]) => rs.filter((r) => r.phase === 'round');
+  return {
+    runs: { bare: { 'single-ok': bare }, sqlite: { 'single-ok': sqlite } },
+    summary: {
+      bare: { 'single-ok': report.summarise(measured(bare)) },
+      sqlite: { 'single-ok': report.summarise(measured(sqlite)) },
+    },
+    targets: [
+      { id: 'bare', title: 'bare node:http' },
+      { id: 'sqlite', title: 'Keyward, SQLite', dialect: 'sqlite' },
+    ],
+    scenarios: [{ id: 'single-ok', title: 'single check AUTHORISED' }],
+    options: { licenses: 10_000 },
+    counters: [],
+  };
+}
+
+const lineOf = (result: unknown, start: string): string =>
+  (report.goals(result) as { text: string }[]).map((g) => g.text).find((t) => t.startsWith(start)) ?? '';
+
+describe('bench report: ratios to bare', () => {
+  // The host slows from 40k to 20k req/s over the run; Keyward's rounds each sit at 0.5-0.85 of the
+  // bare round beside them. The ratio of the medians (20,000 ÷ 30,000) says 0.67; the median of the
+  // round-by-round ratios (0.50, 0.80, 0.85) says 0.80.
+  const bare = rounds([40_000, 30_000, 20_000], [4, 4, 4]);
+  const sqlite = rounds([20_000, 24_000, 17_000], [5, 12, 7], 0.95);
+
+  it('pairs each round with the bare round of the same number and takes the median', () => {
+    const result = resultOf(bare, sqlite);
+    expect(lineOf(result, 'Keyward, SQLite, single check AUTHORISED: throughput')).toMatch(/throughput 0\.80 × bare/);
+    // p99: 5/4, 12/4, 7/4 → median 1.75.
+    expect(lineOf(result, 'Keyward, SQLite, single check AUTHORISED: p99')).toMatch(/p99 1\.75 × bare's/);
+    // CPU per check: bare 22.5, 30, 45 µs; Keyward 47.5, 39.6, 55.9 µs → bare ÷ Keyward 0.47, 0.76, 0.81.
+    expect(lineOf(result, 'Keyward, SQLite, single check AUTHORISED: throughput')).toMatch(/\(0\.76\)$/);
+  });
+
+  it('ignores rounds that were measured again', () => {
+    const disturbed = { ...sqlite[1]!, phase: 'disturbed', rps: 1_000 };
+    const result = resultOf(bare, [sqlite[0]!, disturbed, sqlite[1]!, sqlite[2]!]);
+    expect(lineOf(result, 'Keyward, SQLite, single check AUTHORISED: throughput')).toMatch(/throughput 0\.80 × bare/);
+  });
+
+  it('falls back to the ratio of medians for results without round numbers', () => {
+    const unnumbered = (rs: Round[]) => rs.map(({ round: _, ...r }) => r as Round);
+    const result = resultOf(unnumbered(bare), unnumbered(sqlite));
+    expect(lineOf(result, 'Keyward, SQLite, single check AUTHORISED: throughput')).toMatch(/throughput 0\.67 × bare/);
+  });
+});
