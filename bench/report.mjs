@@ -71,21 +71,43 @@ const COLUMNS = [
  * numbers (JSON from before they were recorded) give the ratio of the medians. null when either
  * side is missing.
  */
-function toBare(result, targetId, scenarioId, key, inverse = false) {
+const toBare = (result, targetId, scenarioId, key, inverse = false) => toTarget(result, targetId, 'bare', scenarioId, key, inverse);
+
+/** The same, against any other target `refId` (the baseline build). */
+function toTarget(result, targetId, refId, scenarioId, key, inverse = false) {
   const measured = (id) => (result.runs?.[id]?.[scenarioId] ?? []).filter((r) => r.phase === 'round' && r.round != null);
-  const bareRound = new Map(measured('bare').map((r) => [r.round, FIGURE[key](r)]));
+  const refRound = new Map(measured(refId).map((r) => [r.round, FIGURE[key](r)]));
   const paired = median(
     measured(targetId).map((r) => {
       const own = FIGURE[key](r);
-      const bare = bareRound.get(r.round);
-      if (own == null || bare == null || own <= 0 || bare <= 0) return null;
-      return inverse ? bare / own : own / bare;
+      const ref = refRound.get(r.round);
+      if (own == null || ref == null || own <= 0 || ref <= 0) return null;
+      return inverse ? ref / own : own / ref;
     }),
   );
   if (paired !== null) return paired;
   const m = result.summary[targetId]?.[scenarioId]?.[key];
-  const b = result.summary.bare?.[scenarioId]?.[key];
+  const b = result.summary[refId]?.[scenarioId]?.[key];
   return m > 0 && b > 0 ? (inverse ? b / m : m / b) : null;
+}
+
+/**
+ * With --baseline: this build's SQLite figures ÷ the baseline build's, scenario by scenario
+ * (round-by-round ratios, like those to bare).
+ */
+export function againstBaseline(result) {
+  const baseline = result.targets.find((t) => t.build === 'baseline');
+  const own = result.targets.find((t) => t.dialect === 'sqlite' && t.build !== 'baseline');
+  if (!baseline || !own) return [];
+  return result.scenarios.flatMap((s) => {
+    const rps = toTarget(result, own.id, baseline.id, s.id, 'rps');
+    const cpu = toTarget(result, own.id, baseline.id, s.id, 'cpuPerRequestUs', true);
+    if (rps === null) return [];
+    const k = result.summary[own.id]?.[s.id]?.cpuPerRequestUs;
+    const b = result.summary[baseline.id]?.[s.id]?.cpuPerRequestUs;
+    const cpuText = cpu !== null && k != null && b != null ? `; server CPU per check ${k.toFixed(1)} µs, the baseline's ${b.toFixed(1)} µs (${cpu.toFixed(2)})` : '';
+    return [`${s.title}: throughput ${rps.toFixed(3)} × the baseline's${cpuText}`];
+  });
 }
 
 /** Rows (arrays of cells) of one target's table. */
@@ -131,7 +153,7 @@ export function goals(result) {
   const bare = result.summary.bare ?? {};
   const check = (ok, text) => lines.push({ ok, text });
   const title = (id) => result.scenarios.find((x) => x.id === id)?.title ?? id;
-  for (const target of result.targets.filter((t) => t.id !== 'bare')) {
+  for (const target of result.targets.filter((t) => t.id !== 'bare' && t.build !== 'baseline')) {
     const s = result.summary[target.id] ?? {};
     const floor = target.dialect === 'postgres' ? 0.7 : 0.8;
     for (const id of ['single-ok', 'single-notfound']) {
@@ -243,6 +265,12 @@ export function printReport(result, print = console.log) {
     print('');
     print('What the Previous Auths row costs:');
     for (const l of cost) print(`  ${l}`);
+  }
+  const versus = againstBaseline(result);
+  if (versus.length) {
+    print('');
+    print('This build against the baseline (--baseline; Keyward on SQLite, round by round):');
+    for (const l of versus) print(`  ${l}`);
   }
   for (const note of notes(result)) print(`\nNOTE: ${note}`);
 }

@@ -31,6 +31,10 @@ const HELP = `Usage: npm run bench -- [options]       (or: node bench/run.mjs [o
                     (default 0.15; 1 = never repeat)
   --json FILE       also write every figure to FILE
   --cpu-prof DIR    run Keyward and the bare server under node --cpu-prof, write profiles to DIR and summarise them
+  --baseline DIR    also run another build of Keyward (DIR: the root of a checkout built with
+                    npm run build, e.g. a git worktree of an older commit) on SQLite, round for
+                    round beside this one, and report this build ÷ the baseline (leaves
+                    docs/benchmarks.md alone)
   --no-docs         do not rewrite docs/benchmarks.md
   --keep            keep the temporary data directory (and PostgreSQL schema)
   -h, --help        this text
@@ -39,7 +43,8 @@ Environment: BENCH_DATABASE_URL=postgres://... adds Keyward on PostgreSQL (in a 
 Exit status 1 if any answer was not 2xx (or had the wrong body), a request failed, or a
 license's totalChecks / the Previous Auths row count differs from the requests completed.`;
 
-let BIN = path.join(ROOT, 'bin', 'keyward.js');
+/** This build's snapshot (snapshotApp); a target may run another build (--baseline). */
+let APP = { appRoot: ROOT, bin: path.join(ROOT, 'bin', 'keyward.js') };
 const PUBLIC_URL = 'https://license.example.com';
 const SECRET = 'keyward-bench-secret-0123456789abcdef0123456789';
 const UNKNOWN_KEY = randomKey();
@@ -113,6 +118,7 @@ function parseOptions(argv) {
       scenarios: { type: 'string' },
       json: { type: 'string' },
       'cpu-prof': { type: 'string' },
+      baseline: { type: 'string' },
       'no-docs': { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -144,8 +150,9 @@ function parseOptions(argv) {
     // `npm run` starts scripts in the package root; paths are relative to where it was typed.
     json: values.json ? path.resolve(process.env.INIT_CWD ?? process.cwd(), values.json) : null,
     cpuProf: values['cpu-prof'] ? path.resolve(process.env.INIT_CWD ?? process.cwd(), values['cpu-prof']) : null,
-    // Only a full, unprofiled run of every scenario is the record.
-    docs: !quick && !values['no-docs'] && !values['cpu-prof'],
+    baseline: values.baseline ? path.resolve(process.env.INIT_CWD ?? process.cwd(), values.baseline) : null,
+    // Only a full, unprofiled run of every scenario, of this build alone, is the record.
+    docs: !quick && !values['no-docs'] && !values['cpu-prof'] && !values.baseline,
     keep: values.keep,
     scenarios: SCENARIOS.map((s) => s.id),
   };
@@ -156,6 +163,14 @@ function parseOptions(argv) {
     options.scenarios = wanted;
   }
   if (options.scenarios.length !== SCENARIOS.length) options.docs = false;
+  if (options.baseline) {
+    if (options.cpuProf) throw new Error('--baseline and --cpu-prof cannot be combined (profiles are kept per database)');
+    for (const part of ['bin/keyward.js', 'dist/server.js', 'package.json']) {
+      if (!existsSync(path.join(options.baseline, part))) {
+        throw new Error(`--baseline ${options.baseline}: no ${part} there (give the root of another Keyward checkout, built with npm run build)`);
+      }
+    }
+  }
   return options;
 }
 
@@ -223,23 +238,33 @@ function rssKiB(pid) {
 }
 
 /**
- * Copies the compiled Keyward (bin/, dist/, package.json) into the run's directory and uses that
- * copy throughout, so a rebuild of dist/ while the benchmark runs (tests, a watcher) cannot mix
- * two versions of the server, its CLI and the seeding code. Everything else at the top of the
- * checkout (node_modules, the templates under src/, ...) is linked, not copied.
+ * Copies a compiled Keyward (bin/, dist/, package.json) into the run's directory, to be used
+ * throughout, so a rebuild of dist/ while the benchmark runs (tests, a watcher) cannot mix two
+ * versions of the server, its CLI and the seeding code. Everything else at the top of the checkout
+ * (node_modules, the templates under src/, ...) is linked, not copied; a checkout without its own
+ * node_modules (a git worktree, say) uses this one's.
  */
-function snapshotApp(tmp) {
-  const app = path.join(tmp, 'app');
-  mkdirSync(app, { recursive: true });
+function snapshotApp(source, into) {
+  mkdirSync(into, { recursive: true });
   const copied = new Set(['dist', 'bin', 'package.json']);
-  for (const name of readdirSync(ROOT)) {
+  const names = new Set(readdirSync(source));
+  for (const name of names) {
     if (name === '.git' || name === '.env') continue;
-    if (copied.has(name)) cpSync(path.join(ROOT, name), path.join(app, name), { recursive: true });
-    else symlinkSync(path.join(ROOT, name), path.join(app, name));
+    if (copied.has(name)) cpSync(path.join(source, name), path.join(into, name), { recursive: true });
+    else symlinkSync(path.join(source, name), path.join(into, name));
   }
-  BIN = path.join(app, 'bin', 'keyward.js');
-  setAppRoot(app);
-  return app;
+  if (!names.has('node_modules')) symlinkSync(path.join(ROOT, 'node_modules'), path.join(into, 'node_modules'));
+  return { appRoot: into, bin: path.join(into, 'bin', 'keyward.js') };
+}
+
+/** Runs `fn` with the seeding code loaded from `target`'s build (the baseline's, or this one's). */
+async function withApp(target, fn) {
+  setAppRoot(target.appRoot ?? APP.appRoot);
+  try {
+    return await fn();
+  } finally {
+    setAppRoot(APP.appRoot);
+  }
 }
 
 const pct = (x) => (x === null || x === undefined ? '-' : `${Math.round(x * 100)}%`);
@@ -311,9 +336,9 @@ async function waitForQuiet(ourPids, share, maxMs) {
 }
 
 // ---------------------------------------------------------------------------------- the CLI
-function cli(env, args, cwd) {
+function cli(target, env, args) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [target.bin ?? APP.bin, ...args], { env, cwd: target.dir, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -353,8 +378,8 @@ async function prepareDatabase(target, options, tmp, poolState, log) {
   const env = targetEnv(target);
   const t0 = Date.now();
   const [first, ...rest] = PRODUCTS;
-  await cli(env, ['product', 'create', '--name', `Bench product ${first}`, '--id', String(first), '--json'], target.dir);
-  await inBatches(rest, 4, (id) => cli(env, ['product', 'create', '--name', `Bench product ${id}`, '--id', String(id), '--json'], target.dir));
+  await cli(target, env, ['product', 'create', '--name', `Bench product ${first}`, '--id', String(first), '--json']);
+  await inBatches(rest, 4, (id) => cli(target, env, ['product', 'create', '--name', `Bench product ${id}`, '--id', String(id), '--json']));
   const licenses = {};
   for (const [label, products] of [
     ['single', [SINGLE_PRODUCT]],
@@ -363,7 +388,7 @@ async function prepareDatabase(target, options, tmp, poolState, log) {
     ['nonce', [SINGLE_PRODUCT]],
   ]) {
     const args = ['license', 'create', ...products.flatMap((p) => ['--product', String(p)]), '--note', `bench: ${label}`, '--json'];
-    const created = await cli(env, args, target.dir);
+    const created = await cli(target, env, args);
     if (typeof created.key !== 'string' || !Number.isInteger(created.id)) throw new Error(`license create printed no id/key: ${JSON.stringify(created)}`);
     licenses[label] = { id: created.id, key: created.key };
   }
@@ -398,7 +423,7 @@ async function startKeyward(target, options) {
   const logFile = path.join(target.dir, 'server.log');
   const fd = openSync(logFile, 'a');
   const nodeArgs = cpuProfArgs(options.cpuProf, target.dialect);
-  const child = spawnOn(0, process.execPath, [...nodeArgs, BIN, 'serve'], {
+  const child = spawnOn(0, process.execPath, [...nodeArgs, target.bin ?? APP.bin, 'serve'], {
     env: { ...targetEnv(target), HOST: '127.0.0.1', PORT: String(port) },
     cwd: target.dir,
     stdio: ['ignore', fd, fd],
@@ -607,7 +632,8 @@ async function main() {
 
   try {
     log(`Keyward benchmark: ${options.quick ? 'QUICK smoke run' : 'full run'}; data in ${tmp}`);
-    snapshotApp(tmp);
+    APP = snapshotApp(ROOT, path.join(tmp, 'app'));
+    setAppRoot(APP.appRoot);
     if (!pinned) log('WARNING: cannot pin processes to CPUs (taskset missing or fewer than 2 CPUs); figures will be noisier.');
     if (options.cpuProf) {
       mkdirSync(options.cpuProf, { recursive: true });
@@ -618,6 +644,14 @@ async function main() {
     const sqliteDir = path.join(tmp, 'sqlite');
     mkdirSync(sqliteDir, { recursive: true });
     targets.push({ id: 'keyward-sqlite', title: 'Keyward, SQLite', dialect: 'sqlite', dir: sqliteDir, databaseUrl: `sqlite:${path.join(sqliteDir, 'keyward.db')}` });
+    if (options.baseline) {
+      // Another build on its own SQLite database, run beside this one round for round.
+      const dir = path.join(tmp, 'baseline-sqlite');
+      mkdirSync(dir, { recursive: true });
+      const app = snapshotApp(options.baseline, path.join(tmp, 'baseline-app'));
+      targets.push({ id: 'baseline-sqlite', title: 'Keyward baseline, SQLite', dialect: 'sqlite', dir, databaseUrl: `sqlite:${path.join(dir, 'keyward.db')}`, build: 'baseline', ...app });
+      log(`  baseline: the build in ${options.baseline}`);
+    }
     if (pgBase) {
       const pgDir = path.join(tmp, 'postgres');
       mkdirSync(pgDir, { recursive: true });
@@ -626,7 +660,7 @@ async function main() {
       targets.push({ id: 'keyward-postgres', title: 'Keyward, PostgreSQL', dialect: 'postgres', dir: pgDir, databaseUrl: created.url, schema: created.schema });
     }
     log('Preparing databases:');
-    for (const t of targets) await prepareDatabase(t, options, tmp, poolState, log);
+    for (const t of targets) await withApp(t, () => prepareDatabase(t, options, tmp, poolState, log));
     if (options.licenses > 10_000 || options.logRows > 0) {
       // Gigabytes just seeded are still being written back to disk; let that finish first.
       const t0 = Date.now();
@@ -758,11 +792,11 @@ async function main() {
       const env = targetEnv(t);
       const count = (ids) => activeScenarios.filter((s) => ids.includes(s.license)).reduce((n, s) => n + t.completed[s.id], 0);
       for (const [label, { id }] of Object.entries(t.licenses)) {
-        const shown = await cli(env, ['license', 'show', String(id), '--json'], t.dir);
+        const shown = await cli(t, env, ['license', 'show', String(id), '--json']);
         const uses = activeScenarios.filter((s) => s.license === label).map((s) => s.id);
         counters.push({ target: t.title, what: `license ${id} (${label}${uses.length ? `: ${uses.join(', ')}` : ', unused'}) totalChecks`, expected: count([label]), found: shown.totalChecks });
       }
-      const after = await readTotals(env, t.seeded);
+      const after = await withApp(t, () => readTotals(env, t.seeded));
       if (activeScenarios.some((s) => s.license === 'pool')) {
         counters.push({ target: t.title, what: `seeded licenses (many-keys) sum of totalChecks`, expected: count(['pool']), found: after.rangeChecks - t.baseline.rangeChecks });
       }
@@ -793,7 +827,7 @@ async function main() {
       hardware: { ...machine, postgres: pgVersion },
       serverEnv: { PUBLIC_URL, LOG_LEVEL: 'info', CHECK_FAIL_LIMIT, HOST: '127.0.0.1' },
       signedAnswers: signed,
-      targets: all.map((t) => ({ id: t.id, title: t.title, dialect: t.dialect, idleRssMB: t.idleRssMB })),
+      targets: all.map((t) => ({ id: t.id, title: t.title, dialect: t.dialect, idleRssMB: t.idleRssMB, build: t.build })),
       scenarios: activeScenarios.map((s) => ({ id: s.id, title: s.title, method: 'POST', path: s.path, body: s.body ?? null, answer: answers[s.id] })),
       summary,
       runs,

@@ -83,3 +83,22 @@ describe('bench report: ratios to bare', () => {
     expect(lineOf(result, 'Keyward, SQLite, single check AUTHORISED: throughput')).toMatch(/throughput 0\.67 × bare/);
   });
 });
+
+describe('bench report: this build against a baseline build (--baseline)', () => {
+  it('divides this build by the baseline round by round, and sets no goals for the baseline', () => {
+    const bare = rounds([40_000, 20_000], [4, 4]);
+    const own = rounds([33_000, 17_000], [5, 5], 0.95);
+    const base = rounds([30_000, 17_000], [5, 5], 0.95);
+    const result = resultOf(bare, own);
+    result.runs = { ...result.runs, baseline: { 'single-ok': base } } as typeof result.runs;
+    (result.summary as Record<string, unknown>).baseline = { 'single-ok': report.summarise(base) };
+    result.targets.push({ id: 'baseline', title: 'Keyward baseline, SQLite', dialect: 'sqlite', build: 'baseline' } as (typeof result.targets)[number]);
+    // 33,000 ÷ 30,000 = 1.10 and 17,000 ÷ 17,000 = 1.00: median 1.05; CPU per check likewise.
+    expect(report.againstBaseline(result)).toEqual([
+      expect.stringMatching(/^single check AUTHORISED: throughput 1\.050 × the baseline's; server CPU per check .* \(1\.05\)$/),
+    ]);
+    const goals = (report.goals(result) as { text: string }[]).map((g) => g.text);
+    expect(goals.some((t) => t.startsWith('Keyward baseline'))).toBe(false);
+    expect(goals.some((t) => t.startsWith('Keyward, SQLite, single check AUTHORISED: throughput'))).toBe(true);
+  });
+});
