@@ -303,7 +303,8 @@ function resultsMarkdown(result) {
   const cost = rowCost(result);
   if (cost.length) lines.push('', '### What the Previous Auths row costs', '', ...cost.map((l) => `- ${l}`));
   const warnings = notes(result);
-  if (warnings.length) lines.push('', ...warnings.map((n) => `> **Note:** ${n}`));
+  // A blank quoted line between notes, or Markdown runs them together into one paragraph.
+  if (warnings.length) lines.push('', warnings.map((n) => `> **Note:** ${n}`).join('\n>\n'));
   lines.push('');
   return lines.join('\n');
 }
