@@ -324,6 +324,7 @@ BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npm run bench   # + P
 npm run bench -- --licenses 1000000 --log-rows 10000000                    # scale mode
 npm run bench -- --quick                        # 1 s smoke run (does not touch this file)
 npm run bench -- --json results.json            # also write every figure as JSON
+npm run bench -- --baseline ../base --rounds 12 --duration 2   # this build against another (bench/README.md)
 \`\`\`
 
 What it does: builds (\`npm run build\`), creates a throw-away data directory, creates the products
