@@ -1,0 +1,80 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+
+// The whole benchmark (bench/run.mjs: the built Keyward, its CLI, the seeder, the load generator,
+// the counter check and the report), in 1-second rounds: a smoke test of the tool, not a
+// measurement. It runs the compiled dist/, which `npm test` builds first.
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const pgUrl = inject('pgUrl');
+const dir = mkdtempSync(path.join(os.tmpdir(), 'keyward-bench-smoke-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function runBench(args: string[]): Promise<{ code: number | null; output: string }> {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  if (pgUrl) env.BENCH_DATABASE_URL = pgUrl;
+  else delete env.BENCH_DATABASE_URL;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(ROOT, 'bench', 'run.mjs'), ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, output }));
+  });
+}
+
+interface Round {
+  phase: string;
+  round?: number;
+  completed: number;
+  non2xx: number;
+  mismatches: number;
+  errors: number;
+}
+
+describe('npm run bench, as a smoke test (1 s rounds)', () => {
+  it('serves every target, matches every counter exactly and pairs the rounds', async () => {
+    const json = path.join(dir, 'result.json');
+    const docs = readFileSync(path.join(ROOT, 'docs', 'benchmarks.md'), 'utf8');
+    const scenarios = ['single-ok', 'single-notfound'];
+    const { code, output } = await runBench([
+      '--quick',
+      '--scenarios',
+      scenarios.join(','),
+      '--licenses',
+      '200',
+      '--rounds',
+      '2',
+      // Other tests share the machine: never wait for quiet, never repeat a round.
+      '--max-others',
+      '1',
+      '--json',
+      json,
+    ]);
+    expect(code, output).toBe(0);
+
+    const result = JSON.parse(readFileSync(json, 'utf8'));
+    const targets = ['bare', 'keyward-sqlite', ...(pgUrl ? ['keyward-postgres'] : [])];
+    expect(result.targets.map((t: { id: string }) => t.id)).toEqual(targets);
+    for (const target of targets) {
+      for (const scenario of scenarios) {
+        const rounds: Round[] = result.runs[target][scenario].filter((r: Round) => r.phase === 'round');
+        expect(rounds.map((r) => r.round), `${target} ${scenario}`).toEqual([1, 2]);
+        for (const r of rounds) {
+          expect(r.completed).toBeGreaterThan(0);
+          expect(r.non2xx + r.mismatches + r.errors).toBe(0);
+        }
+      }
+    }
+    // Every license's totalChecks and the Previous Auths rows match the requests completed.
+    expect(result.counters.length).toBeGreaterThanOrEqual(pgUrl ? 8 : 4);
+    expect(result.counters.filter((c: { ok: boolean }) => !c.ok)).toEqual([]);
+    expect(output).toMatch(/Keyward, SQLite, single check AUTHORISED: throughput \d+\.\d\d × bare/);
+    // A quick run is no record: docs/benchmarks.md is left as it was.
+    expect(readFileSync(path.join(ROOT, 'docs', 'benchmarks.md'), 'utf8')).toBe(docs);
+  }, 300_000);
+});
