@@ -373,7 +373,7 @@ function targetEnv(target) {
   };
 }
 
-/** Products and the benchmarked licenses through the CLI, the bulk seeded; returns the baseline. */
+/** Products and the benchmarked licenses through the CLI, the bulk seeded; records the totals before any load (target.totalsBefore). */
 async function prepareDatabase(target, options, tmp, poolState, log) {
   const env = targetEnv(target);
   const t0 = Date.now();
@@ -415,7 +415,7 @@ async function prepareDatabase(target, options, tmp, poolState, log) {
   }
   target.licenses = licenses;
   target.seeded = { firstId: seeded.firstId, lastId: seeded.lastId, poolSize };
-  target.baseline = await readTotals(env, target.seeded);
+  target.totalsBefore = await readTotals(env, target.seeded);
 }
 
 async function startKeyward(target, options) {
@@ -798,12 +798,12 @@ async function main() {
       }
       const after = await withApp(t, () => readTotals(env, t.seeded));
       if (activeScenarios.some((s) => s.license === 'pool')) {
-        counters.push({ target: t.title, what: `seeded licenses (many-keys) sum of totalChecks`, expected: count(['pool']), found: after.rangeChecks - t.baseline.rangeChecks });
+        counters.push({ target: t.title, what: `seeded licenses (many-keys) sum of totalChecks`, expected: count(['pool']), found: after.rangeChecks - t.totalsBefore.rangeChecks });
       }
       const total = activeScenarios.reduce((n, s) => n + (s.logged === false ? 0 : t.completed[s.id]), 0);
-      counters.push({ target: t.title, what: 'new Previous Auths rows', expected: total, found: after.logRows - t.baseline.logRows });
+      counters.push({ target: t.title, what: 'new Previous Auths rows', expected: total, found: after.logRows - t.totalsBefore.logRows });
       if (activeScenarios.some((s) => s.id === 'single-notfound')) {
-        counters.push({ target: t.title, what: 'new Previous Auths rows of unknown keys', expected: t.completed['single-notfound'], found: after.unknownKeyLogRows - t.baseline.unknownKeyLogRows });
+        counters.push({ target: t.title, what: 'new Previous Auths rows of unknown keys', expected: t.completed['single-notfound'], found: after.unknownKeyLogRows - t.totalsBefore.unknownKeyLogRows });
       }
     }
     for (const c of counters) c.ok = c.expected === c.found;
