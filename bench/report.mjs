@@ -92,22 +92,26 @@ function toTarget(result, targetId, refId, scenarioId, key, inverse = false) {
 }
 
 /**
- * With --baseline: this build's SQLite figures ÷ the baseline build's, scenario by scenario
- * (round-by-round ratios, like those to bare).
+ * With --baseline: this build's figures ÷ the baseline build's on the same database kind (SQLite,
+ * and PostgreSQL when both ran on it), scenario by scenario (round-by-round ratios, like those to bare).
  */
 export function againstBaseline(result) {
-  const baseline = result.targets.find((t) => t.build === 'baseline');
-  const own = result.targets.find((t) => t.dialect === 'sqlite' && t.build !== 'baseline');
-  if (!baseline || !own) return [];
-  return result.scenarios.flatMap((s) => {
-    const rps = toTarget(result, own.id, baseline.id, s.id, 'rps');
-    const cpu = toTarget(result, own.id, baseline.id, s.id, 'cpuPerRequestUs', true);
-    if (rps === null) return [];
-    const k = result.summary[own.id]?.[s.id]?.cpuPerRequestUs;
-    const b = result.summary[baseline.id]?.[s.id]?.cpuPerRequestUs;
-    const cpuText = cpu !== null && k != null && b != null ? `; server CPU per check ${k.toFixed(1)} µs, the baseline's ${b.toFixed(1)} µs (${cpu.toFixed(2)})` : '';
-    return [`${s.title}: throughput ${rps.toFixed(3)} × the baseline's${cpuText}`];
-  });
+  const lines = [];
+  for (const baseline of result.targets.filter((t) => t.build === 'baseline')) {
+    const own = result.targets.find((t) => t.dialect === baseline.dialect && t.id !== 'bare' && t.build !== 'baseline');
+    if (!own) continue;
+    const kind = baseline.dialect === 'postgres' ? 'PostgreSQL' : 'SQLite';
+    for (const s of result.scenarios) {
+      const rps = toTarget(result, own.id, baseline.id, s.id, 'rps');
+      const cpu = toTarget(result, own.id, baseline.id, s.id, 'cpuPerRequestUs', true);
+      if (rps === null) continue;
+      const k = result.summary[own.id]?.[s.id]?.cpuPerRequestUs;
+      const b = result.summary[baseline.id]?.[s.id]?.cpuPerRequestUs;
+      const cpuText = cpu !== null && k != null && b != null ? `; server CPU per check ${k.toFixed(1)} µs, the baseline's ${b.toFixed(1)} µs (${cpu.toFixed(2)})` : '';
+      lines.push(`${kind}, ${s.title}: throughput ${rps.toFixed(3)} × the baseline's${cpuText}`);
+    }
+  }
+  return lines;
 }
 
 /** Rows (arrays of cells) of one target's table. */
@@ -269,7 +273,7 @@ export function printReport(result, print = console.log) {
   const versus = againstBaseline(result);
   if (versus.length) {
     print('');
-    print('This build against the baseline (--baseline; Keyward on SQLite, round by round):');
+    print('This build against the baseline (--baseline; round by round):');
     for (const l of versus) print(`  ${l}`);
   }
   for (const note of notes(result)) print(`\nNOTE: ${note}`);

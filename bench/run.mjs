@@ -32,9 +32,9 @@ const HELP = `Usage: npm run bench -- [options]       (or: node bench/run.mjs [o
   --json FILE       also write every figure to FILE
   --cpu-prof DIR    run Keyward and the bare server under node --cpu-prof, write profiles to DIR and summarise them
   --baseline DIR    also run another build of Keyward (DIR: the root of a checkout built with
-                    npm run build, e.g. a git worktree of an older commit) on SQLite, round for
-                    round beside this one, and report this build ÷ the baseline (leaves
-                    docs/benchmarks.md alone)
+                    npm run build, e.g. a git worktree of an older commit) on SQLite, and on
+                    PostgreSQL too when BENCH_DATABASE_URL is set, round for round beside this
+                    one, and report this build ÷ the baseline (leaves docs/benchmarks.md alone)
   --no-docs         do not rewrite docs/benchmarks.md
   --keep            keep the temporary data directory (and PostgreSQL schema)
   -h, --help        this text
@@ -641,6 +641,7 @@ async function main() {
     }
 
     // 1. Databases and Keyward servers.
+    let baselineApp = null;
     const sqliteDir = path.join(tmp, 'sqlite');
     mkdirSync(sqliteDir, { recursive: true });
     targets.push({ id: 'keyward-sqlite', title: 'Keyward, SQLite', dialect: 'sqlite', dir: sqliteDir, databaseUrl: `sqlite:${path.join(sqliteDir, 'keyward.db')}` });
@@ -648,8 +649,8 @@ async function main() {
       // Another build on its own SQLite database, run beside this one round for round.
       const dir = path.join(tmp, 'baseline-sqlite');
       mkdirSync(dir, { recursive: true });
-      const app = snapshotApp(options.baseline, path.join(tmp, 'baseline-app'));
-      targets.push({ id: 'baseline-sqlite', title: 'Keyward baseline, SQLite', dialect: 'sqlite', dir, databaseUrl: `sqlite:${path.join(dir, 'keyward.db')}`, build: 'baseline', ...app });
+      baselineApp = snapshotApp(options.baseline, path.join(tmp, 'baseline-app'));
+      targets.push({ id: 'baseline-sqlite', title: 'Keyward baseline, SQLite', dialect: 'sqlite', dir, databaseUrl: `sqlite:${path.join(dir, 'keyward.db')}`, build: 'baseline', ...baselineApp });
       log(`  baseline: the build in ${options.baseline}`);
     }
     if (pgBase) {
@@ -658,6 +659,13 @@ async function main() {
       const created = await createPostgresSchema(pgBase, 'kw_bench');
       pgVersion = created.version;
       targets.push({ id: 'keyward-postgres', title: 'Keyward, PostgreSQL', dialect: 'postgres', dir: pgDir, databaseUrl: created.url, schema: created.schema });
+      if (baselineApp) {
+        // The baseline build on PostgreSQL too: its own schema, created by its own migrations.
+        const dir = path.join(tmp, 'baseline-postgres');
+        mkdirSync(dir, { recursive: true });
+        const other = await createPostgresSchema(pgBase, 'kw_bench');
+        targets.push({ id: 'baseline-postgres', title: 'Keyward baseline, PostgreSQL', dialect: 'postgres', dir, databaseUrl: other.url, schema: other.schema, build: 'baseline', ...baselineApp });
+      }
     }
     log('Preparing databases:');
     for (const t of targets) await withApp(t, () => prepareDatabase(t, options, tmp, poolState, log));

@@ -85,20 +85,39 @@ describe('bench report: ratios to bare', () => {
 });
 
 describe('bench report: this build against a baseline build (--baseline)', () => {
+  const withTarget = (result: ReturnType<typeof resultOf>, id: string, target: Record<string, string>, runs: Round[]) => {
+    result.runs = { ...result.runs, [id]: { 'single-ok': runs } } as typeof result.runs;
+    (result.summary as Record<string, unknown>)[id] = { 'single-ok': report.summarise(runs) };
+    result.targets.push({ id, ...target } as (typeof result.targets)[number]);
+  };
+
   it('divides this build by the baseline round by round, and sets no goals for the baseline', () => {
     const bare = rounds([40_000, 20_000], [4, 4]);
     const own = rounds([33_000, 17_000], [5, 5], 0.95);
     const base = rounds([30_000, 17_000], [5, 5], 0.95);
     const result = resultOf(bare, own);
-    result.runs = { ...result.runs, baseline: { 'single-ok': base } } as typeof result.runs;
-    (result.summary as Record<string, unknown>).baseline = { 'single-ok': report.summarise(base) };
-    result.targets.push({ id: 'baseline', title: 'Keyward baseline, SQLite', dialect: 'sqlite', build: 'baseline' } as (typeof result.targets)[number]);
+    withTarget(result, 'baseline', { title: 'Keyward baseline, SQLite', dialect: 'sqlite', build: 'baseline' }, base);
     // 33,000 ÷ 30,000 = 1.10 and 17,000 ÷ 17,000 = 1.00: median 1.05; CPU per check likewise.
     expect(report.againstBaseline(result)).toEqual([
-      expect.stringMatching(/^single check AUTHORISED: throughput 1\.050 × the baseline's; server CPU per check .* \(1\.05\)$/),
+      expect.stringMatching(/^SQLite, single check AUTHORISED: throughput 1\.050 × the baseline's; server CPU per check .* \(1\.05\)$/),
     ]);
     const goals = (report.goals(result) as { text: string }[]).map((g) => g.text);
     expect(goals.some((t) => t.startsWith('Keyward baseline'))).toBe(false);
     expect(goals.some((t) => t.startsWith('Keyward, SQLite, single check AUTHORISED: throughput'))).toBe(true);
+  });
+
+  it('pairs each baseline with this build on the same database (PostgreSQL with PostgreSQL)', () => {
+    const result = resultOf(rounds([40_000, 40_000], [4, 4]), rounds([30_000, 30_000], [5, 5]));
+    withTarget(result, 'baseline-sqlite', { title: 'Keyward baseline, SQLite', dialect: 'sqlite', build: 'baseline' }, rounds([30_000, 30_000], [5, 5]));
+    withTarget(result, 'postgres', { title: 'Keyward, PostgreSQL', dialect: 'postgres' }, rounds([26_000, 24_000], [6, 6]));
+    withTarget(result, 'baseline-postgres', { title: 'Keyward baseline, PostgreSQL', dialect: 'postgres', build: 'baseline' }, rounds([20_000, 20_000], [6, 6]));
+    // SQLite 30,000 ÷ 30,000; PostgreSQL 26,000 ÷ 20,000 = 1.30 and 24,000 ÷ 20,000 = 1.20: median 1.25.
+    expect(report.againstBaseline(result)).toEqual([
+      expect.stringMatching(/^SQLite, single check AUTHORISED: throughput 1\.000 × /),
+      expect.stringMatching(/^PostgreSQL, single check AUTHORISED: throughput 1\.250 × the baseline's/),
+    ]);
+    const goals = (report.goals(result) as { text: string }[]).map((g) => g.text);
+    expect(goals.filter((t) => t.includes('baseline'))).toEqual([]);
+    expect(goals.some((t) => t.startsWith('Keyward, PostgreSQL, single check AUTHORISED: throughput'))).toBe(true);
   });
 });
