@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import { loadConfig } from '../src/config.js';
 import { openServices, type Services } from '../src/services.js';
-import type { CounterDelta } from '../src/storage/auth-log-repository.js';
+import { AuthLogRepository, type CounterDelta } from '../src/storage/auth-log-repository.js';
 import type { AuthLogInsert } from '../src/storage/schema.js';
 import { WriteBehind } from '../src/storage/write-behind.js';
 import { describeEachDialect, type TestDatabase } from './helpers/dialects.js';
@@ -143,5 +143,33 @@ describeEachDialect('Previous Auths batch write ($name)', (create, name) => {
         ? (await sql<{ name: string }>`select name from sqlite_master where type = 'index' and tbl_name = 'auth_logs' and sql is not null`.execute(services.storage.db)).rows
         : (await sql<{ name: string }>`select indexname as name from pg_indexes where tablename = 'auth_logs' and schemaname = current_schema() and indexname <> 'auth_logs_pkey'`.execute(services.storage.db)).rows;
     expect(names.map((r) => r.name).sort()).toEqual(['auth_logs_license_idx', 'auth_logs_product_time_idx', 'auth_logs_time_status_idx']);
+  });
+
+  // PostgreSQL parses and plans a named statement once per connection instead of on every batch.
+  // One pooled connection here, so the statements the test reads are the ones the batch used.
+  if (name === 'postgres') it('PostgreSQL: prepares the batch statements once per connection, and runs unnamed once a pooler loses them', async () => {
+    const { default: pg } = await import('pg');
+    const pool = new pg.Pool({ connectionString: db.env.DATABASE_URL, max: 1 });
+    try {
+      const repo = new AuthLogRepository({ db: services.storage.db, dialect: 'postgres', sqlite: undefined, pgPool: pool });
+      const prepared = async () =>
+        (await pool.query<{ name: string }>("select name from pg_prepared_statements where name like 'keyward_%' order by name")).rows.map((r) => r.name);
+      const one = (i: number) => new Map([[a, { checks: 1, lastCheckAt: 1_700_000_000_000 + i, lastIp: '192.0.2.1' }]]);
+      await repo.writeBatch([row(1, a)], one(1));
+      await repo.writeBatch([row(2, a)], one(2));
+      await repo.writeBatch([row(3, null)], new Map());
+      expect(await prepared()).toEqual(['keyward_auth_log_insert', 'keyward_auth_log_write']);
+
+      // What a pooler in transaction mode does: the next statement reaches a server connection that
+      // never saw the Parse, while node-postgres still believes it is prepared (26000 from the server).
+      await pool.query('deallocate all');
+      await repo.writeBatch([row(4, a)], one(4));
+      await repo.writeBatch([row(5, a)], one(5));
+      expect(await prepared()).toEqual([]);
+      expect((await logRows()).map((r) => r.time)).toEqual([1, 2, 3, 4, 5].map((i) => row(i, a).time));
+      expect(await counters(a)).toMatchObject({ total_checks: 4, last_check_at: 1_700_000_000_005 });
+    } finally {
+      await pool.end();
+    }
   });
 });
