@@ -77,4 +77,24 @@ describe('npm run bench, as a smoke test (1 s rounds)', () => {
     // A quick run is no record: docs/benchmarks.md is left as it was.
     expect(readFileSync(path.join(ROOT, 'docs', 'benchmarks.md'), 'utf8')).toBe(docs);
   }, 300_000);
+
+  it('runs a baseline build beside this one on each database (--baseline, here this checkout against itself)', async () => {
+    const json = path.join(dir, 'baseline.json');
+    const { code, output } = await runBench(['--quick', '--baseline', ROOT, '--scenarios', 'single-ok', '--licenses', '200', '--rounds', '2', '--max-others', '1', '--json', json]);
+    expect(code, output).toBe(0);
+    const result = JSON.parse(readFileSync(json, 'utf8'));
+    const targets = ['bare', 'keyward-sqlite', 'baseline-sqlite', ...(pgUrl ? ['keyward-postgres', 'baseline-postgres'] : [])];
+    expect(result.targets.map((t: { id: string }) => t.id).sort()).toEqual([...targets].sort());
+    for (const target of targets) {
+      const rounds: Round[] = result.runs[target]['single-ok'].filter((r: Round) => r.phase === 'round');
+      expect(rounds.map((r) => r.round), target).toEqual([1, 2]);
+      expect(rounds.every((r) => r.completed > 0 && r.non2xx + r.mismatches + r.errors === 0), target).toBe(true);
+    }
+    // Each baseline's own counters are checked too, and each is compared with this build on its database.
+    expect(result.counters.filter((c: { ok: boolean }) => !c.ok)).toEqual([]);
+    const checked = new Set(result.counters.map((c: { target: string }) => c.target));
+    expect([...checked].sort()).toEqual(result.targets.filter((t: { id: string }) => t.id !== 'bare').map((t: { title: string }) => t.title).sort());
+    expect(output).toMatch(/SQLite, single check AUTHORISED: throughput \d+\.\d{3} × the baseline's/);
+    if (pgUrl) expect(output).toMatch(/PostgreSQL, single check AUTHORISED: throughput \d+\.\d{3} × the baseline's/);
+  }, 300_000);
 });
