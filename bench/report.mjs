@@ -98,17 +98,15 @@ function toTarget(result, targetId, refId, scenarioId, key, inverse = false) {
 export function againstBaseline(result) {
   const lines = [];
   for (const baseline of result.targets.filter((t) => t.build === 'baseline')) {
-    const own = result.targets.find((t) => t.dialect === baseline.dialect && t.id !== 'bare' && t.build !== 'baseline');
+    const own = result.targets.find((t) => t.dialect === baseline.dialect && t.build !== 'baseline');
     if (!own) continue;
     const kind = baseline.dialect === 'postgres' ? 'PostgreSQL' : 'SQLite';
     for (const s of result.scenarios) {
       const rps = toTarget(result, own.id, baseline.id, s.id, 'rps');
-      const cpu = toTarget(result, own.id, baseline.id, s.id, 'cpuPerRequestUs', true);
       if (rps === null) continue;
-      const k = result.summary[own.id]?.[s.id]?.cpuPerRequestUs;
-      const b = result.summary[baseline.id]?.[s.id]?.cpuPerRequestUs;
-      const cpuText = cpu !== null && k != null && b != null ? `; server CPU per check ${k.toFixed(1)} µs, the baseline's ${b.toFixed(1)} µs (${cpu.toFixed(2)})` : '';
-      lines.push(`${kind}, ${s.title}: throughput ${rps.toFixed(3)} × the baseline's${cpuText}`);
+      const cpu = toTarget(result, own.id, baseline.id, s.id, 'cpuPerRequestUs', true);
+      const note = cpuNote(result.summary[own.id]?.[s.id], result.summary[baseline.id]?.[s.id], cpu, "the baseline's");
+      lines.push(`${kind}, ${s.title}: throughput ${rps.toFixed(3)} × the baseline's${note}`);
     }
   }
   return lines;
@@ -185,15 +183,16 @@ export function goals(result) {
 }
 
 /**
- * Informational, beside a throughput goal: the server's CPU per request, the target's and the bare
- * server's (medians), and bare's ÷ the target's round by round (the throughput ratio the target
- * would reach if both were bound by their own CPU alone).
+ * Informational, beside a throughput ratio: the server's CPU per request, the target's and the
+ * reference's (`whose`: the bare server's, or the baseline's; medians), and the reference's ÷ the
+ * target's round by round (the throughput ratio the target would reach if both were bound by
+ * their own CPU alone).
  */
-function cpuNote(m, b, ratio) {
+function cpuNote(m, ref, ratio, whose = "bare's") {
   const k = m?.cpuPerRequestUs;
-  const c = b?.cpuPerRequestUs;
+  const c = ref?.cpuPerRequestUs;
   if (k == null || c == null || ratio === null) return '';
-  return `; server CPU per check ${k.toFixed(1)} µs, bare's ${c.toFixed(1)} µs (${ratio.toFixed(2)})`;
+  return `; server CPU per check ${k.toFixed(1)} µs, ${whose} ${c.toFixed(1)} µs (${ratio.toFixed(2)})`;
 }
 
 /**

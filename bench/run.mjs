@@ -640,31 +640,26 @@ async function main() {
       log(`Profiling Keyward with --cpu-prof into ${options.cpuProf} (profiling slows it down: do not compare these figures).`);
     }
 
-    // 1. Databases and Keyward servers.
-    let baselineApp = null;
-    const sqliteDir = path.join(tmp, 'sqlite');
-    mkdirSync(sqliteDir, { recursive: true });
-    targets.push({ id: 'keyward-sqlite', title: 'Keyward, SQLite', dialect: 'sqlite', dir: sqliteDir, databaseUrl: `sqlite:${path.join(sqliteDir, 'keyward.db')}` });
+    // 1. Databases and Keyward servers: this build on SQLite (and PostgreSQL), and with --baseline
+    // another build beside it on each, on a database of its own (its own CLI, migrations, seeding).
+    const builds = [{ id: 'keyward', title: 'Keyward' }];
     if (options.baseline) {
-      // Another build on its own SQLite database, run beside this one round for round.
-      const dir = path.join(tmp, 'baseline-sqlite');
-      mkdirSync(dir, { recursive: true });
-      baselineApp = snapshotApp(options.baseline, path.join(tmp, 'baseline-app'));
-      targets.push({ id: 'baseline-sqlite', title: 'Keyward baseline, SQLite', dialect: 'sqlite', dir, databaseUrl: `sqlite:${path.join(dir, 'keyward.db')}`, build: 'baseline', ...baselineApp });
+      builds.push({ id: 'baseline', title: 'Keyward baseline', build: 'baseline', ...snapshotApp(options.baseline, path.join(tmp, 'baseline-app')) });
       log(`  baseline: the build in ${options.baseline}`);
     }
+    const addTarget = (b, dialect, database) => {
+      const dir = path.join(tmp, b.id === 'keyward' ? dialect : `${b.id}-${dialect}`);
+      mkdirSync(dir, { recursive: true });
+      const { id, title, ...app } = b;
+      const kind = dialect === 'postgres' ? 'PostgreSQL' : 'SQLite';
+      targets.push({ id: `${id}-${dialect}`, title: `${title}, ${kind}`, dialect, dir, ...app, ...database(dir) });
+    };
+    for (const b of builds) addTarget(b, 'sqlite', (dir) => ({ databaseUrl: `sqlite:${path.join(dir, 'keyward.db')}` }));
     if (pgBase) {
-      const pgDir = path.join(tmp, 'postgres');
-      mkdirSync(pgDir, { recursive: true });
-      const created = await createPostgresSchema(pgBase, 'kw_bench');
-      pgVersion = created.version;
-      targets.push({ id: 'keyward-postgres', title: 'Keyward, PostgreSQL', dialect: 'postgres', dir: pgDir, databaseUrl: created.url, schema: created.schema });
-      if (baselineApp) {
-        // The baseline build on PostgreSQL too: its own schema, created by its own migrations.
-        const dir = path.join(tmp, 'baseline-postgres');
-        mkdirSync(dir, { recursive: true });
-        const other = await createPostgresSchema(pgBase, 'kw_bench');
-        targets.push({ id: 'baseline-postgres', title: 'Keyward baseline, PostgreSQL', dialect: 'postgres', dir, databaseUrl: other.url, schema: other.schema, build: 'baseline', ...baselineApp });
+      for (const b of builds) {
+        const created = await createPostgresSchema(pgBase, 'kw_bench');
+        pgVersion = created.version;
+        addTarget(b, 'postgres', () => ({ databaseUrl: created.url, schema: created.schema }));
       }
     }
     log('Preparing databases:');

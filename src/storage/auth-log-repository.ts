@@ -95,8 +95,7 @@ export class AuthLogRepository {
   private queryPostgres(text: string, values: readonly string[]): Promise<void> {
     const name = this.namedStatements ? STATEMENT_NAMES.get(text) : undefined;
     return new Promise<void>((resolve, reject) => {
-      const config = name ? { name, text, values: values as string[] } : { text, values: values as string[] };
-      this.pgPool!.query(config, (err: Error | undefined) => (err ? reject(err) : resolve()));
+      this.pgPool!.query({ name, text, values: values as string[] }, (err: Error | undefined) => (err ? reject(err) : resolve()));
     }).catch((err: unknown) => {
       // A pooler between us and PostgreSQL that hands each statement to any server connection
       // (PgBouncer before 1.21 in transaction mode) loses named statements: run unnamed from now on.
