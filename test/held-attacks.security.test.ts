@@ -119,6 +119,24 @@ eachDialect('held attacks, on every route', (server) => {
     expect((await admin.get('/staff')).status).toBe(200);
   });
 
+  it('prints planted markup escaped on every dashboard page (notes, product names, check info, user agents, audit entries)', async () => {
+    const xss = '<script>alert("held")</script>';
+    const { id, key } = await server().issue([667], { owner: 'held-admin', note: xss });
+    await server().services.products.update(667, { name: xss, description: xss }, 'test');
+    await fetch(`${server().url}/api/check/667?info=${encodeURIComponent(xss)}`, { method: 'POST', headers: { authorization: key, 'user-agent': xss } });
+    await fetch(`${server().url}/api/check/667?info=${encodeURIComponent(xss)}`, { method: 'POST', headers: { authorization: 'held-unknown-key', 'user-agent': xss } });
+    await server().flush();
+    const pages = routes.filter((r) => r.method === 'GET' && !r.path.startsWith('/api/') && !r.path.startsWith('/docs') && !r.path.startsWith('/auth/'));
+    let shown = 0;
+    for (const r of pages) {
+      const path = fillIds(r.path.replace(/^\/staff\/products\/:id/, '/staff/products/667').replace(/^\/(staff\/)?licenses\/:id/, `/$1licenses/${id}`));
+      const res = await admin.get(path);
+      expect(res.text, path).not.toContain('<script>alert');
+      if (res.text.includes('&lt;script&gt;alert(')) shown++;
+    }
+    expect(shown, 'pages that showed the planted text, escaped').toBeGreaterThanOrEqual(6);
+  });
+
   describe('open redirects', () => {
     const hostile = ['//evil.example/x', '/\\evil.example', 'https://evil.example/', 'javascript:alert(1)', '/%2F%2Fevil.example', '\t//evil.example'];
 
