@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { check, KeywardVerificationError, type CheckOptions } from '../src/client/index.js';
 import { createSqlite } from './helpers/dialects.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
-import type { SnippetRun } from './helpers/snippets.js';
+import { hasPhp, runNodeSnippet, runPhpSnippet, type SnippetRun } from './helpers/snippets.js';
 import { PUBLIC_URL } from './helpers/suite.js';
 import { startTamperingProxy, withBody, type ProxiedRequest, type TamperingProxy } from './helpers/tampering-proxy.js';
 
@@ -87,7 +87,10 @@ const snippet = (name: string, run: (args: string[]) => Promise<SnippetRun>): Ve
   },
 });
 
-const verifiers: Verifier[] = [library];
+const verifiers: Verifier[] = [library, snippet('Node snippet', runNodeSnippet)];
+if (hasPhp()) verifiers.push(snippet('PHP snippet', runPhpSnippet));
+else if (process.env.CI) it('PHP snippet: php-cli with sodium is required in CI', () => expect.fail('php (with sodium) is missing'));
+else it.skip('PHP snippet: php is not installed here (install php-cli to run it; CI requires it)', () => {});
 
 const ASKED_FOR_ANOTHER = /did not ask for/;
 const NOT_VERIFIED = /does not verify/;
