@@ -146,6 +146,8 @@ describe('happy path against the real server', () => {
   it('refuses bad arguments before sending anything', async () => {
     await expect(check(base({ productId: [] }))).rejects.toThrow(TypeError);
     await expect(check(base({ productId: [8, 16], v1: true }))).rejects.toThrow(TypeError);
+    await expect(check(base({ productId: [8, 16.5] }))).rejects.toThrow(/whole numbers/);
+    await expect(check(base({ productId: ['8' as unknown as number] }))).rejects.toThrow(/whole numbers/);
   });
 });
 

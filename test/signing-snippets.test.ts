@@ -1,4 +1,3 @@
-import { execFile, execFileSync } from 'node:child_process';
 import { createHash, generateKeyPairSync, sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
@@ -7,45 +6,14 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, ROOT, runCli, startServerProcess, type ServerProcess } from './helpers/cli.js';
 import { createSqlite, type TestDatabase } from './helpers/dialects.js';
+import { hasPhp, NODE_SNIPPET, PHP_SNIPPET, runNodeSnippet, runPhpSnippet, type SnippetRun as Run } from './helpers/snippets.js';
 
 /**
  * The verification snippets of docs/signed-answers.md are test/snippets/*, run as a seller would
  * run them (`node`, `php`) against a real `keyward serve` process, and against an attacker's
  * stand-ins: a fake server, a tampering proxy, a replaying proxy, a stale date.
+ * test/signed-answers.security.test.ts adds the proxies that change the request body.
  */
-
-const SNIPPETS = path.join(ROOT, 'test', 'snippets');
-const NODE_SNIPPET = path.join(SNIPPETS, 'verify-answer.mjs');
-const PHP_SNIPPET = path.join(SNIPPETS, 'verify-answer.php');
-
-function hasPhp(): boolean {
-  try {
-    execFileSync('php', ['-r', 'exit(function_exists("sodium_crypto_sign_verify_detached") ? 0 : 3);'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-interface Run {
-  code: number | null;
-  out: any;
-  stderr: string;
-}
-
-function run(cmd: string, args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { timeout: 20_000, env: { PATH: process.env.PATH } }, (err, stdout, stderr) => {
-      let out: unknown;
-      try {
-        out = JSON.parse(stdout);
-      } catch {
-        out = stdout;
-      }
-      resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, out, stderr });
-    });
-  });
-}
 
 let db: TestDatabase;
 let server: ServerProcess;
@@ -194,10 +162,10 @@ function snippetSuite(label: string, exec: (args: string[]) => Promise<Run>): vo
   });
 }
 
-snippetSuite('Node snippet (node:crypto only)', (args) => run(process.execPath, [NODE_SNIPPET, ...args]));
+snippetSuite('Node snippet (node:crypto only)', runNodeSnippet);
 
 if (hasPhp()) {
-  snippetSuite('PHP snippet (sodium_crypto_sign_verify_detached)', (args) => run('php', [PHP_SNIPPET, ...args]));
+  snippetSuite('PHP snippet (sodium_crypto_sign_verify_detached)', runPhpSnippet);
 } else if (process.env.CI) {
   it('PHP snippet: php-cli with sodium is required in CI', () => {
     throw new Error('php (with sodium) is missing; .ci/run installs php-cli');

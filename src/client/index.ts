@@ -26,6 +26,7 @@ export interface CheckResult {
   status: string;
   pass: boolean;
   details: string;
+  /** Multiple check: the product the answer is about, always one of those asked for. */
   proId?: number;
   /** The HTTP status (200 for every check outcome; 429 when rate limited). */
   httpStatus: number;
@@ -33,7 +34,10 @@ export interface CheckResult {
   date: string;
 }
 
-/** The answer could not be trusted: unsigned, tampered, replayed, too old, or from another key. */
+/**
+ * The answer could not be trusted: unsigned, tampered, replayed, too old, from another key, or
+ * about a product this check did not ask for.
+ */
 export class KeywardVerificationError extends Error {
   override name = 'KeywardVerificationError';
 }
@@ -43,6 +47,8 @@ export async function check(options: CheckOptions): Promise<CheckResult> {
   const ids = typeof options.productId === 'number' ? [options.productId] : [...options.productId];
   const multiple = typeof options.productId !== 'number';
   if (ids.length === 0) throw new TypeError('productId: give at least one product id');
+  // Whole numbers, as the answer's proId is compared with them.
+  if (!ids.every((id) => Number.isSafeInteger(id) && id >= 0)) throw new TypeError('productId: product ids are whole numbers');
   if (options.v1 && multiple) throw new TypeError('v1: the V1 endpoint checks one product');
   const params = new URLSearchParams();
   if (multiple) params.set('proIds', ids.join(','));
@@ -88,11 +94,20 @@ export async function check(options: CheckOptions): Promise<CheckResult> {
   if (typeof parsed.status !== 'string' || typeof parsed.pass !== 'boolean' || typeof parsed.details !== 'string') {
     throw new KeywardVerificationError('the signed answer does not have the check shape');
   }
+  // The signature does not cover the request body, and a body's proIds win over the query's: a proxy
+  // can get a genuine answer about another product. Only an answer about an asked product counts.
+  const { proId } = parsed;
+  if (proId !== undefined && !(typeof proId === 'number' && ids.includes(proId))) {
+    throw new KeywardVerificationError(`the answer is about product ${JSON.stringify(proId)}, which this check did not ask for`);
+  }
+  if (multiple && parsed.pass && proId === undefined) {
+    throw new KeywardVerificationError('the answer passes without naming the product it is about');
+  }
   return {
     status: parsed.status,
     pass: parsed.pass,
     details: parsed.details,
-    ...(typeof parsed.proId === 'number' ? { proId: parsed.proId } : {}),
+    ...(typeof proId === 'number' ? { proId } : {}),
     httpStatus: response.status,
     keyId,
     date,

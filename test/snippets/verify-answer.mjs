@@ -1,9 +1,11 @@
 // Check a license with Keyward and verify the signed answer, with nothing but Node.js (18+).
-// Usage: node verify-answer.mjs <server URL> <product id> <license key> <public key, raw base64>
+// Usage: node verify-answer.mjs <server URL> <product id, or ids: 8,16> <license key> <public key, raw base64>
 // Exit code: 0 verified and pass, 1 verified and refused, 2 the answer cannot be trusted.
 import { createHash, createPublicKey, randomBytes, verify } from 'node:crypto';
 
-const [serverUrl, productId, licenseKey, publicKeyBase64] = process.argv.slice(2);
+const [serverUrl, productIds, licenseKey, publicKeyBase64] = process.argv.slice(2);
+// One product id: the single check. Several (8,16): the multiple check, the first one granted decides.
+const asked = productIds.split(',').map(Number);
 
 // The public key from `keyward keys show` (raw base64): pin it in your product.
 const publicKey = createPublicKey({
@@ -18,7 +20,10 @@ function untrusted(reason) {
 
 // A fresh random nonce per check: a recorded answer cannot be replayed to it.
 const nonce = randomBytes(18).toString('base64url');
-const target = `/api/check/${encodeURIComponent(productId)}?nonce=${nonce}`;
+const target =
+  asked.length === 1
+    ? `/api/check/${asked[0]}?nonce=${nonce}`
+    : `/api/check/multiple?proIds=${asked.join(',')}&nonce=${nonce}`;
 const response = await fetch(new URL(target, serverUrl), {
   method: 'POST',
   headers: { Authorization: licenseKey },
@@ -42,5 +47,11 @@ if (!verify(null, message, publicKey, Buffer.from(signature, 'base64'))) untrust
 
 // Only now is the body worth reading.
 const answer = JSON.parse(body.toString('utf8'));
-console.log(JSON.stringify({ verified: true, status: answer.status, pass: answer.pass === true }));
+
+// The signature does not cover the request body, and a body's proIds win over the query's: a proxy can
+// get a genuine answer about another product. A multiple answer must name a product this check asked for.
+if (asked.length > 1 && !asked.includes(answer.proId) && (answer.pass === true || answer.proId != null)) {
+  untrusted('the answer is about a product this check did not ask for');
+}
+console.log(JSON.stringify({ verified: true, status: answer.status, pass: answer.pass === true, proId: answer.proId }));
 process.exit(answer.pass === true ? 0 : 1);

@@ -1,9 +1,11 @@
 <?php
 // Check a license with Keyward and verify the signed answer with PHP's sodium extension (PHP 7.2+).
-// Usage: php verify-answer.php <server URL> <product id> <license key> <public key, raw base64>
+// Usage: php verify-answer.php <server URL> <product id, or ids: 8,16> <license key> <public key, raw base64>
 // Exit code: 0 verified and pass, 1 verified and refused, 2 the answer cannot be trusted.
 
-[, $serverUrl, $productId, $licenseKey, $publicKeyBase64] = $argv;
+[, $serverUrl, $productIds, $licenseKey, $publicKeyBase64] = $argv;
+// One product id: the single check. Several (8,16): the multiple check, the first one granted decides.
+$asked = array_map('intval', explode(',', $productIds));
 
 // The public key from `keyward keys show` (raw base64, 32 bytes): pin it in your product.
 $publicKey = base64_decode($publicKeyBase64, true);
@@ -16,7 +18,9 @@ function untrusted(string $reason): void
 
 // A fresh random nonce per check: a recorded answer cannot be replayed to it.
 $nonce = bin2hex(random_bytes(16));
-$target = '/api/check/' . rawurlencode($productId) . '?nonce=' . $nonce;
+$target = count($asked) === 1
+    ? '/api/check/' . $asked[0] . '?nonce=' . $nonce
+    : '/api/check/multiple?proIds=' . implode(',', $asked) . '&nonce=' . $nonce;
 $context = stream_context_create(['http' => [
     'method' => 'POST',
     'header' => "Authorization: {$licenseKey}\r\nContent-Length: 0\r\n",
@@ -60,5 +64,16 @@ if (!$valid) {
 
 // Only now is the body worth reading.
 $answer = json_decode($body, true);
-echo json_encode(['verified' => true, 'status' => $answer['status'], 'pass' => $answer['pass'] === true]), "\n";
+
+// The signature does not cover the request body, and a body's proIds win over the query's: a proxy can
+// get a genuine answer about another product. A multiple answer must name a product this check asked for.
+$proId = $answer['proId'] ?? null;
+if (count($asked) > 1 && !in_array($proId, $asked, true) && ($answer['pass'] === true || $proId !== null)) {
+    untrusted('the answer is about a product this check did not ask for');
+}
+$result = ['verified' => true, 'status' => $answer['status'], 'pass' => $answer['pass'] === true];
+if ($proId !== null) {
+    $result['proId'] = $proId;
+}
+echo json_encode($result), "\n";
 exit($answer['pass'] === true ? 0 : 1);
