@@ -79,3 +79,18 @@ eachDialect(
   { TRUST_PROXY: 'loopback' },
 );
 
+eachDialect('oversized User-Agent', (server) => {
+  it('a 15,000-character User-Agent is stored cut to its first 1,000 characters; the check passes', async () => {
+    const s = server();
+    const { id, key } = await s.issue([8]);
+    const long = `FXServer-${'a'.repeat(15_000 - 9)}`;
+    const exact = 'b'.repeat(1000);
+    expect((await request(s.url, { path: '/api/check/8', headers: { authorization: key, 'user-agent': long } })).json.status).toBe('AUTHORISED');
+    expect((await request(s.url, { path: '/api/check/8?info=exact', headers: { authorization: key, 'user-agent': exact } })).json.status).toBe('AUTHORISED');
+    await s.flush();
+    const logged = await s.services.repos.authLogs.list({ licenseId: id, limit: 10 });
+    expect(logged.find((r) => r.info === 'exact')!.user_agent).toBe(exact);
+    expect(logged.find((r) => r.info === null)!.user_agent).toBe(long.slice(0, 1000));
+  });
+});
+

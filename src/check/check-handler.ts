@@ -7,7 +7,7 @@ import type { Answers } from './answers.js';
 import type { ClientIpResolver } from './client-ip.js';
 import type { FailLimiter } from './fail-limiter.js';
 import type { CheckMetrics } from '../metrics/metrics.js';
-import { parseCheckInput, parseNonce } from './parse-input.js';
+import { parseCheckInput, parseNonce, parseUserAgent } from './parse-input.js';
 
 export const JSON_TYPE = 'application/json; charset=utf-8';
 
@@ -92,9 +92,7 @@ export function createCheckHandler(deps: CheckHandlerDeps): CheckHandler {
       ip,
       info: input.info,
       log: input.log,
-      // Stored as it is: Node refuses a NUL in a header and reads header bytes as Latin-1, so it
-      // holds neither of what storableText replaces in info.
-      userAgent: req.headers['user-agent'] ?? null,
+      userAgent: parseUserAgent(req.headers['user-agent']),
     });
     return result instanceof Promise
       ? result.then((r) => finish(kind, req, res, input.nonce, ip, now, started, r))

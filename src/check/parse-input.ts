@@ -10,6 +10,7 @@ export interface CheckInput {
 }
 
 export const INFO_MAX = 1000;
+export const USER_AGENT_MAX = 1000;
 export const NONCE_MAX = 128;
 const MAX_PRO_IDS = 100;
 const NO_LOG = new Set(['false', '0', 'no', 'off']);
@@ -123,6 +124,16 @@ export function parseInfo(value: unknown): string | null {
   // Do not leave half of a surrogate pair at the cut.
   const cut = text.slice(0, INFO_MAX);
   return storableText(/[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut);
+}
+
+/**
+ * The User-Agent as stored with the check: cut to its first 1,000 characters like `info`, never
+ * refused. Node reads header bytes as Latin-1 and refuses a NUL in a header, so there is no
+ * surrogate pair to split and nothing storableText would replace.
+ */
+export function parseUserAgent(header: string | undefined): string | null {
+  if (header === undefined) return null;
+  return header.length <= USER_AGENT_MAX ? header : header.slice(0, USER_AGENT_MAX);
 }
 
 type WellFormed = { isWellFormed(): boolean; toWellFormed(): string };
