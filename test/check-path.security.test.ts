@@ -94,3 +94,44 @@ eachDialect('oversized User-Agent', (server) => {
   });
 });
 
+eachDialect('hostile info shapes', (server) => {
+  const post = (key: string, body: string) =>
+    request(server().url, { path: '/api/check/8', headers: { authorization: key, 'content-type': 'application/json' }, body });
+  const storedInfo = async (id: number) => {
+    await server().flush();
+    return (await server().services.repos.authLogs.list({ licenseId: id, limit: 1 }))[0]!.info;
+  };
+
+  it('info nested 20,000 levels deep: the key is AUTHORISED and the first 1,000 characters of its JSON text are stored', async () => {
+    const { id, key } = await server().issue([8]);
+    const res = await post(key, `{"info":${'['.repeat(20_000)}${']'.repeat(20_000)}}`);
+    expect(res.status).toBe(200);
+    expect(res.json.status).toBe('AUTHORISED');
+    expect(await storedInfo(id)).toBe('['.repeat(1000));
+  });
+
+  const deepObject = (levels: number) => `${'{"a":['.repeat(levels)}1${']}'.repeat(levels)}`;
+  const hugeArray = `[${Array.from({ length: 15_000 }, (_, i) => i % 10).join(',')}]`;
+  it.each([
+    ['deep objects and arrays under keys that name Object methods', `{"toString":0,"valueOf":0,"a":${deepObject(4000)}}`],
+    ['a huge array', hugeArray],
+    ['__proto__, constructor and toJSON keys', '{"__proto__":{"polluted":1},"constructor":{"prototype":{"polluted":1}},"toJSON":"x","toString":"y"}'],
+    ['a deep array holding strings with escapes', `[${'["\\u0000\\ud800é\\"",'.repeat(2500)}0${']'.repeat(2500)}]`],
+  ])('%s: the key is AUTHORISED and the first 1,000 characters of the JSON text are stored', async (_, info) => {
+    const { id, key } = await server().issue([8]);
+    const res = await post(key, `{"info":${info}}`);
+    expect(res.status).toBe(200);
+    expect(res.json.status).toBe('AUTHORISED');
+    // What JSON.stringify would give if it could go that deep, cut where every info is cut.
+    const expected = jsonTextOf(info).slice(0, 1000);
+    expect(await storedInfo(id)).toBe(expected);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});
+
+/** The JSON text of a JSON document as JSON.stringify writes it (minified), without recursion limits. */
+function jsonTextOf(json: string): string {
+  // Re-serialising token by token: the test documents are minified already except for escapes,
+  // which JSON.stringify writes in its own way; parse each string token and write it back.
+  return json.replace(/"(?:[^"\\]|\\.)*"/g, (token) => JSON.stringify(JSON.parse(token)));
+}

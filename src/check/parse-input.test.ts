@@ -326,6 +326,14 @@ describe('parseCheckInput: info', () => {
     expect(/[\uD800-\uDBFF]$/.test(info)).toBe(false);
   });
 
+  it('stores a value too deep for JSON.stringify as the first 1000 characters of its JSON text', () => {
+    const deep = fromBody(`{"info":${'['.repeat(20_000)}${']'.repeat(20_000)}}`, JSON_TYPE).info;
+    expect(deep).toBe('['.repeat(1000));
+    const methods = fromBody(`{"info":{"toString":0,"valueOf":0,"a":${'[{"a":'.repeat(5000)}1${'}]'.repeat(5000)}}}`, JSON_TYPE).info!;
+    expect(methods).toHaveLength(1000);
+    expect(methods.startsWith('{"toString":0,"valueOf":0,"a":[{"a":[{"a":')).toBe(true);
+  });
+
   it('keeps a surrogate pair that ends exactly at the cut', () => {
     const text = `${'a'.repeat(998)}😀tail`;
     expect(json({ info: text }).info).toBe(`${'a'.repeat(998)}😀`);

@@ -1,3 +1,5 @@
+import { jsonPrefix } from './json-prefix.js';
+
 /** What a check request says, gathered from its header, query string and body (SPEC section 1). */
 export interface CheckInput {
   key: string | null;
@@ -109,17 +111,10 @@ export function parseProIds(value: unknown): number[] {
   return out;
 }
 
+/** Text as it is; any other value as its JSON text, however deep or large (only what is kept is written). */
 export function parseInfo(value: unknown): string | null {
   if (value === undefined || value === null) return null;
-  let text: string;
-  if (typeof value === 'string') text = value;
-  else {
-    try {
-      text = JSON.stringify(value) ?? String(value);
-    } catch {
-      text = String(value);
-    }
-  }
+  const text = typeof value === 'string' ? value : jsonPrefix(value, INFO_MAX + 1);
   if (text.length <= INFO_MAX) return storableText(text);
   // Do not leave half of a surrogate pair at the cut.
   const cut = text.slice(0, INFO_MAX);
