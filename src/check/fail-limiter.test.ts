@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { brakeKey, MAX_TRACKED, MemoryFailLimiter, WINDOW_MS } from './fail-limiter.js';
+import { brakeKey, MAX_TRACKED, MemoryFailLimiter, sha256Hex, WINDOW_MS } from './fail-limiter.js';
 
 const LIMIT = 30;
 const ipOf = (i: number) => `10.${(i >>> 16) & 255}.${(i >>> 8) & 255}.${i & 255}`;
@@ -50,6 +50,10 @@ describe('MemoryFailLimiter: the rule', () => {
     for (let i = 0; i < LIMIT; i++) limiter.miss(`2001:db8:1:2::${(i + 1).toString(16)}`, `guess-${i}`, now);
     expect(limiter.blockedFor('2001:db8:1:2:ffff::9', now)).toBe(WINDOW_MS);
     expect(limiter.blockedFor('2001:db8:1:3::1', now)).toBe(0);
+  });
+
+  it('digests with SHA-256 (the one-shot function or, on older Node.js 20, createHash)', () => {
+    expect(sha256Hex('abc')).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
   });
 
   it('a block reported by another instance refuses the caller until it ends', () => {

@@ -1,4 +1,4 @@
-import { hash, randomBytes } from 'node:crypto';
+import crypto from 'node:crypto';
 import ipaddr from 'ipaddr.js';
 import { LRUCache } from 'lru-cache';
 
@@ -32,6 +32,10 @@ const MAX_SLOTS = MAX_TRACKED * 31;
 const SMALL = 64;
 /** A higher CHECK_FAIL_LIMIT counts as this, so one caller's digests always fit in MAX_SLOTS (in Redis too). */
 export const MAX_LIMIT = 1_000_000;
+
+/** SHA-256 as hex: the one-shot crypto.hash (a quarter of createHash's cost) where Node has it (20.12 and later). */
+export const sha256Hex: (text: string) => string =
+  typeof crypto.hash === 'function' ? (text) => crypto.hash('sha256', text) : (text) => crypto.createHash('sha256').update(text).digest('hex');
 
 /**
  * What the brake counts a caller by: the IPv4 address, or the /64 network of an IPv6 address
@@ -67,7 +71,7 @@ export class MemoryFailLimiter implements FailLimiter {
     sizeCalculation: (caller) => 1 + countOf(caller.keys),
   });
   /** Per process and secret, so no one can make up distinct keys that count as one. */
-  private readonly salt = randomBytes(16).toString('hex');
+  private readonly salt = crypto.randomBytes(16).toString('hex');
   private readonly limit: number;
 
   constructor(limit: number) {
@@ -117,7 +121,7 @@ export class MemoryFailLimiter implements FailLimiter {
 
   /** 31 bits of a salted SHA-256 of the key: a small integer, the cheapest thing to keep. */
   private digest(key: string | null): number {
-    return parseInt(hash('sha256', this.salt + (key ?? '')).slice(0, 8), 16) >>> 1;
+    return parseInt(sha256Hex(this.salt + (key ?? '')).slice(0, 8), 16) >>> 1;
   }
 
   /** Adds a digest to the caller's keys; false if it was there already. */

@@ -1,7 +1,6 @@
-import { hash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { brakeKey, MAX_LIMIT, MemoryFailLimiter, WINDOW_MS, type FailLimiter } from './fail-limiter.js';
+import { brakeKey, MAX_LIMIT, MemoryFailLimiter, sha256Hex, WINDOW_MS, type FailLimiter } from './fail-limiter.js';
 
 const CHANNEL = 'keyward:check-blocks';
 /** Per caller (see brakeKey), a set of digests of the keys it missed with, expiring with its window. */
@@ -23,7 +22,7 @@ type CountMiss = (key: string, digest: string, limit: number, windowMs: number) 
  * 64 bits of a SHA-256 of the key, the same on every instance and apart from the database's
  * lookup digest (plain SHA-256 of the key): Redis never holds a key or anything that finds one.
  */
-const missDigest = (key: string | null): string => hash('sha256', `keyward brake\n${key ?? ''}`).slice(0, 16);
+const missDigest = (key: string | null): string => sha256Hex(`keyward brake\n${key ?? ''}`).slice(0, 16);
 
 /**
  * The brake shared by every instance on one Redis: distinct missed keys are counted in Redis,
