@@ -40,7 +40,7 @@ const schema = z.object({
     .default('info'),
   BODY_LIMIT: int(1024, 10 * 1024 * 1024, 64 * 1024),
   LOG_FLUSH_MS: int(10, 250, 100),
-  /** NOT FOUND answers one IP may get in 60 s before its checks answer 429; 0 turns the brake off. */
+  /** NOT FOUND answers for distinct keys one IP (IPv6: /64) may get in 60 s before its checks answer 429; 0 turns the brake off. */
   CHECK_FAIL_LIMIT: int(0, 1_000_000_000, 30),
   LICENSE_CACHE_SIZE: int(100, 100_000_000, 100_000),
   /** GET /metrics (Prometheus): off unless METRICS=on or METRICS_TOKEN is set (then a Bearer token is required). */

@@ -1,20 +1,23 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { MISSES_PREFIX } from '../src/check/redis-fail-limiter.js';
 import { createSqlite, describeEachDialect } from './helpers/dialects.js';
+import { redisOrSkip, REDIS_URL } from './helpers/redis.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 /**
- * The brake on key guessing (SPEC section 5): once an IP has had CHECK_FAIL_LIMIT NOT FOUND
- * answers within 60 s of its first miss, every check from it answers 429 until those 60 s end.
- * test/helpers/dialects.ts turns the brake off for other suites; here it is set explicitly, and
- * X-Real-IP behind TRUST_PROXY=loopback stands for different callers.
+ * The brake on key guessing (docs/threat-model.md): once an IP has had CHECK_FAIL_LIMIT NOT FOUND
+ * answers for distinct keys within 60 s of its first miss, every check from it answers 429 until
+ * those 60 s end. Every guess here is a new random key; repeated keys and IPv6 /64s are tested in
+ * test/check-path.security.test.ts. test/helpers/dialects.ts turns the brake off for other
+ * suites; here it is set explicitly, and X-Real-IP behind TRUST_PROXY=loopback stands for
+ * different callers.
  */
 
 const LIMIT = 30;
 const BRAKE = { CHECK_FAIL_LIMIT: String(LIMIT), TRUST_PROXY: 'loopback' };
-const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 interface Answer {
   status: number;
@@ -130,8 +133,11 @@ describe('brute force, one instance (in-memory brake)', () => {
     const ip = newIp();
     for (let i = 0; i < 100; i++) expect((await check(server.url, ip, disabledKey)).json.status).toBe('KEY DISABLED');
     expect((await check(server.url, ip, key)).json.status).toBe('AUTHORISED');
-    for (let i = 0; i < LIMIT; i++) {
-      const answer = i % 3 === 0 ? await check(server.url, ip, key, '/api/check/999') : i % 3 === 1 ? await check(server.url, ip, '') : await check(server.url, ip, randomKey(), '/api/checkitem/8');
+    // No key at all is one distinct key (counted once); the rest are new keys, half of them
+    // for a product that does not exist.
+    expect((await check(server.url, ip, '')).json.status).toBe('NOT FOUND');
+    for (let i = 1; i < LIMIT; i++) {
+      const answer = i % 2 === 0 ? await check(server.url, ip, randomKey(), '/api/check/999') : await check(server.url, ip, randomKey(), '/api/checkitem/8');
       expect(answer.json.status).toBe('NOT FOUND');
     }
     isRateLimited(await check(server.url, ip, key));
@@ -201,19 +207,6 @@ describeEachDialect('brute force in parallel ($name)', (create) => {
   });
 });
 
-async function redisAvailable(): Promise<Redis | null> {
-  const client = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 2000, retryStrategy: () => null });
-  client.on('error', () => {});
-  try {
-    await client.connect();
-    await client.ping();
-    return client;
-  } catch {
-    client.disconnect();
-    return null;
-  }
-}
-
 describe('brute force, two instances sharing one Redis', () => {
   let redis: Redis | null = null;
   let a: TestServer;
@@ -227,12 +220,8 @@ describe('brute force, two instances sharing one Redis', () => {
   };
 
   beforeAll(async () => {
-    redis = await redisAvailable();
-    if (!redis) {
-      if (process.env.CI) throw new Error(`Redis at ${REDIS_URL} is unreachable; CI requires it (.ci/run starts it)`);
-      console.warn(`[keyward tests] No Redis at ${REDIS_URL}: skipping the shared-brake suite.`);
-      return;
-    }
+    redis = await redisOrSkip('the shared-brake suite');
+    if (!redis) return;
     const db = await createSqlite();
     a = await startTestServer(db, { ...BRAKE, REDIS_URL });
     b = await startTestServer(db, { ...BRAKE, REDIS_URL });
@@ -243,7 +232,7 @@ describe('brute force, two instances sharing one Redis', () => {
     await b?.close();
     await a?.db.cleanup();
     // Only the keys this suite made; never a flush.
-    if (redis && usedIps.length) await redis.del(...usedIps.map((value) => `keyward:check-fails:${value}`));
+    if (redis && usedIps.length) await redis.del(...usedIps.map((value) => MISSES_PREFIX + value));
     redis?.disconnect();
   });
 
@@ -261,13 +250,16 @@ describe('brute force, two instances sharing one Redis', () => {
   it('misses spread over both instances add up; then the next request on either is 429', async (ctx) => {
     if (!redis) return ctx.skip();
     const attacker = ip();
-    expect(await redis.exists(`keyward:check-fails:${attacker}`)).toBe(0);
+    expect(await redis.exists(MISSES_PREFIX + attacker)).toBe(0);
     for (let i = 0; i < LIMIT; i++) {
       const answer = await check((i % 2 ? b : a).url, attacker, randomKey());
       expect(answer.json.status, `miss ${i + 1}`).toBe('NOT FOUND');
     }
-    expect(Number(await redis.get(`keyward:check-fails:${attacker}`))).toBe(LIMIT);
-    const ttl = await redis.pttl(`keyward:check-fails:${attacker}`);
+    // Redis holds one short digest per distinct key, never a key.
+    const members = await redis.smembers(MISSES_PREFIX + attacker);
+    expect(members).toHaveLength(LIMIT);
+    expect(members.every((m) => /^[0-9a-f]{16}$/.test(m))).toBe(true);
+    const ttl = await redis.pttl(MISSES_PREFIX + attacker);
     expect(ttl).toBeGreaterThan(50_000);
     expect(ttl).toBeLessThanOrEqual(60_000);
     isRateLimited(await until429(a, attacker));

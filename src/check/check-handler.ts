@@ -7,7 +7,7 @@ import type { Answers } from './answers.js';
 import type { ClientIpResolver } from './client-ip.js';
 import type { FailLimiter } from './fail-limiter.js';
 import type { CheckMetrics } from '../metrics/metrics.js';
-import { parseCheckInput, parseNonce } from './parse-input.js';
+import { parseCheckInput, parseNonce, parseUserAgent } from './parse-input.js';
 
 export const JSON_TYPE = 'application/json; charset=utf-8';
 
@@ -67,11 +67,11 @@ export function createCheckHandler(deps: CheckHandlerDeps): CheckHandler {
   };
 
   /** Answers a decided check; written without per-request closures, as most checks end here synchronously. */
-  const finish = (kind: Kind, req: IncomingMessage, res: ServerResponse, nonce: string | null, ip: string, now: number, started: number, result: CheckResult): void | Promise<void> => {
+  const finish = (kind: Kind, req: IncomingMessage, res: ServerResponse, nonce: string | null, ip: string, key: string | null, now: number, started: number, result: CheckResult): void | Promise<void> => {
     if (result.status !== 'NOT FOUND') return reply(kind, req, res, nonce, started, result);
-    // A miss is counted before it is answered, so the next request from that IP already sees it;
-    // a miss beyond the limit (in flight while the IP got blocked) is refused like the rest.
-    const over = failLimiter.miss(ip, now);
+    // A miss is counted (once per distinct key) before it is answered, so the next request from
+    // that IP already sees it; a miss from an IP blocked meanwhile (in flight) is refused like the rest.
+    const over = failLimiter.miss(ip, key, now);
     if (over instanceof Promise) return over.then((o) => answerMiss(kind, req, res, nonce, ip, started, result, o));
     return answerMiss(kind, req, res, nonce, ip, started, result, over);
   };
@@ -92,13 +92,11 @@ export function createCheckHandler(deps: CheckHandlerDeps): CheckHandler {
       ip,
       info: input.info,
       log: input.log,
-      // Stored as it is: Node refuses a NUL in a header and reads header bytes as Latin-1, so it
-      // holds neither of what storableText replaces in info.
-      userAgent: req.headers['user-agent'] ?? null,
+      userAgent: parseUserAgent(req.headers['user-agent']),
     });
     return result instanceof Promise
-      ? result.then((r) => finish(kind, req, res, input.nonce, ip, now, started, r))
-      : finish(kind, req, res, input.nonce, ip, now, started, result);
+      ? result.then((r) => finish(kind, req, res, input.nonce, ip, input.key, now, started, r))
+      : finish(kind, req, res, input.nonce, ip, input.key, now, started, result);
   };
 
   const start = (kind: Kind, route: Route, req: IncomingMessage, res: ServerResponse, body: string | undefined): void => {

@@ -6,7 +6,9 @@ export type ClientIpResolver = (req: IncomingMessage) => string;
 
 /**
  * The caller's IP: the socket address, unless TRUST_PROXY trusts it; then X-Real-IP, else the
- * nearest untrusted X-Forwarded-For hop. IPv4-mapped IPv6 comes out as plain IPv4.
+ * nearest untrusted X-Forwarded-For hop, each only if it is an IP address: anything else (a port,
+ * a name, garbage) is not taken for the caller, who is then the socket address. IPv4-mapped IPv6
+ * comes out as plain IPv4.
  */
 export function clientIpResolver(trustProxy: string | undefined): ClientIpResolver {
   const socketIp = (req: IncomingMessage) => normalizeIp(req.socket.remoteAddress ?? '');
@@ -22,7 +24,8 @@ export function clientIpResolver(trustProxy: string | undefined): ClientIpResolv
     const remote = req.socket.remoteAddress ?? '';
     if (!trust(remote, 0)) return socketIp(req);
     const realIp = req.headers['x-real-ip'];
-    if (typeof realIp === 'string' && parseIp(realIp)) return normalizeIp(realIp);
-    return normalizeIp(proxyaddr(req, trust));
+    const fromHeader = (typeof realIp === 'string' && parseIp(realIp)) || parseIp(proxyaddr(req, trust));
+    // Not an IP: stored, used as a brake key or bound to an IP-locked license, it would be wrong.
+    return fromHeader ? fromHeader.toString() : socketIp(req);
   };
 }

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { INFO_MAX, parseCheckInput, type CheckInput } from './parse-input.js';
+import { INFO_MAX, parseCheckInput, parseUserAgent, USER_AGENT_MAX, type CheckInput } from './parse-input.js';
 
 const JSON_TYPE = 'application/json';
 const FORM = 'application/x-www-form-urlencoded';
@@ -326,9 +326,28 @@ describe('parseCheckInput: info', () => {
     expect(/[\uD800-\uDBFF]$/.test(info)).toBe(false);
   });
 
+  it('stores a value too deep for JSON.stringify as the first 1000 characters of its JSON text', () => {
+    const deep = fromBody(`{"info":${'['.repeat(20_000)}${']'.repeat(20_000)}}`, JSON_TYPE).info;
+    expect(deep).toBe('['.repeat(1000));
+    const methods = fromBody(`{"info":{"toString":0,"valueOf":0,"a":${'[{"a":'.repeat(5000)}1${'}]'.repeat(5000)}}}`, JSON_TYPE).info!;
+    expect(methods).toHaveLength(1000);
+    expect(methods.startsWith('{"toString":0,"valueOf":0,"a":[{"a":[{"a":')).toBe(true);
+  });
+
   it('keeps a surrogate pair that ends exactly at the cut', () => {
     const text = `${'a'.repeat(998)}😀tail`;
     expect(json({ info: text }).info).toBe(`${'a'.repeat(998)}😀`);
+  });
+});
+
+describe('parseUserAgent', () => {
+  it('keeps a User-Agent of up to 1,000 characters whole and cuts a longer one, never refusing it', () => {
+    expect(USER_AGENT_MAX).toBe(1000);
+    expect(parseUserAgent(undefined)).toBeNull();
+    expect(parseUserAgent('')).toBe('');
+    expect(parseUserAgent('FXServer/1.0')).toBe('FXServer/1.0');
+    expect(parseUserAgent('u'.repeat(1000))).toBe('u'.repeat(1000));
+    expect(parseUserAgent(`${'v'.repeat(1000)}${'w'.repeat(14_000)}`)).toBe('v'.repeat(1000));
   });
 });
 

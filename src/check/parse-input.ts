@@ -1,3 +1,5 @@
+import { jsonPrefix } from './json-prefix.js';
+
 /** What a check request says, gathered from its header, query string and body (SPEC section 1). */
 export interface CheckInput {
   key: string | null;
@@ -10,6 +12,7 @@ export interface CheckInput {
 }
 
 export const INFO_MAX = 1000;
+export const USER_AGENT_MAX = 1000;
 export const NONCE_MAX = 128;
 const MAX_PRO_IDS = 100;
 const NO_LOG = new Set(['false', '0', 'no', 'off']);
@@ -108,21 +111,24 @@ export function parseProIds(value: unknown): number[] {
   return out;
 }
 
+/** Text as it is; any other value as its JSON text, however deep or large (only what is kept is written). */
 export function parseInfo(value: unknown): string | null {
   if (value === undefined || value === null) return null;
-  let text: string;
-  if (typeof value === 'string') text = value;
-  else {
-    try {
-      text = JSON.stringify(value) ?? String(value);
-    } catch {
-      text = String(value);
-    }
-  }
+  const text = typeof value === 'string' ? value : jsonPrefix(value, INFO_MAX + 1);
   if (text.length <= INFO_MAX) return storableText(text);
   // Do not leave half of a surrogate pair at the cut.
   const cut = text.slice(0, INFO_MAX);
   return storableText(/[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut);
+}
+
+/**
+ * The User-Agent as stored with the check: cut to its first 1,000 characters like `info`, never
+ * refused. Node reads header bytes as Latin-1 and refuses a NUL in a header, so there is no
+ * surrogate pair to split and nothing storableText would replace.
+ */
+export function parseUserAgent(header: string | undefined): string | null {
+  if (header === undefined) return null;
+  return header.length <= USER_AGENT_MAX ? header : header.slice(0, USER_AGENT_MAX);
 }
 
 type WellFormed = { isWellFormed(): boolean; toWellFormed(): string };
