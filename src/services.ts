@@ -114,7 +114,7 @@ export async function openServices(config: Config): Promise<Services> {
     cipher,
     faxstoreImport: new FaxStoreImporter(repos, cipher, changes),
     checkStats: new CheckStats(repos.retention),
-    licenses: new LicenseService(repos, cipher, changes, webhookQueue),
+    licenses: new LicenseService(repos, cipher, changes, webhookQueue, { ipChangesPerDay: config.IP_CHANGES_PER_DAY }),
     products: new ProductService(repos, changes),
     users: new UserService(repos, changes),
     logs: new LogService(repos),
