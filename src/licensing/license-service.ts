@@ -164,7 +164,8 @@ export class LicenseService {
    * Returns the ids changed (those already in that state are left alone).
    */
   async setDisabled(ids: readonly number[], disabled: boolean, actor: string): Promise<number[]> {
-    const unique = [...new Set(ids)];
+    // In id order: two bulk changes locking overlapping licenses then wait for each other, never deadlock.
+    const unique = [...new Set(ids)].sort((a, b) => a - b);
     const invalid = unique.filter((id) => !isDbId(id));
     if (invalid.length) throw notFoundMany(invalid);
     const changed = await this.write(async (t) => {
@@ -281,8 +282,9 @@ export class LicenseService {
   async delete(id: number, actor: string): Promise<void> {
     if (!isDbId(id)) throw notFound(id);
     const before = await this.write(async (t) => {
-      const record = await t.licenses.get(id);
-      if (!record || !(await t.licenses.delete(id))) throw notFound(id);
+      if (!(await t.licenses.lock(id))) throw notFound(id);
+      const record = await found(t, id);
+      await t.licenses.delete(id);
       const gone = licenseJson(record);
       await t.audit.insert({ actor, action: 'license.deleted', targetType: 'license', targetId: id, before: gone });
       return gone;
@@ -297,6 +299,8 @@ export class LicenseService {
    * answering from the old state.
    */
   private async write<T>(work: (t: TransactionRepos) => Promise<T>): Promise<T> {
+    // `work` writes before it reads, so SQLite never has to upgrade a read snapshot to a write
+    // (which fails at once, not after busy_timeout, when another process wrote meanwhile).
     try {
       return await this.repos.transactions.run(work);
     } finally {

@@ -131,6 +131,8 @@ export class UserService {
       return await this.write(async (t) => {
         // Locked before reading: another transaction taking another admin away waits for this one.
         if (mayTakeAdminAway) await t.users.lockEnabledAdmins();
+        // A write first also locks the user's row (and keeps SQLite from upgrading a read snapshot).
+        await t.users.update(id, { updated_at: patch.updated_at });
         const row = await t.users.get(id);
         if (!row) throw notFound(id);
         const before = userJson(row);
