@@ -19,6 +19,7 @@ import { ProductRepository } from './storage/product-repository.js';
 import { SessionRepository } from './storage/session-repository.js';
 import { RetentionRepository } from './storage/retention-repository.js';
 import { SettingsRepository } from './storage/settings-repository.js';
+import { Transactions } from './storage/transactions.js';
 import { UserRepository } from './storage/user-repository.js';
 import { ApiTokenRepository } from './storage/api-token-repository.js';
 import { IdempotencyRepository } from './storage/idempotency-repository.js';
@@ -46,6 +47,8 @@ export interface Services {
     /** Dashboard sign-in sessions and failed sign-ins. */
     sessions: SessionRepository;
     settings: SettingsRepository;
+    /** One transaction over the license, user, session and audit repositories (all-or-nothing changes). */
+    transactions: Transactions;
   };
   /** Encrypts secrets at rest with the server secret (license keys; the dashboard's TOTP secrets). */
   cipher: KeyCipher;
@@ -101,6 +104,7 @@ export async function openServices(config: Config): Promise<Services> {
     webhooks: new WebhookRepository(db, storage.dialect),
     sessions: new SessionRepository(db),
     settings: new SettingsRepository(db),
+    transactions: new Transactions(db),
   };
   const webhookQueue = new WebhookQueue(repos.webhooks);
   return {
@@ -110,7 +114,7 @@ export async function openServices(config: Config): Promise<Services> {
     cipher,
     faxstoreImport: new FaxStoreImporter(repos, cipher, changes),
     checkStats: new CheckStats(repos.retention),
-    licenses: new LicenseService(repos, cipher, changes, webhookQueue),
+    licenses: new LicenseService(repos, cipher, changes, webhookQueue, { ipChangesPerDay: config.IP_CHANGES_PER_DAY }),
     products: new ProductService(repos, changes),
     users: new UserService(repos, changes),
     logs: new LogService(repos),

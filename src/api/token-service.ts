@@ -10,8 +10,13 @@ import type { ApiTokenRow } from '../storage/schema.js';
 
 export const SCOPE_RESOURCES = ['products', 'licenses', 'users', 'logs', 'webhooks'] as const;
 export type ScopeResource = (typeof SCOPE_RESOURCES)[number];
-export type Scope = `${ScopeResource}:${'read' | 'write'}`;
-export const SCOPES: readonly Scope[] = SCOPE_RESOURCES.flatMap((r) => [`${r}:read`, `${r}:write`] as const);
+/**
+ * `users:admin` adds, to `users:write`, creating and changing staff and admin accounts and giving or
+ * taking those roles (UserService decides). Only admins (dashboard) and the CLI create tokens, so
+ * only they can grant it.
+ */
+export type Scope = `${ScopeResource}:${'read' | 'write'}` | 'users:admin';
+export const SCOPES: readonly Scope[] = SCOPE_RESOURCES.flatMap((r): Scope[] => (r === 'users' ? [`${r}:read`, `${r}:write`, 'users:admin'] : [`${r}:read`, `${r}:write`]));
 
 /** Who is calling: a live token, as the API's routes see it. */
 export interface ApiPrincipal {

@@ -1,6 +1,8 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
+import { KeywardError } from '../errors.js';
+import type { UserCaller } from '../licensing/user-service.js';
 import type { Services } from '../services.js';
 import { actorOf } from './auth.js';
 import { answerOnce } from './idempotency.js';
@@ -8,6 +10,21 @@ import { decodeCursor, DEFAULT_LIMIT, pageOf } from './pagination.js';
 import { describe, errorResponses, IdempotencyHeaders, IdParams, Nullable, one, page, Pagination, Role } from './schemas.js';
 
 const Email = Nullable(Type.String({ maxLength: 254 }));
+
+/** A token's rights over users: staff and admin accounts and roles need `users:admin` besides `users:write`. */
+const callerOf = (req: FastifyRequest): UserCaller => ({ admin: req.apiToken?.scopes.has('users:admin') ?? false });
+
+/** The service refuses admin-only changes; say which scope would allow them, as for a route's own scope. */
+async function withAdminScope<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (err instanceof KeywardError && err.code === 'forbidden') {
+      throw new KeywardError('forbidden', `${err.message}: this token lacks the scope users:admin`, { requiredScope: 'users:admin' });
+    }
+    throw err;
+  }
+}
 
 export function userRoutes(scope: FastifyInstance, services: Services): void {
   const api = scope.withTypeProvider<TypeBoxTypeProvider>();
@@ -38,7 +55,12 @@ export function userRoutes(scope: FastifyInstance, services: Services): void {
     {
       config: { scope: 'users:write' },
       schema: {
-        ...describe('users', 'createUser', 'Create a user; without `password` one is generated and shown this once', 'users:write'),
+        ...describe(
+          'users',
+          'createUser',
+          'Create a user; without `password` one is generated and shown this once. A `staff` or `admin` role also needs the `users:admin` scope',
+          'users:write',
+        ),
         headers: IdempotencyHeaders,
         body: Type.Object(
           {
@@ -52,7 +74,7 @@ export function userRoutes(scope: FastifyInstance, services: Services): void {
         response: { 201: one('CreatedUser'), ...errorResponses(409, 422) },
       },
     },
-    async (req, reply) => answerOnce(req, reply, idempotency, 201, () => users.create(req.body, actorOf(req))),
+    async (req, reply) => answerOnce(req, reply, idempotency, 201, () => withAdminScope(() => users.create(req.body, actorOf(req), callerOf(req)))),
   );
 
   api.get(
@@ -73,7 +95,12 @@ export function userRoutes(scope: FastifyInstance, services: Services): void {
     {
       config: { scope: 'users:write' },
       schema: {
-        ...describe('users', 'updateUser', "Change a user's role, email or disabled flag", 'users:write'),
+        ...describe(
+          'users',
+          'updateUser',
+          "Change a user's role, email or disabled flag. Staff and admin accounts, and the `staff` and `admin` roles, also need the `users:admin` scope; the last enabled admin is never demoted or disabled (409)",
+          'users:write',
+        ),
         params: IdParams,
         body: Type.Object(
           { role: Type.Optional(Role), email: Type.Optional(Email), disabled: Type.Optional(Type.Boolean()) },
@@ -82,6 +109,6 @@ export function userRoutes(scope: FastifyInstance, services: Services): void {
         response: { 200: one('User'), ...errorResponses(404, 409) },
       },
     },
-    async (req) => users.update(req.params.id, req.body, actorOf(req)),
+    async (req) => withAdminScope(() => users.update(req.params.id, req.body, actorOf(req), callerOf(req))),
   );
 }

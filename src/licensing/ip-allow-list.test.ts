@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compileAllowList, ipAllowed, normalizeAllowList, normalizeIp, parseAllowEntry, parseIp } from './ip-allow-list.js';
+import { compileAllowList, customerAllowListProblem, ipAllowed, normalizeAllowList, normalizeIp, parseAllowEntry, parseIp } from './ip-allow-list.js';
 
 describe('parseIp / normalizeIp', () => {
   it.each([
@@ -211,5 +211,29 @@ describe('ipAllowed', () => {
     expect(ranges).toHaveLength(1);
     expect(ipAllowed(ranges, '1.2.3.4')).toBe(true);
     expect(ipAllowed(ranges, '10.0.0.1')).toBe(false);
+  });
+});
+
+describe('customerAllowListProblem', () => {
+  it.each([[[]], [['203.0.113.7']], [['198.51.100.0/24', '2001:db8:1::/48', '2001:db8::1', '10.1.2.0/25', '192.0.2.1']]])('%j is allowed', (entries) => {
+    expect(customerAllowListProblem(normalizeAllowList(entries))).toBeNull();
+  });
+
+  it.each([
+    ['0.0.0.0/0', '"0.0.0.0/0"'],
+    ['::/0', '"::/0"'],
+    ['10.0.0.0/23', '"10.0.0.0/23"'],
+    ['2001:db8::/47', '"2001:db8::/47"'],
+    ['::ffff:0.0.0.0/96', '"0.0.0.0/0"'],
+  ])('%s is too wide', (entry, named) => {
+    const problem = customerAllowListProblem(normalizeAllowList([entry]));
+    expect(problem).toContain(named);
+    expect(problem).toContain('at most /24 for IPv4, /48 for IPv6');
+  });
+
+  it('refuses more than 5 entries', () => {
+    const six = ['192.0.2.1', '192.0.2.2', '192.0.2.3', '192.0.2.4', '192.0.2.5', '192.0.2.6'];
+    expect(customerAllowListProblem(six)).toContain('at most 5');
+    expect(customerAllowListProblem(six.slice(0, 5))).toBeNull();
   });
 });

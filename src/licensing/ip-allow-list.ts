@@ -74,6 +74,27 @@ export function normalizeAllowList(input: string | readonly string[]): string[] 
   return out;
 }
 
+/**
+ * What a customer may put in their own license's allow-list: a few entries, each a single address
+ * or a block no wider than a typical hosting subnet. Staff set anything (docs/dashboard.md).
+ */
+export const CUSTOMER_ALLOW_LIST = { maxEntries: 5, minPrefix: { ipv4: 24, ipv6: 48 } } as const;
+
+/** Why a customer may not set this (canonical) allow-list, or null when they may. */
+export function customerAllowListProblem(entries: readonly string[]): string | null {
+  const { maxEntries, minPrefix } = CUSTOMER_ALLOW_LIST;
+  if (entries.length > maxEntries) return `you may list at most ${maxEntries} IPs or blocks (ask staff for more)`;
+  const wide = entries.filter((entry) => {
+    const range = parseAllowEntry(entry);
+    return typeof range !== 'string' && range[1] < minPrefix[range[0].kind()];
+  });
+  if (wide.length === 0) return null;
+  return (
+    `${wide.map(quote).join(', ')} ${wide.length === 1 ? 'is' : 'are'} wider than customers may set ` +
+    `(at most /${minPrefix.ipv4} for IPv4, /${minPrefix.ipv6} for IPv6; ask staff for a wider block)`
+  );
+}
+
 /** Compiles a stored allow-list for fast matching; entries that no longer parse are ignored. */
 export function compileAllowList(entries: readonly string[]): IpRange[] {
   const ranges: IpRange[] = [];

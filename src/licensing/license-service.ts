@@ -6,11 +6,13 @@ import type { LicenseRecord, LicenseRepository, LicenseStatus } from '../storage
 import type { ProductRepository } from '../storage/product-repository.js';
 import type { UserRepository } from '../storage/user-repository.js';
 import type { LicensesTable } from '../storage/schema.js';
+import type { TransactionRepos, Transactions } from '../storage/transactions.js';
 import type { Updateable } from 'kysely';
-import { normalizeAllowList } from './ip-allow-list.js';
-import { licenseJson, type LicenseJson } from './json.js';
+import { customerAllowListProblem, normalizeAllowList } from './ip-allow-list.js';
+import { auditJson, licenseJson, type LicenseJson } from './json.js';
 import type { LicenseEvent, LicenseEventSink } from './license-events.js';
 import { checkKeyFormat, digestKey, generateKey, type KeyCipher } from './key.js';
+import type { Role } from './user-service.js';
 import { isDbId, parseIsoTime, quote } from './values.js';
 
 export interface LicenseCreate {
@@ -49,7 +51,32 @@ export interface LicenseUpdate {
   note?: string | null;
 }
 
+/**
+ * Who changes a license. Staff and admins (dashboard staff pages, and the trusted tools: API
+ * tokens, the CLI, imports) have full control. A customer changes only their own license, only its
+ * allowed IPs and on/off switch, within the customer rules (docs/dashboard.md).
+ */
+export interface LicenseCaller {
+  role: Role;
+  /** The signed-in person's id: a customer's license must be theirs. */
+  userId?: number;
+}
+
+/** A signed-in person asking to see a license's clear key. */
+export interface KeyViewer {
+  userId: number;
+  role: Role;
+}
+
+export interface LicenseServiceOptions {
+  /** How often a customer may change one license's allowed IPs in 24 hours (0: only staff may). */
+  ipChangesPerDay?: number;
+}
+
+const STAFF: LicenseCaller = { role: 'staff' };
+const CUSTOMER_FIELDS: readonly (keyof LicenseUpdate)[] = ['ips', 'active'];
 const NOTE_MAX = 1000;
+const DAY_MS = 86_400_000;
 
 /** Issuing and changing licenses: validation, key handling, audit trail and change announcements. */
 export class LicenseService {
@@ -59,11 +86,13 @@ export class LicenseService {
       products: ProductRepository;
       users: UserRepository;
       audit: AuditRepository;
+      transactions: Transactions;
     },
     private readonly cipher: KeyCipher,
     private readonly changes: ChangeFeed,
     /** Told about every committed change (license.created/updated/deleted/regenerated), e.g. for webhooks. */
     private readonly events?: LicenseEventSink,
+    private readonly options: LicenseServiceOptions = {},
   ) {}
 
   async create(input: LicenseCreate, actor: string): Promise<LicenseJson & { key: string }> {
@@ -74,31 +103,31 @@ export class LicenseService {
     const digest = digestKey(key);
     if (await this.repos.licenses.findByDigest(digest)) throw new KeywardError('key_exists', 'a license with this key already exists');
     const now = Date.now();
-    let id: number;
+    const row = {
+      key_digest: digest,
+      key_cipher: this.cipher.encrypt(key),
+      owner_id: await this.ownerId(input.owner),
+      active: 1,
+      disabled: 0,
+      ip_locked: input.ipLocked ? 1 : 0,
+      ips: JSON.stringify(allowList(input.ips ?? [])),
+      expires_at: expiry(input.expiresAt),
+      note: note(input.note),
+      created_at: now,
+      updated_at: now,
+    };
+    let license: LicenseJson;
     try {
-      id = await this.repos.licenses.insert(
-        {
-          key_digest: digest,
-          key_cipher: this.cipher.encrypt(key),
-          owner_id: await this.ownerId(input.owner),
-          active: 1,
-          disabled: 0,
-          ip_locked: input.ipLocked ? 1 : 0,
-          ips: JSON.stringify(allowList(input.ips ?? [])),
-          expires_at: expiry(input.expiresAt),
-          note: note(input.note),
-          created_at: now,
-          updated_at: now,
-        },
-        productIds,
-      );
+      license = await this.write(async (t) => {
+        const id = await t.licenses.insert(row, productIds);
+        const created = licenseJson(await found(t, id));
+        await t.audit.insert({ actor, action: 'license.created', targetType: 'license', targetId: id, after: created }, now);
+        return created;
+      });
     } catch (err) {
       if (isUniqueViolation(err)) throw new KeywardError('key_exists', 'a license with this key already exists');
       throw err;
     }
-    const license = await this.show(id);
-    await this.repos.audit.insert({ actor, action: 'license.created', targetType: 'license', targetId: id, after: license }, now);
-    await this.changes.announce();
     await this.publish({ type: 'license.created', time: now, license });
     return { ...license, key };
   }
@@ -129,20 +158,34 @@ export class LicenseService {
     return (await this.search(filter)).items;
   }
 
-  /** Disables (or re-enables) several licenses; each change is audited. Returns the ids changed. */
+  /**
+   * Disables (or re-enables) several licenses, all or nothing: when any id names no license, nothing
+   * changes and the error names every such id. The changes and their audit entries commit together.
+   * Returns the ids changed (those already in that state are left alone).
+   */
   async setDisabled(ids: readonly number[], disabled: boolean, actor: string): Promise<number[]> {
-    const changed: number[] = [];
-    for (const id of new Set(ids)) {
-      const before = licenseJson(await this.record(id));
-      if (before.disabled === disabled) continue;
-      await this.repos.licenses.update(id, { disabled: disabled ? 1 : 0, updated_at: Date.now() });
-      const after = await this.show(id);
-      await this.repos.audit.insert({ actor, action: 'license.updated', targetType: 'license', targetId: id, before, after });
-      await this.publish({ type: 'license.updated', time: Date.now(), license: after, previous: before });
-      changed.push(id);
-    }
-    if (changed.length) await this.changes.announce();
-    return changed;
+    // In id order: two bulk changes locking overlapping licenses then wait for each other, never deadlock.
+    const unique = [...new Set(ids)].sort((a, b) => a - b);
+    const invalid = unique.filter((id) => !isDbId(id));
+    if (invalid.length) throw notFoundMany(invalid);
+    const changed = await this.write(async (t) => {
+      const missing: number[] = [];
+      for (const id of unique) if (!(await t.licenses.lock(id))) missing.push(id);
+      if (missing.length) throw notFoundMany(missing);
+      const now = Date.now();
+      const out: { before: LicenseJson; after: LicenseJson }[] = [];
+      for (const id of unique) {
+        const before = licenseJson(await found(t, id));
+        if (before.disabled === disabled) continue;
+        await t.licenses.update(id, { disabled: disabled ? 1 : 0, updated_at: now });
+        const after = licenseJson(await found(t, id));
+        await t.audit.insert({ actor, action: 'license.updated', targetType: 'license', targetId: id, before, after }, now);
+        out.push({ before, after });
+      }
+      return out;
+    });
+    for (const { before, after } of changed) await this.publish({ type: 'license.updated', time: Date.now(), license: after, previous: before });
+    return changed.map((c) => c.after.id);
   }
 
   /** How many licenses there are, and how many are active (not disabled, not switched off) or disabled. */
@@ -159,47 +202,123 @@ export class LicenseService {
     return licenseJson(await this.record(id));
   }
 
-  /** The clear key, for its owner's eyes (decrypted from the stored ciphertext). */
-  async reveal(id: number): Promise<string> {
-    return this.cipher.decrypt((await this.record(id)).key_cipher);
+  /**
+   * The clear key (decrypted from the stored ciphertext), for its owner or for staff. Every reveal is
+   * an audited action (`license.key_revealed`, naming the owner at the time), so a key read by
+   * anyone, however they came to see the license, is on the license's record. A customer asking for
+   * a license that is not theirs gets `license_not_found`, as for one that does not exist.
+   */
+  async reveal(id: number, viewer: KeyViewer, actor: string): Promise<string> {
+    const record = await this.record(id);
+    if (viewer.role === 'customer' && record.owner_id !== viewer.userId) throw notFound(id);
+    const key = this.cipher.decrypt(record.key_cipher);
+    await this.repos.audit.insert({ actor, action: 'license.key_revealed', targetType: 'license', targetId: id, after: { owner: record.ownerUsername } });
+    return key;
   }
 
-  async update(id: number, input: LicenseUpdate, actor: string): Promise<LicenseJson> {
-    const before = licenseJson(await this.record(id));
-    const patch: Updateable<LicensesTable> = { updated_at: Date.now() };
+  /**
+   * Changes a license; only the fields given change. `caller` decides what may change: staff
+   * anything; a customer only their own license's `ips` (within the customer allow-list rules and
+   * the daily allowance) and `active`.
+   */
+  async update(id: number, input: LicenseUpdate, actor: string, caller: LicenseCaller = STAFF): Promise<LicenseJson> {
+    const customer = caller.role === 'customer';
+    if (customer) {
+      const other = (Object.keys(input) as (keyof LicenseUpdate)[]).filter((k) => input[k] !== undefined && !CUSTOMER_FIELDS.includes(k));
+      if (other.length) throw new KeywardError('forbidden', `only staff may change ${other.join(', ')}`);
+    }
+    const now = Date.now();
+    const patch: Updateable<LicensesTable> = { updated_at: now };
     if (input.active !== undefined) patch.active = input.active ? 1 : 0;
     if (input.disabled !== undefined) patch.disabled = input.disabled ? 1 : 0;
     if (input.ipLocked !== undefined) patch.ip_locked = input.ipLocked ? 1 : 0;
-    if (input.ips !== undefined) patch.ips = JSON.stringify(allowList(input.ips));
+    const ips = input.ips === undefined ? undefined : allowList(input.ips);
+    if (ips !== undefined) {
+      const problem = customer ? customerAllowListProblem(ips) : null;
+      if (problem) throw new KeywardError('invalid_input', problem);
+      patch.ips = JSON.stringify(ips);
+    }
     if (input.expiresAt !== undefined) patch.expires_at = expiry(input.expiresAt);
     if (input.note !== undefined) patch.note = note(input.note);
     if (input.owner !== undefined) patch.owner_id = await this.ownerId(input.owner);
     const productIds = input.productIds && (await this.checkProducts(input.productIds));
-    await this.repos.licenses.update(id, patch, productIds);
-    const after = await this.show(id);
-    await this.repos.audit.insert({ actor, action: 'license.updated', targetType: 'license', targetId: id, before, after });
-    await this.changes.announce();
+    if (!isDbId(id)) throw notFound(id);
+    const { before, after } = await this.write(async (t) => {
+      // Locked first: the allowance below is counted and used in one step.
+      if (!(await t.licenses.lock(id))) throw notFound(id);
+      const record = await found(t, id);
+      if (customer && record.owner_id !== caller.userId) throw notFound(id);
+      const before = licenseJson(record);
+      if (customer && ips !== undefined && !sameList(before.ips, ips)) await this.spendIpChange(t, id, actor, now);
+      await t.licenses.update(id, patch, productIds);
+      const after = licenseJson(await found(t, id));
+      await t.audit.insert({ actor, action: 'license.updated', targetType: 'license', targetId: id, before, after }, now);
+      return { before, after };
+    });
     await this.publish({ type: 'license.updated', time: Date.now(), license: after, previous: before });
     return after;
+  }
+
+  /** How many of the day's allowed-IP changes this customer has left on this license. */
+  async ipChangesLeft(id: number, actor: string): Promise<{ left: number; perDay: number }> {
+    const perDay = this.ipChangesPerDay();
+    const used = await ipChangesSince(this.repos.audit, id, actor, Date.now() - DAY_MS);
+    return { left: Math.max(0, perDay - used), perDay };
   }
 
   async regenerate(id: number, actor: string): Promise<LicenseJson & { key: string }> {
     await this.record(id);
     const key = generateKey();
-    await this.repos.licenses.update(id, { key_digest: digestKey(key), key_cipher: this.cipher.encrypt(key), updated_at: Date.now() });
-    const license = await this.show(id);
-    await this.repos.audit.insert({ actor, action: 'license.regenerated', targetType: 'license', targetId: id });
-    await this.changes.announce();
+    const license = await this.write(async (t) => {
+      await t.licenses.update(id, { key_digest: digestKey(key), key_cipher: this.cipher.encrypt(key), updated_at: Date.now() });
+      const changed = licenseJson(await found(t, id));
+      await t.audit.insert({ actor, action: 'license.regenerated', targetType: 'license', targetId: id });
+      return changed;
+    });
     await this.publish({ type: 'license.regenerated', time: Date.now(), license });
     return { ...license, key };
   }
 
   async delete(id: number, actor: string): Promise<void> {
-    const before = licenseJson(await this.record(id));
-    if (!(await this.repos.licenses.delete(id))) throw notFound(id);
-    await this.repos.audit.insert({ actor, action: 'license.deleted', targetType: 'license', targetId: id, before });
-    await this.changes.announce();
+    if (!isDbId(id)) throw notFound(id);
+    const before = await this.write(async (t) => {
+      if (!(await t.licenses.lock(id))) throw notFound(id);
+      const record = await found(t, id);
+      await t.licenses.delete(id);
+      const gone = licenseJson(record);
+      await t.audit.insert({ actor, action: 'license.deleted', targetType: 'license', targetId: id, before: gone });
+      return gone;
+    });
     await this.publish({ type: 'license.deleted', time: Date.now(), license: before });
+  }
+
+  /**
+   * Runs a change in one transaction, then announces it so the check path drops what it cached.
+   * The announcement follows even when the change failed part-way: announcing a change that was
+   * rolled back costs a cache refill, while a change applied and never announced would keep checks
+   * answering from the old state.
+   */
+  private async write<T>(work: (t: TransactionRepos) => Promise<T>): Promise<T> {
+    // `work` writes before it reads, so SQLite never has to upgrade a read snapshot to a write
+    // (which fails at once, not after busy_timeout, when another process wrote meanwhile).
+    try {
+      return await this.repos.transactions.run(work);
+    } finally {
+      await this.changes.announce();
+    }
+  }
+
+  /** Refuses a customer's allowed-IP change beyond the day's allowance (run with the license locked). */
+  private async spendIpChange(t: TransactionRepos, id: number, actor: string, now: number): Promise<void> {
+    const perDay = this.ipChangesPerDay();
+    if (perDay === 0) throw new KeywardError('forbidden', 'Allowed IPs can only be changed by staff.');
+    if ((await ipChangesSince(t.audit, id, actor, now - DAY_MS)) >= perDay) {
+      throw new KeywardError('rate_limited', `You can change the allowed IPs ${perDay} time(s) a day; try again tomorrow.`);
+    }
+  }
+
+  private ipChangesPerDay(): number {
+    return this.options.ipChangesPerDay ?? 5;
   }
 
   /** The change is committed: a failing listener must not turn it into an error. */
@@ -232,6 +351,34 @@ export class LicenseService {
 }
 
 const notFound = (id: number) => new KeywardError('license_not_found', `license ${id} does not exist`);
+
+function notFoundMany(ids: readonly number[]): KeywardError {
+  const named = ids.slice(0, 10).map((id) => (isDbId(id) ? String(id) : quote(String(id))));
+  const more = ids.length > 10 ? ` and ${ids.length - 10} more` : '';
+  return new KeywardError(
+    'license_not_found',
+    `${ids.length === 1 ? `license ${named[0]} does not exist` : `licenses ${named.join(', ')}${more} do not exist`}; nothing was changed`,
+    { ids: ids.slice(0, 100) },
+  );
+}
+
+/** The license as this transaction sees it (it was locked or written in the same transaction). */
+async function found(t: TransactionRepos, id: number): Promise<LicenseRecord> {
+  const record = await t.licenses.get(id);
+  if (!record) throw notFound(id);
+  return record;
+}
+
+const sameList = (a: unknown, b: unknown): boolean => JSON.stringify(a ?? []) === JSON.stringify(b ?? []);
+
+/**
+ * How many times this actor changed the license's allowed IPs since `since`, read from the audit
+ * log (every change is audited with before/after), so no extra bookkeeping is needed.
+ */
+async function ipChangesSince(audit: AuditRepository, licenseId: number, actor: string, since: number): Promise<number> {
+  const rows = await audit.list({ actor, action: 'license.updated', targetType: 'license', targetId: String(licenseId), from: since, limit: 1000 });
+  return rows.map(auditJson).filter((e) => !sameList((e.before as { ips?: unknown } | null)?.ips, (e.after as { ips?: unknown } | null)?.ips)).length;
+}
 
 function allowList(ips: string | readonly string[]): string[] {
   try {

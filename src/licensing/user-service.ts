@@ -4,6 +4,7 @@ import type { AuditRepository } from '../storage/audit-repository.js';
 import type { ChangeFeed } from '../storage/change-feed.js';
 import type { Updateable } from 'kysely';
 import type { UserRow, UsersTable } from '../storage/schema.js';
+import type { TransactionRepos, Transactions } from '../storage/transactions.js';
 import type { UserRepository } from '../storage/user-repository.js';
 import { isUniqueViolation } from '../storage/database.js';
 import { userJson } from './json.js';
@@ -11,6 +12,36 @@ import { isDbId, quote } from './values.js';
 
 export const ROLES = ['customer', 'staff', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
+
+/**
+ * Who changes users, and with what rights. The dashboard passes the signed-in person, the API its
+ * token's rights, the CLI full rights. Left out only by built-in flows that choose the role
+ * themselves (first-run setup, sign-up, Discord sign-in), which have full rights.
+ */
+export interface UserCaller {
+  /**
+   * May create and change staff and admin accounts and give or take those roles: a dashboard
+   * admin, an API token with the `users:admin` scope, the CLI. Without it, customers only.
+   */
+  admin: boolean;
+  /** The signed-in person's own id: nobody disables their own sign-in. */
+  userId?: number;
+}
+
+const FULL: UserCaller = { admin: true };
+
+/** Whether this caller may change this account at all: staff and admin accounts need admin rights. */
+export const mayChangeUser = (caller: UserCaller, target: { role: string }): boolean => caller.admin || target.role === 'customer';
+
+const adminOnly = () =>
+  new KeywardError('forbidden', 'only an admin may create or change staff and admin accounts, or give or take the staff or admin role');
+
+export interface UserUpdate {
+  role?: string;
+  email?: string | null;
+  disabled?: boolean;
+  discordId?: string | null;
+}
 
 export interface UserCreate {
   username: string;
@@ -22,16 +53,17 @@ export interface UserCreate {
 
 export class UserService {
   constructor(
-    private readonly repos: { users: UserRepository; audit: AuditRepository },
+    private readonly repos: { users: UserRepository; audit: AuditRepository; transactions: Transactions },
     private readonly changes: ChangeFeed,
   ) {}
 
-  async create(input: UserCreate, actor: string): Promise<ReturnType<typeof userJson> & { password?: string }> {
+  async create(input: UserCreate, actor: string, caller: UserCaller = FULL): Promise<ReturnType<typeof userJson> & { password?: string }> {
     const username = input.username?.trim() ?? '';
     if (!/^[A-Za-z0-9_.-]{2,32}$/.test(username)) {
       throw new KeywardError('invalid_input', 'a username is 2-32 characters of letters, digits, "_", "." or "-"');
     }
     const role = checkRole(input.role ?? 'customer');
+    if (role !== 'customer' && !caller.admin) throw adminOnly();
     const email = checkEmail(input.email);
     const generated = input.password === undefined ? randomBytes(12).toString('base64url') : undefined;
     const password = checkPassword(input.password ?? generated!);
@@ -80,27 +112,51 @@ export class UserService {
     return (await this.repos.users.list({ q: filter.q, role, afterId: filter.afterId, limit })).map(userJson);
   }
 
-  async update(id: number, input: { role?: string; email?: string | null; disabled?: boolean; discordId?: string | null }, actor: string) {
-    const before = await this.get(id);
+  /**
+   * Changes a user. Staff and admin accounts, and giving or taking those roles, need admin rights.
+   * The last enabled admin is never demoted or disabled (checked and changed in one transaction, so
+   * two admins demoting each other at once leave one). Disabling a user ends all their sessions.
+   */
+  async update(id: number, input: UserUpdate, actor: string, caller: UserCaller = FULL) {
     const patch: Updateable<UsersTable> = { updated_at: Date.now() };
     if (input.role !== undefined) patch.role = checkRole(input.role);
     if (input.email !== undefined) patch.email = checkEmail(input.email);
     if (input.disabled !== undefined) patch.disabled = input.disabled ? 1 : 0;
     if (input.discordId !== undefined) patch.discord_id = input.discordId;
+    if (patch.role !== undefined && patch.role !== 'customer' && !caller.admin) throw adminOnly();
+    if (input.disabled === true && caller.userId === id) throw new KeywardError('conflict', 'you cannot disable your own sign-in');
+    if (!isDbId(id)) throw notFound(id);
+    const mayTakeAdminAway = patch.role !== undefined || input.disabled === true;
     try {
-      await this.repos.users.update(id, patch);
+      return await this.write(async (t) => {
+        // Locked before reading: another transaction taking another admin away waits for this one.
+        if (mayTakeAdminAway) await t.users.lockEnabledAdmins();
+        // A write first also locks the user's row (and keeps SQLite from upgrading a read snapshot).
+        await t.users.update(id, { updated_at: patch.updated_at });
+        const row = await t.users.get(id);
+        if (!row) throw notFound(id);
+        const before = userJson(row);
+        if (!mayChangeUser(caller, before)) throw adminOnly();
+        const enabledAdmin = before.role === 'admin' && !before.disabled;
+        const staysEnabledAdmin = (patch.role ?? before.role) === 'admin' && (patch.disabled ?? row.disabled) === 0;
+        if (enabledAdmin && !staysEnabledAdmin && (await t.users.countEnabledAdmins(id)) === 0) {
+          throw new KeywardError('conflict', `${quote(before.username)} is the only enabled admin; make another admin first`);
+        }
+        await t.users.update(id, patch);
+        if (input.disabled === true) await t.sessions.deleteForUser(id);
+        const after = userJson((await t.users.get(id))!);
+        await t.audit.insert({ actor, action: 'user.updated', targetType: 'user', targetId: id, before, after });
+        return after;
+      });
     } catch (err) {
       if (isUniqueViolation(err)) throw new KeywardError('conflict', 'that Discord account is linked to another user');
       throw err;
     }
-    const after = await this.get(id);
-    await this.repos.audit.insert({ actor, action: 'user.updated', targetType: 'user', targetId: id, before, after });
-    await this.changes.announce();
-    return after;
   }
 
-  async setPassword(id: number, password: string, actor: string): Promise<void> {
-    await this.row(id);
+  async setPassword(id: number, password: string, actor: string, caller: UserCaller = FULL): Promise<void> {
+    const row = await this.row(id);
+    if (!mayChangeUser(caller, row)) throw adminOnly();
     checkPassword(password);
     await this.repos.users.update(id, { password_hash: await hashPassword(password), updated_at: Date.now() });
     await this.repos.audit.insert({ actor, action: 'user.password_changed', targetType: 'user', targetId: id });
@@ -121,14 +177,25 @@ export class UserService {
 
   private async row(id: number): Promise<UserRow> {
     const row = isDbId(id) ? await this.repos.users.get(id) : undefined;
-    if (!row) throw new KeywardError('user_not_found', `user ${id} does not exist`);
+    if (!row) throw notFound(id);
     return row;
+  }
+
+  /** Runs a change in one transaction, then announces it (also when it failed part-way; see LicenseService). */
+  private async write<T>(work: (t: TransactionRepos) => Promise<T>): Promise<T> {
+    try {
+      return await this.repos.transactions.run(work);
+    } finally {
+      await this.changes.announce();
+    }
   }
 
   async adminCount(): Promise<number> {
     return this.repos.users.countAdmins();
   }
 }
+
+const notFound = (id: number) => new KeywardError('user_not_found', `user ${id} does not exist`);
 
 /** argon2id, loaded on first use so commands that never hash do not load the native module. */
 async function hashPassword(password: string): Promise<string> {

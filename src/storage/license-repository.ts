@@ -1,4 +1,4 @@
-import { sql, type Insertable, type Kysely, type Updateable } from 'kysely';
+import { sql, type Insertable, type Kysely, type Transaction, type Updateable } from 'kysely';
 import type { Database, LicenseRow, LicensesTable } from './schema.js';
 
 export interface LicenseRecord extends LicenseRow {
@@ -114,7 +114,7 @@ export class LicenseRepository {
   }
 
   async insert(row: Insertable<LicensesTable>, productIds: readonly number[]): Promise<number> {
-    return this.db.transaction().execute(async (trx) => {
+    return this.atomically(async (trx) => {
       const { id } = await trx.insertInto('licenses').values(row).returning('id').executeTakeFirstOrThrow();
       await trx
         .insertInto('license_products')
@@ -125,7 +125,7 @@ export class LicenseRepository {
   }
 
   async update(id: number, patch: Updateable<LicensesTable>, productIds?: readonly number[]): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
+    await this.atomically(async (trx) => {
       await trx.updateTable('licenses').set(patch).where('id', '=', id).execute();
       if (productIds) {
         await trx.deleteFrom('license_products').where('license_id', '=', id).execute();
@@ -135,6 +135,20 @@ export class LicenseRepository {
           .execute();
       }
     });
+  }
+
+  /**
+   * Locks the license's row until the surrounding transaction ends (a no-op update: PostgreSQL
+   * takes the row lock, SQLite its write lock), so a read-decide-write in that transaction is not
+   * raced by another one on the same license. False when there is no such license.
+   */
+  async lock(id: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable('licenses')
+      .set((eb) => ({ id: eb.ref('id') }))
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
   }
 
   /** Which of these key digests already belong to a license (imports use it to stay idempotent). */
@@ -205,6 +219,11 @@ export class LicenseRepository {
       .where('product_id', '=', productId)
       .executeTakeFirst();
     return Number(row?.n ?? 0);
+  }
+
+  /** Runs `work` in a transaction: this repository's own when it is bound to one already, else a new one. */
+  private atomically<T>(work: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
+    return this.db.isTransaction ? work(this.db) : this.db.transaction().execute((trx: Transaction<Database>) => work(trx));
   }
 
   private async productIdsOf(licenseId: number): Promise<number[]> {

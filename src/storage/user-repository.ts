@@ -89,6 +89,31 @@ export class UserRepository {
     return Number(row?.n ?? 0);
   }
 
+  /**
+   * Locks every enabled admin's row until the surrounding transaction ends (a no-op update), so two
+   * transactions that each take one admin away cannot both see the other admin still there.
+   */
+  async lockEnabledAdmins(): Promise<void> {
+    await this.db
+      .updateTable('users')
+      .set((eb) => ({ role: eb.ref('role') }))
+      .where('role', '=', 'admin')
+      .where('disabled', '=', 0)
+      .execute();
+  }
+
+  /** Admins who may sign in, other than `exceptId`. */
+  async countEnabledAdmins(exceptId?: number): Promise<number> {
+    let q = this.db
+      .selectFrom('users')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('role', '=', 'admin')
+      .where('disabled', '=', 0);
+    if (exceptId !== undefined) q = q.where('id', '!=', exceptId);
+    const row = await q.executeTakeFirst();
+    return Number(row?.n ?? 0);
+  }
+
   /** Sets or clears the (encrypted) TOTP secret; a new secret starts unconfirmed and unused. */
   async setTotp(id: number, secret: string | null, enabled: boolean, now: number): Promise<void> {
     await this.db

@@ -35,3 +35,10 @@ export async function startTestServer(db: TestDatabase, env: Record<string, stri
     flush: () => server.writeBehind.flush(),
   };
 }
+
+/** A license's clear key as stored (decrypted straight from its row: no reveal, no audit entry). */
+export async function storedKey(server: TestServer, id: number): Promise<string> {
+  const row = await server.services.repos.licenses.get(id);
+  if (!row) throw new Error(`no license ${id}`);
+  return server.services.cipher.decrypt(row.key_cipher);
+}

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { KeywardError } from '../../errors.js';
+import { CUSTOMER_ALLOW_LIST } from '../../licensing/ip-allow-list.js';
 import type { LicenseJson } from '../../licensing/json.js';
 import { checksPage, resultFilter, withBefore } from '../checks-query.js';
 import type { DashboardContext } from '../context.js';
@@ -7,7 +8,6 @@ import { licenseState } from '../format.js';
 import { formOf, positiveInt, queryOf, text, checked } from '../forms.js';
 import { me, signedIn } from '../guards.js';
 import { actorOf } from '../request-state.js';
-import { ipChangesInLastDay } from './ip-change-limit.js';
 
 type WithId = FastifyRequest<{ Params: { id: string } }>;
 
@@ -41,8 +41,8 @@ export async function customerLicenseRoutes(app: FastifyInstance, ctx: Dashboard
     const q = queryOf(req);
     const result = resultFilter(q);
     const page = await checksPage((f) => logs.checks({ licenseId: license.id, ...result.filter, ...f }), q);
-    const limit = ctx.config.IP_CHANGES_PER_DAY;
-    const used = await ipChangesInLastDay(logs, license.id, actorOf(user));
+    // Staff and admins are not held to the customers' allowance on their own licenses.
+    const allowance = user.role === 'customer' ? await licenses.ipChangesLeft(license.id, actorOf(user)) : null;
     return pages.send(req, reply, 'license', {
       title: `License #${license.id}`,
       license,
@@ -53,8 +53,9 @@ export async function customerLicenseRoutes(app: FastifyInstance, ctx: Dashboard
       older: page.nextBefore === null ? null : withBefore(q, page.nextBefore),
       newest: page.first ? null : `?${new URLSearchParams(result.value ? { result: result.value } : {}).toString()}`,
       days: await ctx.services.checkStats.checksPerDay({ licenseId: license.id }),
-      ipChangesLeft: Math.max(0, limit - used),
-      ipChangesPerDay: limit,
+      ipChangesLeft: allowance?.left ?? null,
+      ipChangesPerDay: allowance?.perDay ?? null,
+      customerRules: user.role === 'customer' ? CUSTOMER_ALLOW_LIST : null,
       ...extra,
     });
   }
@@ -74,7 +75,8 @@ export async function customerLicenseRoutes(app: FastifyInstance, ctx: Dashboard
   app.post('/licenses/:id/reveal', async (req: WithId, reply) => {
     const license = await own(req);
     if (!license) return pages.notFound(req, reply, 'license');
-    const key = await licenses.reveal(license.id);
+    const user = me(req);
+    const key = await licenses.reveal(license.id, { userId: user.id, role: user.role }, actorOf(user));
     if ((req.headers.accept ?? '').includes('application/json')) {
       return reply.header('cache-control', 'no-store').send({ key });
     }
@@ -89,15 +91,12 @@ export async function customerLicenseRoutes(app: FastifyInstance, ctx: Dashboard
     const ips = text(formOf(req), 'ips')
       .split(/[\s,]+/)
       .filter(Boolean);
-    const limit = ctx.config.IP_CHANGES_PER_DAY;
-    if ((await ipChangesInLastDay(logs, license.id, actorOf(user))) >= limit) {
-      return ctx.redirect(reply, back, 'error', limit === 0 ? 'Allowed IPs can only be changed by staff.' : `You can change the allowed IPs ${limit} time(s) a day; try again tomorrow.`);
-    }
     try {
-      const updated = await licenses.update(license.id, { ips }, actorOf(user));
+      const updated = await licenses.update(license.id, { ips }, actorOf(user), { role: user.role, userId: user.id });
       if (JSON.stringify(updated.ips) === JSON.stringify(license.ips)) return ctx.redirect(reply, back, 'ok', 'The allowed IPs are unchanged.');
     } catch (err) {
-      if (err instanceof KeywardError && err.code === 'invalid_input') return ctx.redirect(reply, back, 'error', err.message);
+      // Bad or too wide entries, too many, or the day's allowance spent: the service's message says which.
+      if (err instanceof KeywardError && err.code !== 'license_not_found') return ctx.redirect(reply, back, 'error', err.message);
       throw err;
     }
     return ctx.redirect(reply, back, 'ok', 'Allowed IPs saved. Checks use them within a second.');
@@ -107,7 +106,8 @@ export async function customerLicenseRoutes(app: FastifyInstance, ctx: Dashboard
     const license = await own(req);
     if (!license) return pages.notFound(req, reply, 'license');
     const active = checked(formOf(req), 'active');
-    await licenses.update(license.id, { active }, actorOf(me(req)));
+    const user = me(req);
+    await licenses.update(license.id, { active }, actorOf(user), { role: user.role, userId: user.id });
     return ctx.redirect(reply, `/licenses/${license.id}`, 'ok', active ? 'The license is active again.' : 'The license is switched off: checks answer NOT ACTIVE until you switch it on.');
   });
 

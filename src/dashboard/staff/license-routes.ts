@@ -2,18 +2,21 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { KeywardError } from '../../errors.js';
 import type { LicenseJson } from '../../licensing/json.js';
 import type { LicenseSearch } from '../../licensing/license-service.js';
+import { quote } from '../../licensing/values.js';
 import { checksPage, resultFilter, withBefore } from '../checks-query.js';
 import type { DashboardContext } from '../context.js';
 import { licenseState } from '../format.js';
-import { checked, formOf, intList, optional, positiveInt, queryOf, text, trimmed, type Form } from '../forms.js';
+import { all, checked, formOf, intList, optional, positiveInt, queryOf, text, trimmed, type Form } from '../forms.js';
 import { me } from '../guards.js';
 import { actorOf } from '../request-state.js';
 
 type WithId = FastifyRequest<{ Params: { id: string } }>;
 
 const STATUSES = ['active', 'inactive', 'disabled', 'expired'] as const;
+/** Audit entries shown on a license's page; the audit log has the rest. */
+const HISTORY_ROWS = 10;
 
-/** /staff/licenses: search, create, edit, disable, IP lock, regenerate, delete, bulk disable. */
+/** /staff/licenses: search, create, edit, disable, IP lock, reveal, regenerate, delete, bulk disable. */
 export async function staffLicenseRoutes(app: FastifyInstance, ctx: DashboardContext): Promise<void> {
   const { pages } = ctx;
   const { licenses, logs, products } = ctx.services;
@@ -77,11 +80,17 @@ export async function staffLicenseRoutes(app: FastifyInstance, ctx: DashboardCon
 
   app.post('/staff/licenses/bulk', async (req, reply) => {
     const form = formOf(req);
-    const ids = intList(form, 'ids').filter((n) => Number.isInteger(n));
-    if (ids.length === 0) return ctx.redirect(reply, '/staff/licenses', 'error', 'Select at least one license.');
+    const values = all(form, 'ids').flatMap((v) => v.split(/[\s,]+/)).filter(Boolean);
+    if (values.length === 0) return ctx.redirect(reply, '/staff/licenses', 'error', 'Select at least one license.');
+    const bad = values.filter((v) => positiveInt(v) === undefined);
+    if (bad.length) {
+      const named = bad.slice(0, 5).map(quote).join(', ');
+      return ctx.redirect(reply, '/staff/licenses', 'error', `${named} ${bad.length === 1 ? 'is not a license id' : 'are not license ids'}; nothing was changed.`);
+    }
     const disable = text(form, 'action') !== 'enable';
     try {
-      const changed = await licenses.setDisabled(ids, disable, actorOf(me(req)));
+      // All or nothing: the service changes every license named, or none (and says which id is unknown).
+      const changed = await licenses.setDisabled(values.map((v) => positiveInt(v)!), disable, actorOf(me(req)));
       return ctx.redirect(reply, '/staff/licenses', 'ok', `${changed.length} license(s) ${disable ? 'disabled' : 'enabled'}.`);
     } catch (err) {
       return fail(reply, '/staff/licenses', err);
@@ -135,6 +144,8 @@ export async function staffLicenseRoutes(app: FastifyInstance, ctx: DashboardCon
       older: page.nextBefore === null ? null : withBefore(q, page.nextBefore),
       newest: page.first ? null : `?${new URLSearchParams(result.value ? { result: result.value } : {}).toString()}`,
       days: await ctx.services.checkStats.checksPerDay({ licenseId: license.id }),
+      history: await logs.audit({ targetType: 'license', targetId: String(license.id), limit: HISTORY_ROWS }),
+      historyRows: HISTORY_ROWS,
     });
   });
 
@@ -177,6 +188,32 @@ export async function staffLicenseRoutes(app: FastifyInstance, ctx: DashboardCon
     const ipLocked = checked(formOf(req), 'ipLocked');
     await licenses.update(license.id, { ipLocked }, actorOf(me(req)));
     return ctx.redirect(reply, `/staff/licenses/${license.id}`, 'ok', ipLocked ? 'IP lock on.' : 'IP lock off: any IP may use the key.');
+  });
+
+  // Seeing someone's key is an explicit action, recorded in the license's history (the service audits it).
+  app.post('/staff/licenses/:id/reveal', async (req: WithId, reply) => {
+    const license = await find(req);
+    if (!license) return pages.notFound(req, reply, 'license');
+    const back = `/staff/licenses/${license.id}`;
+    if (text(formOf(req), 'confirm') !== 'yes') {
+      return pages.send(req, reply, 'confirm', {
+        title: 'Reveal key?',
+        heading: `Reveal the key of license #${license.id}?`,
+        text: 'Seeing the key is recorded in the license’s history, under your name. To give the owner a key nobody else has seen, regenerate it instead.',
+        action: `/staff/licenses/${license.id}/reveal`,
+        button: 'Reveal key',
+        cancel: back,
+      });
+    }
+    const user = me(req);
+    const key = await licenses.reveal(license.id, { userId: user.id, role: user.role }, actorOf(user));
+    return pages.send(req, reply, 'key-shown', {
+      title: 'Key',
+      heading: `Key of license #${license.id}`,
+      note: 'This is the key. Seeing it is recorded in the license’s history.',
+      key,
+      back,
+    });
   });
 
   app.post('/staff/licenses/:id/regenerate', async (req: WithId, reply) => {

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { KeywardError } from '../../errors.js';
-import { ROLES } from '../../licensing/user-service.js';
+import { mayChangeUser, ROLES, type UserCaller } from '../../licensing/user-service.js';
 import type { CurrentUser } from '../auth/session-service.js';
 import type { DashboardContext } from '../context.js';
 import { checked, formOf, optional, positiveInt, queryOf, text, trimmed } from '../forms.js';
@@ -10,12 +10,14 @@ import { actorOf } from '../request-state.js';
 type WithId = FastifyRequest<{ Params: { id: string } }>;
 type UserJson = Awaited<ReturnType<DashboardContext['services']['users']['get']>>;
 
-/** Staff manage customers; admins manage everyone. Nobody locks themselves out. */
-export function mayManage(actor: CurrentUser, target: { id: number; role: string }): boolean {
-  return actor.role === 'admin' || target.role === 'customer';
-}
+/** The signed-in person's rights over users, for UserService (which holds the rules). */
+export const callerOf = (user: CurrentUser): UserCaller => ({ admin: user.role === 'admin', userId: user.id });
 
-/** /staff/users: list/search, create, edit, disable sign-in, reset password, sign out; roles for admins only. */
+/**
+ * /staff/users: list/search, create, edit, disable sign-in, reset password, sign out; roles for
+ * admins only. Who may change whom (staff: customers; admins: everyone), the last admin and "not
+ * your own sign-in" are UserService's rules; these routes show its refusals.
+ */
 export async function userRoutes(app: FastifyInstance, ctx: DashboardContext): Promise<void> {
   const { pages } = ctx;
   const { users, licenses } = ctx.services;
@@ -32,12 +34,11 @@ export async function userRoutes(app: FastifyInstance, ctx: DashboardContext): P
   };
   const refuse = (req: FastifyRequest, reply: FastifyReply) =>
     pages.forbidden(req, reply, 'Only an admin may change staff and admin accounts or roles.');
-  const fail = (reply: FastifyReply, to: string, err: unknown) => {
+  const fail = (req: FastifyRequest, reply: FastifyReply, to: string, err: unknown) => {
+    if (err instanceof KeywardError && err.code === 'forbidden') return refuse(req, reply);
     if (err instanceof KeywardError) return ctx.redirect(reply, to, 'error', err.message);
     throw err;
   };
-  /** Refuses to take away the last admin (by demotion or disabling). */
-  const lastAdmin = async (target: UserJson) => target.role === 'admin' && (await users.adminCount()) <= 1;
 
   app.get('/staff/users', async (req, reply) => {
     const q = queryOf(req);
@@ -62,19 +63,19 @@ export async function userRoutes(app: FastifyInstance, ctx: DashboardContext): P
     const actor = me(req);
     const form = formOf(req);
     const role = text(form, 'role') || 'customer';
-    if (role !== 'customer' && actor.role !== 'admin') return refuse(req, reply);
     const password = text(form, 'password');
     try {
       const created = await users.create(
         { username: trimmed(form, 'username'), email: optional(form, 'email') ?? null, password: password === '' ? undefined : password, role },
         actorOf(actor),
+        callerOf(actor),
       );
       if (created.password) {
         return pages.send(req, reply, 'password-shown', { title: 'User created', created, password: created.password });
       }
       return ctx.redirect(reply, `/staff/users/${created.id}`, 'ok', `User ${created.username} created.`);
     } catch (err) {
-      return fail(reply, '/staff/users', err);
+      return fail(req, reply, '/staff/users', err);
     }
   });
 
@@ -89,7 +90,7 @@ export async function userRoutes(app: FastifyInstance, ctx: DashboardContext): P
       target,
       totpEnabled: described?.totpEnabled ?? false,
       licenses: items,
-      manage: mayManage(actor, target),
+      manage: mayChangeUser(callerOf(actor), target),
       isAdmin: actor.role === 'admin',
       self: actor.id === target.id,
       roles: ROLES,
@@ -99,13 +100,12 @@ export async function userRoutes(app: FastifyInstance, ctx: DashboardContext): P
   app.post('/staff/users/:id', async (req: WithId, reply) => {
     const target = await find(req);
     if (!target) return pages.notFound(req, reply, 'user');
-    if (!mayManage(me(req), target)) return refuse(req, reply);
     const form = formOf(req);
     const back = `/staff/users/${target.id}`;
     try {
-      await users.update(target.id, { email: optional(form, 'email') ?? null, discordId: optional(form, 'discordId') ?? null }, actorOf(me(req)));
+      await users.update(target.id, { email: optional(form, 'email') ?? null, discordId: optional(form, 'discordId') ?? null }, actorOf(me(req)), callerOf(me(req)));
     } catch (err) {
-      return fail(reply, back, err);
+      return fail(req, reply, back, err);
     }
     return ctx.redirect(reply, back, 'ok', 'User saved.');
   });
@@ -113,14 +113,13 @@ export async function userRoutes(app: FastifyInstance, ctx: DashboardContext): P
   app.post('/staff/users/:id/role', async (req: WithId, reply) => {
     const target = await find(req);
     if (!target) return pages.notFound(req, reply, 'user');
-    if (me(req).role !== 'admin') return refuse(req, reply);
+    // Only admins see the role form; the service refuses anyone else the staff and admin roles.
     const back = `/staff/users/${target.id}`;
     const role = text(formOf(req), 'role');
-    if (role !== 'admin' && (await lastAdmin(target))) return ctx.redirect(reply, back, 'error', 'This is the only admin; make another admin first.');
     try {
-      await users.update(target.id, { role }, actorOf(me(req)));
+      await users.update(target.id, { role }, actorOf(me(req)), callerOf(me(req)));
     } catch (err) {
-      return fail(reply, back, err);
+      return fail(req, reply, back, err);
     }
     return ctx.redirect(reply, back, 'ok', `Role changed to ${role}.`);
   });
@@ -129,25 +128,25 @@ export async function userRoutes(app: FastifyInstance, ctx: DashboardContext): P
     const target = await find(req);
     if (!target) return pages.notFound(req, reply, 'user');
     const actor = me(req);
-    if (!mayManage(actor, target)) return refuse(req, reply);
     const back = `/staff/users/${target.id}`;
     const disabled = checked(formOf(req), 'disabled');
-    if (disabled && target.id === actor.id) return ctx.redirect(reply, back, 'error', 'You cannot disable your own sign-in.');
-    if (disabled && (await lastAdmin(target))) return ctx.redirect(reply, back, 'error', 'This is the only admin; it cannot be disabled.');
-    await users.update(target.id, { disabled }, actorOf(actor));
-    if (disabled) await ctx.sessions.endAll(target.id);
+    try {
+      // Disabling also ends every session of the user (the service does it, on every surface).
+      await users.update(target.id, { disabled }, actorOf(actor), callerOf(actor));
+    } catch (err) {
+      return fail(req, reply, back, err);
+    }
     return ctx.redirect(reply, back, 'ok', disabled ? 'Sign-in disabled and every session ended.' : 'Sign-in enabled.');
   });
 
   app.post('/staff/users/:id/password', async (req: WithId, reply) => {
     const target = await find(req);
     if (!target) return pages.notFound(req, reply, 'user');
-    if (!mayManage(me(req), target)) return refuse(req, reply);
     const back = `/staff/users/${target.id}`;
     try {
-      await users.setPassword(target.id, text(formOf(req), 'password'), actorOf(me(req)));
+      await users.setPassword(target.id, text(formOf(req), 'password'), actorOf(me(req)), callerOf(me(req)));
     } catch (err) {
-      return fail(reply, back, err);
+      return fail(req, reply, back, err);
     }
     await ctx.sessions.endAll(target.id);
     return ctx.redirect(reply, back, 'ok', 'Password set; the user was signed out everywhere.');
@@ -156,7 +155,7 @@ export async function userRoutes(app: FastifyInstance, ctx: DashboardContext): P
   app.post('/staff/users/:id/signout', async (req: WithId, reply) => {
     const target = await find(req);
     if (!target) return pages.notFound(req, reply, 'user');
-    if (!mayManage(me(req), target)) return refuse(req, reply);
+    if (!mayChangeUser(callerOf(me(req)), target)) return refuse(req, reply);
     const ended = await ctx.sessions.endAll(target.id);
     return ctx.redirect(reply, `/staff/users/${target.id}`, 'ok', `${ended} session(s) ended.`);
   });
