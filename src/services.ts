@@ -99,7 +99,7 @@ export async function openServices(config: Config): Promise<Services> {
     tokens: new ApiTokenRepository(db),
     idempotency: new IdempotencyRepository(db),
     webhooks: new WebhookRepository(db, storage.dialect),
-    sessions: new SessionRepository(db),
+    sessions: new SessionRepository(db, storage.dialect),
     settings: new SettingsRepository(db),
   };
   const webhookQueue = new WebhookQueue(repos.webhooks);

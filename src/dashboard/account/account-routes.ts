@@ -28,12 +28,13 @@ export async function accountRoutes(app: FastifyInstance, ctx: DashboardContext)
     const user = me(req);
     const form = formOf(req);
     const ip = ctx.clientIp(req);
-    const verdict = await ctx.throttle.check(user.username, ip);
-    if (!verdict.allowed) return ctx.redirect(reply, '/account', 'error', 'Too many wrong passwords. Try again later.');
+    const reserved = await ctx.throttle.password(user.username, ip);
+    if (!reserved.allowed) return ctx.redirect(reply, '/account', 'error', 'Too many wrong passwords. Try again later.');
     if (!(await services.users.verifyPassword(user.username, text(form, 'current')))) {
-      await ctx.throttle.failed(user.username, ip);
+      await reserved.attempt.counted();
       return ctx.redirect(reply, '/account', 'error', 'Your current password is not right.');
     }
+    await reserved.attempt.succeeded();
     if (text(form, 'password') !== text(form, 'password2')) return ctx.redirect(reply, '/account', 'error', 'The two new passwords differ.');
     try {
       await services.users.setPassword(user.id, text(form, 'password'), actorOf(user));
