@@ -1,12 +1,30 @@
+import { Secret, TOTP } from 'otpauth';
 import { expect, it } from 'vitest';
 import { makeUser, TEST_PASSWORD } from './helpers/dashboard.js';
 import { eachDialect, PUBLIC_URL } from './helpers/suite.js';
+import type { TestServer } from './helpers/server.js';
 import { WebClient } from './helpers/web-client.js';
 
-/** The sign-in limits of docs/dashboard.md: per account name, per IP, per IP's sign-ups. */
+/** The sign-in limits of docs/dashboard.md: per account name (and per user's codes), per IP, per IP's sign-ups. */
 const PER_ACCOUNT = 5;
 const PER_IP = 20;
 const SIGNUPS_PER_IP = 5;
+
+const codeAt = (secret: string, offsetSeconds = 0) =>
+  new TOTP({ secret: Secret.fromBase32(secret), digits: 6, period: 30, algorithm: 'SHA1' }).generate({ timestamp: Date.now() + offsetSeconds * 1000 });
+/** A six-digit code that is none of the codes accepted around now. */
+function wrongCode(secret: string): string {
+  const accepted = new Set([-30, 0, 30].map((s) => codeAt(secret, s)));
+  for (let n = 123456; ; n++) if (!accepted.has(String(n))) return String(n);
+}
+
+/** Turns two-factor sign-in on for a user, straight in the database; returns the base32 secret. */
+async function withTotp(server: TestServer, username: string): Promise<string> {
+  const user = (await server.services.users.findByUsername(username))!;
+  const secret = new Secret({ size: 20 }).base32;
+  await server.services.repos.users.setTotp(user.id, server.services.cipher.encrypt(secret), true, Date.now());
+  return secret;
+}
 
 eachDialect(
   'dashboard sign-in under attack',
@@ -58,6 +76,40 @@ eachDialect(
       const created = (await server().services.storage.db.selectFrom('users').select('username').where('username', 'like', 'burst-%').execute()).length;
       expect(created).toBe(answers.filter((a) => a.status === 303).length);
       expect(created).toBe(SIGNUPS_PER_IP);
+    });
+
+    it('blocks two-factor guessing per account even when the right password is entered again from new IPs each time', async () => {
+      await makeUser(server(), 'totp-guessed', 'staff');
+      const secret = await withTotp(server(), 'totp-guessed');
+      for (let i = 0; i < PER_ACCOUNT; i++) {
+        const c = from(`203.0.113.${10 + i}`);
+        expect((await c.signIn('totp-guessed', TEST_PASSWORD)).location).toBe('/login/totp?next=%2F');
+        await c.get('/login/totp');
+        expect((await c.post('/login/totp', { code: wrongCode(secret) })).status).toBe(401);
+      }
+      // The password is still right (and still accepted), but the account's code guesses are used up.
+      const c = from('203.0.113.99');
+      expect((await c.signIn('totp-guessed', TEST_PASSWORD)).location).toBe('/login/totp?next=%2F');
+      await c.get('/login/totp');
+      const locked = await c.post('/login/totp', { code: codeAt(secret) });
+      expect(locked.status).toBe(429);
+      expect(Number(locked.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect((await c.get('/account')).status).toBe(303);
+    });
+
+    it('forgets wrong codes after a full sign-in with the second factor', async () => {
+      await makeUser(server(), 'totp-forgiven', 'staff');
+      const secret = await withTotp(server(), 'totp-forgiven');
+      const attempt = async (ip: string, code: string) => {
+        const c = from(ip);
+        await c.signIn('totp-forgiven', TEST_PASSWORD);
+        await c.get('/login/totp');
+        return (await c.post('/login/totp', { code })).status;
+      };
+      for (let i = 0; i < PER_ACCOUNT - 1; i++) expect(await attempt(`203.0.113.${120 + i}`, wrongCode(secret))).toBe(401);
+      expect(await attempt('203.0.113.130', codeAt(secret))).toBe(303);
+      for (let i = 0; i < PER_ACCOUNT - 1; i++) expect(await attempt(`203.0.113.${140 + i}`, wrongCode(secret))).toBe(401);
+      expect(await attempt('203.0.113.150', codeAt(secret, 30))).toBe(303);
     });
   },
   { TRUST_PROXY: 'loopback', SIGNUP: 'open' },

@@ -70,7 +70,8 @@ export async function loginRoutes(app: FastifyInstance, ctx: DashboardContext): 
     const form = formOf(req);
     const next = localPath(text(form, 'next'));
     const ip = ctx.clientIp(req);
-    const reserved = await throttle.password(s.user.username, ip);
+    // Codes count per user in their own scope: entering the right password again does not reset it.
+    const reserved = await throttle.secondFactor(s.user.id, ip);
     if (!reserved.allowed) {
       reply.header('retry-after', String(reserved.retryAfterSeconds));
       return pages.send(req, reply, 'login-totp', { title: 'Two-factor code', next, error: 'Too many wrong codes. Try again later.' }, 429);

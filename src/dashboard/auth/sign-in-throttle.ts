@@ -1,7 +1,7 @@
 import type { ScopeCount, SessionRepository } from '../../storage/session-repository.js';
 
 export interface ThrottleLimits {
-  /** Attempts allowed per account name within the window. */
+  /** Attempts allowed per account name within the window (and per user for second-factor codes). */
   perAccount: number;
   /** Attempts allowed per client IP within the window (all kinds together). */
   perIp: number;
@@ -27,8 +27,8 @@ interface Counted {
  * the oldest counted attempt leaves the window. Counts live in the database, so every instance
  * shares them.
  *
- * Scopes: `login:<name>` (passwords and second-factor codes), `signup:<ip>` (new accounts),
- * `ip:<ip>` (everything from an IP).
+ * Scopes: `login:<name>` (passwords), `totp:<user id>` (second-factor codes, which a right
+ * password does not forgive), `signup:<ip>` (new accounts), `ip:<ip>` (everything from an IP).
  */
 export class SignInThrottle {
   private lastPrune = 0;
@@ -41,6 +41,12 @@ export class SignInThrottle {
   /** A password for this account name: a right one forgives the name's failed passwords. */
   password(account: string, ip: string, now = Date.now()): Promise<Reservation> {
     const scope = loginScope(account);
+    return this.reserve([{ scope, limit: this.limits.perAccount }, this.ipScope(ip)], [scope], now);
+  }
+
+  /** A second-factor code for this user: a right one forgives the user's wrong codes. */
+  secondFactor(userId: number, ip: string, now = Date.now()): Promise<Reservation> {
+    const scope = `totp:${userId}`;
     return this.reserve([{ scope, limit: this.limits.perAccount }, this.ipScope(ip)], [scope], now);
   }
 
