@@ -1,3 +1,4 @@
+import { hkdfSync } from 'node:crypto';
 import { IdempotencyService } from './api/idempotency-service.js';
 import { TokenService } from './api/token-service.js';
 import type { Config } from './config.js';
@@ -49,6 +50,8 @@ export interface Services {
   };
   /** Encrypts secrets at rest with the server secret (license keys; the dashboard's TOTP secrets). */
   cipher: KeyCipher;
+  /** A 32-byte key derived (HKDF) from the server secret for one purpose only (e.g. signing cookies). */
+  deriveKey(purpose: string): Buffer;
   /** `keyward import faxstore`: bulk import of a FaxStore License System. */
   faxstoreImport: FaxStoreImporter;
   /** Checks per day for charts, from the daily counts and the live Previous Auths. */
@@ -108,6 +111,7 @@ export async function openServices(config: Config): Promise<Services> {
     storage,
     repos,
     cipher,
+    deriveKey: (purpose) => Buffer.from(hkdfSync('sha256', secret, 'keyward', purpose, 32)),
     faxstoreImport: new FaxStoreImporter(repos, cipher, changes),
     checkStats: new CheckStats(repos.retention),
     licenses: new LicenseService(repos, cipher, changes, webhookQueue),

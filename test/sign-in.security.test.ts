@@ -1,9 +1,14 @@
 import { Secret, TOTP } from 'otpauth';
-import { expect, it } from 'vitest';
-import { makeUser, TEST_PASSWORD } from './helpers/dashboard.js';
+import { afterAll, expect, it } from 'vitest';
+import { makeUser, signedIn, TEST_PASSWORD } from './helpers/dashboard.js';
+import { OAuthStandIn } from './helpers/oauth-stand-in.js';
 import { eachDialect, PUBLIC_URL } from './helpers/suite.js';
 import type { TestServer } from './helpers/server.js';
 import { WebClient } from './helpers/web-client.js';
+
+// The stand-in must be listening before the servers start: they read its URLs from the environment.
+const oauth = await new OAuthStandIn().start();
+afterAll(() => oauth.close());
 
 /** The sign-in limits of docs/dashboard.md: per account name (and per user's codes), per IP, per IP's sign-ups. */
 const PER_ACCOUNT = 5;
@@ -111,6 +116,38 @@ eachDialect(
       for (let i = 0; i < PER_ACCOUNT - 1; i++) expect(await attempt(`203.0.113.${140 + i}`, wrongCode(secret))).toBe(401);
       expect(await attempt('203.0.113.150', codeAt(secret, 30))).toBe(303);
     });
+
+    it('never links a Discord account through a forged or planted flow cookie', async () => {
+      const victim = await signedIn(server(), 'oauth-victim', 'staff');
+      const victimId = (await server().services.users.findByUsername('oauth-victim'))!.id;
+      oauth.nextUser = { id: '400000000000000001', username: 'attacker' };
+      /** The attacker's own authorisation at the stand-in, for a state of their choosing. */
+      const attackerCallback = async (state: string) => {
+        const authorize = new URL(`${oauth.url}/authorize`);
+        authorize.search = new URLSearchParams({ client_id: oauth.clientId, response_type: 'code', redirect_uri: `${PUBLIC_URL}/auth/discord/callback`, state }).toString();
+        const back = new URL((await fetch(authorize, { redirect: 'manual' })).headers.get('location')!);
+        return `${back.pathname}${back.search}`;
+      };
+      const linked = async () => (await server().services.users.findByDiscordId('400000000000000001'))?.username ?? null;
+
+      // 1. A flow cookie written by hand: link mode, the victim's user id, the attacker's state.
+      const forged = Buffer.from(JSON.stringify({ state: 'S'.repeat(32), mode: 'link', next: '/', userId: victimId })).toString('base64url');
+      for (const name of ['keyward_oauth', '__Host-keyward_oauth']) victim.cookies.set(name, forged);
+      const res = await victim.get(await attackerCallback('S'.repeat(32)));
+      expect(res.status).toBe(400);
+      expect(await linked()).toBeNull();
+
+      // 2. A genuine cookie from the attacker's own link flow, planted in the victim's browser.
+      const attacker = await signedIn(server(), 'oauth-attacker', 'customer');
+      const begin = await attacker.get('/auth/discord?link=1');
+      const state = new URL(begin.location!).searchParams.get('state')!;
+      const name = [...attacker.cookies.keys()].find((k) => k.endsWith('keyward_oauth'))!;
+      victim.cookies.set(name, attacker.cookies.get(name)!);
+      const planted = await victim.get(await attackerCallback(state));
+      expect(planted.status).toBe(400);
+      expect(await linked()).toBeNull();
+      expect((await server().services.users.findByUsername('oauth-victim'))!.discordId ?? null).toBeNull();
+    });
   },
-  { TRUST_PROXY: 'loopback', SIGNUP: 'open' },
+  { TRUST_PROXY: 'loopback', SIGNUP: 'open', ...oauth.env },
 );
