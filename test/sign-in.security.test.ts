@@ -117,6 +117,27 @@ eachDialect(
       expect(await attempt('203.0.113.150', codeAt(secret, 30))).toBe(303);
     });
 
+    it('lets a session that still owes its two-factor code sign out only itself, not everywhere', async () => {
+      const owner = await signedIn(server(), 'half-signed', 'staff');
+      await withTotp(server(), 'half-signed');
+      expect((await owner.get('/account')).status).toBe(200);
+      // Someone with the password only: a session that still owes the code.
+      const half = from('203.0.113.200');
+      expect((await half.signIn('half-signed', TEST_PASSWORD)).location).toBe('/login/totp?next=%2F');
+      await half.get('/login/totp');
+      const refused = await half.post('/logout/everywhere');
+      expect(refused.status).toBe(403);
+      expect((await owner.get('/account')).status).toBe(200);
+      // It may still end itself.
+      await half.get('/login/totp');
+      expect((await half.post('/logout')).location).toBe('/login');
+      expect((await half.get('/login/totp')).location).toBe('/login');
+      expect((await owner.get('/account')).status).toBe(200);
+      // A full session still signs out everywhere.
+      expect((await owner.post('/logout/everywhere')).location).toBe('/login');
+      expect((await owner.get('/account')).status).toBe(303);
+    });
+
     it('never links a Discord account through a forged or planted flow cookie', async () => {
       const victim = await signedIn(server(), 'oauth-victim', 'staff');
       const victimId = (await server().services.users.findByUsername('oauth-victim'))!.id;

@@ -96,7 +96,9 @@ export async function loginRoutes(app: FastifyInstance, ctx: DashboardContext): 
 
   app.post('/logout/everywhere', async (req, reply) => {
     const s = sessionOf(req);
-    if (s) await ctx.sessions.endAll(s.user.id);
+    if (s && (await ctx.sessions.endEverywhere(s)) === null) {
+      return pages.forbidden(req, reply, 'Enter your two-factor code first: until then this browser may only sign itself out.');
+    }
     ctx.cookie.clear(reply);
     return ctx.redirect(reply, '/login', 'ok', 'You are signed out on every device.');
   });
