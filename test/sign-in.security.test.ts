@@ -4,7 +4,7 @@ import { makeUser, signedIn, TEST_PASSWORD } from './helpers/dashboard.js';
 import { OAuthStandIn } from './helpers/oauth-stand-in.js';
 import { eachDialect, PUBLIC_URL } from './helpers/suite.js';
 import type { TestServer } from './helpers/server.js';
-import { WebClient } from './helpers/web-client.js';
+import { pageText, WebClient } from './helpers/web-client.js';
 
 // The stand-in must be listening before the servers start: they read its URLs from the environment.
 const oauth = await new OAuthStandIn().start();
@@ -136,6 +136,27 @@ eachDialect(
       // A full session still signs out everywhere.
       expect((await owner.post('/logout/everywhere')).location).toBe('/login');
       expect((await owner.get('/account')).status).toBe(303);
+    });
+
+    it('throttles code guessing on the turn-two-factor-off form, counted with the sign-in codes', async () => {
+      const c = await signedIn(server(), 'totp-off-guessed', 'staff');
+      const secret = await withTotp(server(), 'totp-off-guessed');
+      for (let i = 0; i < PER_ACCOUNT; i++) {
+        await c.get('/account');
+        const wrong = await c.post('/account/totp/disable', { code: wrongCode(secret) });
+        expect(pageText((await c.follow(wrong)).text)).toContain('two-factor sign-in stays on');
+      }
+      await c.get('/account');
+      const locked = await c.post('/account/totp/disable', { code: codeAt(secret) });
+      expect(pageText((await c.follow(locked)).text)).toContain('Too many wrong codes');
+      const row = await server().services.storage.db.selectFrom('users').select(['totp_enabled', 'totp_secret']).where('username', '=', 'totp-off-guessed').executeTakeFirstOrThrow();
+      expect(row.totp_enabled).toBe(1);
+      expect(row.totp_secret).not.toBeNull();
+      // The same count guards the sign-in's second step.
+      const d = from('203.0.113.210');
+      await d.signIn('totp-off-guessed', TEST_PASSWORD);
+      await d.get('/login/totp');
+      expect((await d.post('/login/totp', { code: codeAt(secret) })).status).toBe(429);
     });
 
     it('never links a Discord account through a forged or planted flow cookie', async () => {
