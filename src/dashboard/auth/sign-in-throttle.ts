@@ -61,8 +61,8 @@ export class SignInThrottle {
     for (const scope of scopes) await this.repo.clearFailures(scope);
   }
 
-  /** Keeps the attempts counted; now and then drops rows older than the window. */
-  async keep(now = Date.now()): Promise<void> {
+  /** Drops attempts older than the window, at most once a minute per process. */
+  async prune(now = Date.now()): Promise<void> {
     if (now - this.lastPrune <= 60_000) return;
     this.lastPrune = now;
     await this.repo.pruneFailures(now - this.limits.windowMs);
@@ -101,7 +101,7 @@ export class Attempt {
 
   /** A wrong password or code, or a created account: it stays counted. */
   counted(): Promise<void> {
-    return this.throttle.keep();
+    return this.throttle.prune();
   }
 
   /** The right password or code: the attempt does not count, and earlier failures of its kind are forgiven. */
