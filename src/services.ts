@@ -1,3 +1,4 @@
+import { hkdfSync } from 'node:crypto';
 import { IdempotencyService } from './api/idempotency-service.js';
 import { TokenService } from './api/token-service.js';
 import type { Config } from './config.js';
@@ -52,6 +53,8 @@ export interface Services {
   };
   /** Encrypts secrets at rest with the server secret (license keys; the dashboard's TOTP secrets). */
   cipher: KeyCipher;
+  /** A 32-byte key derived (HKDF) from the server secret for one purpose only (e.g. signing cookies). */
+  deriveKey(purpose: string): Buffer;
   /** `keyward import faxstore`: bulk import of a FaxStore License System. */
   faxstoreImport: FaxStoreImporter;
   /** Checks per day for charts, from the daily counts and the live Previous Auths. */
@@ -102,7 +105,7 @@ export async function openServices(config: Config): Promise<Services> {
     tokens: new ApiTokenRepository(db),
     idempotency: new IdempotencyRepository(db),
     webhooks: new WebhookRepository(db, storage.dialect),
-    sessions: new SessionRepository(db),
+    sessions: new SessionRepository(db, storage.dialect),
     settings: new SettingsRepository(db),
     transactions: new Transactions(db),
   };
@@ -112,6 +115,7 @@ export async function openServices(config: Config): Promise<Services> {
     storage,
     repos,
     cipher,
+    deriveKey: (purpose) => Buffer.from(hkdfSync('sha256', secret, 'keyward', purpose, 32)),
     faxstoreImport: new FaxStoreImporter(repos, cipher, changes),
     checkStats: new CheckStats(repos.retention),
     licenses: new LicenseService(repos, cipher, changes, webhookQueue, { ipChangesPerDay: config.IP_CHANGES_PER_DAY }),

@@ -36,10 +36,14 @@ eachDialect(
       expect(url.searchParams.get('scope')).toBe('identify');
       expect(url.searchParams.get('redirect_uri')).toBe(`${server().services.config.PUBLIC_URL}/auth/discord/callback`);
       expect(url.searchParams.get('state')).toMatch(/^[A-Za-z0-9_-]{32}$/);
-      const stateCookie = begin.setCookies.find((l) => l.startsWith('keyward_oauth='))!;
+      // Over https: Secure with the __Host- prefix (so no other host can plant it), and signed.
+      const stateCookie = begin.setCookies.find((l) => l.startsWith('__Host-keyward_oauth='))!;
       expect(stateCookie).toMatch(/HttpOnly/i);
       expect(stateCookie).toMatch(/SameSite=Lax/i);
-      expect(stateCookie).toMatch(/Path=\/auth\/discord/);
+      expect(stateCookie).toMatch(/; Secure/i);
+      expect(stateCookie).toMatch(/Path=\/(;|$)/);
+      expect(stateCookie).not.toMatch(/Domain=/i);
+      expect(decodeURIComponent(stateCookie.split(';')[0]!)).toMatch(/^__Host-keyward_oauth=[A-Za-z0-9_-]+\.[A-Za-z0-9+/]{43}$/);
     });
 
     it('signs in the account linked to the Discord id, through the real redirect/callback/state flow', async () => {

@@ -43,7 +43,8 @@ export async function dashboard(app: FastifyInstance, opts: DashboardOptions): P
   const { config, services } = opts;
   const ctx = buildContext(config, services, clientIpResolver(config.TRUST_PROXY));
 
-  await app.register(cookie);
+  // Signed cookies (the Discord sign-in's flow) use a key derived from the server secret for this only.
+  await app.register(cookie, { secret: services.deriveKey('dashboard-cookie-signing-v1') });
   await app.register(formbody, { bodyLimit: 64 * 1024 });
   await app.register(helmet, {
     contentSecurityPolicy: {

@@ -1,14 +1,31 @@
-import type { Insertable, Kysely } from 'kysely';
+import { sql, type Insertable, type Kysely } from 'kysely';
+import type { Dialect } from './migrations/helpers.js';
 import type { Database, SessionRow, SessionsTable, UserRow } from './schema.js';
+
+export interface ScopeCount {
+  count: number;
+  /** The oldest counted attempt's time. */
+  oldest: number;
+}
+
+/** Thrown inside a reservation's transaction to roll it back. */
+class Refused extends Error {
+  constructor(readonly counts: Map<string, ScopeCount>) {
+    super('sign-in attempt refused');
+  }
+}
 
 export interface SessionWithUser {
   session: SessionRow;
   user: UserRow;
 }
 
-/** Dashboard sessions (looked up by token hash) and the failed sign-ins that throttle guessing. */
+/** Dashboard sessions (looked up by token hash) and the counted sign-in attempts that throttle guessing. */
 export class SessionRepository {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly dialect: Dialect,
+  ) {}
 
   async insert(row: Insertable<SessionsTable>): Promise<number> {
     const { id } = await this.db.insertInto('sessions').values(row).returning('id').executeTakeFirstOrThrow();
@@ -56,27 +73,46 @@ export class SessionRepository {
     await this.db.deleteFrom('sessions').where('expires_at', '<=', now).execute();
   }
 
-  async addFailures(scopes: readonly string[], time: number): Promise<void> {
-    if (scopes.length === 0) return;
-    await this.db
-      .insertInto('sign_in_failures')
-      .values(scopes.map((scope) => ({ scope, time })))
-      .execute();
+  /** Records one counted attempt per scope (a failure, a sign-up); returns the rows' ids. */
+  async addFailures(scopes: readonly string[], time: number): Promise<number[]> {
+    return addRows(this.db, scopes, time);
   }
 
-  /** Failures per scope since `since`, for the scopes asked (absent scopes have none). */
-  async countFailures(scopes: readonly string[], since: number): Promise<Map<string, { count: number; oldest: number }>> {
-    const map = new Map<string, { count: number; oldest: number }>();
-    if (scopes.length === 0) return map;
-    const rows = await this.db
-      .selectFrom('sign_in_failures')
-      .select((eb) => ['scope', eb.fn.countAll<number>().as('n'), eb.fn.min('time').as('oldest')])
-      .where('scope', 'in', scopes)
-      .where('time', '>=', since)
-      .groupBy('scope')
-      .execute();
-    for (const r of rows) map.set(r.scope, { count: Number(r.n), oldest: Number(r.oldest) });
-    return map;
+  /**
+   * Records one attempt per scope only if `admit` accepts the counts since `since` with it included;
+   * atomic against every other reservation on the same scopes, on every instance: SQLite runs it
+   * under the database's write lock (the insert comes first), PostgreSQL under a transaction-scoped
+   * advisory lock per scope. Returns the rows' ids, or the counts that were refused (nothing kept).
+   */
+  async reserve(
+    scopes: readonly string[],
+    time: number,
+    since: number,
+    admit: (counts: Map<string, ScopeCount>) => boolean,
+  ): Promise<{ ids: number[] } | { refused: Map<string, ScopeCount> }> {
+    try {
+      return await this.db.transaction().execute(async (trx) => {
+        if (this.dialect === 'postgres') {
+          // One order for every caller, so two reservations never wait on each other's locks.
+          for (const scope of [...new Set(scopes)].sort()) {
+            await sql`select pg_advisory_xact_lock(hashtextextended(${scope}, 0))`.execute(trx);
+          }
+        }
+        const ids = await addRows(trx, scopes, time);
+        const counts = await countRows(trx, scopes, since);
+        if (!admit(counts)) throw new Refused(counts);
+        return { ids };
+      });
+    } catch (err) {
+      if (err instanceof Refused) return { refused: err.counts };
+      throw err;
+    }
+  }
+
+  /** Removes attempts by id (attempts that succeeded or tested nothing). */
+  async removeFailures(ids: readonly number[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.db.deleteFrom('sign_in_failures').where('id', 'in', ids).execute();
   }
 
   async clearFailures(scope: string): Promise<void> {
@@ -86,4 +122,29 @@ export class SessionRepository {
   async pruneFailures(before: number): Promise<void> {
     await this.db.deleteFrom('sign_in_failures').where('time', '<', before).execute();
   }
+}
+
+async function addRows(db: Kysely<Database>, scopes: readonly string[], time: number): Promise<number[]> {
+  if (scopes.length === 0) return [];
+  const rows = await db
+    .insertInto('sign_in_failures')
+    .values(scopes.map((scope) => ({ scope, time })))
+    .returning('id')
+    .execute();
+  return rows.map((r) => Number(r.id));
+}
+
+/** Attempts per scope since `since`, for the scopes asked (absent scopes have none). */
+async function countRows(db: Kysely<Database>, scopes: readonly string[], since: number): Promise<Map<string, ScopeCount>> {
+  const map = new Map<string, ScopeCount>();
+  if (scopes.length === 0) return map;
+  const rows = await db
+    .selectFrom('sign_in_failures')
+    .select((eb) => ['scope', eb.fn.countAll<number>().as('n'), eb.fn.min('time').as('oldest')])
+    .where('scope', 'in', scopes)
+    .where('time', '>=', since)
+    .groupBy('scope')
+    .execute();
+  for (const r of rows) map.set(r.scope, { count: Number(r.n), oldest: Number(r.oldest) });
+  return map;
 }

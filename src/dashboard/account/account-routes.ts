@@ -28,12 +28,13 @@ export async function accountRoutes(app: FastifyInstance, ctx: DashboardContext)
     const user = me(req);
     const form = formOf(req);
     const ip = ctx.clientIp(req);
-    const verdict = await ctx.throttle.check(user.username, ip);
-    if (!verdict.allowed) return ctx.redirect(reply, '/account', 'error', 'Too many wrong passwords. Try again later.');
+    const reserved = await ctx.throttle.password(user.username, ip);
+    if (!reserved.allowed) return ctx.redirect(reply, '/account', 'error', 'Too many wrong passwords. Try again later.');
     if (!(await services.users.verifyPassword(user.username, text(form, 'current')))) {
-      await ctx.throttle.failed(user.username, ip);
+      await reserved.attempt.counted();
       return ctx.redirect(reply, '/account', 'error', 'Your current password is not right.');
     }
+    await reserved.attempt.succeeded();
     if (text(form, 'password') !== text(form, 'password2')) return ctx.redirect(reply, '/account', 'error', 'The two new passwords differ.');
     try {
       await services.users.setPassword(user.id, text(form, 'password'), actorOf(user));
@@ -68,9 +69,14 @@ export async function accountRoutes(app: FastifyInstance, ctx: DashboardContext)
   app.post('/account/totp/disable', async (req, reply) => {
     const user = me(req);
     if (!user.totpEnabled) return ctx.redirect(reply, '/account', 'error', 'Two-factor sign-in is not on.');
+    // Guessed codes here count with the sign-in's: the same limit, the same lock.
+    const reserved = await ctx.throttle.secondFactor(user.id, ctx.clientIp(req));
+    if (!reserved.allowed) return ctx.redirect(reply, '/account#two-factor', 'error', 'Too many wrong codes; two-factor sign-in stays on. Try again later.');
     if (!(await twoFactor.verify(user.id, trimmed(formOf(req), 'code')))) {
+      await reserved.attempt.counted();
       return ctx.redirect(reply, '/account#two-factor', 'error', 'That code is not right; two-factor sign-in stays on.');
     }
+    await reserved.attempt.succeeded();
     await twoFactor.disable(user.id, actorOf(user));
     return ctx.redirect(reply, '/account', 'ok', 'Two-factor sign-in is off.');
   });

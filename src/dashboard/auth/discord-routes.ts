@@ -3,29 +3,37 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { KeywardError } from '../../errors.js';
 import type { DashboardContext } from '../context.js';
 import { localPath, queryOf, text } from '../forms.js';
-import { actorOf, viewer } from '../request-state.js';
+import { actorOf, sessionOf, viewer } from '../request-state.js';
 import { DiscordError, type DiscordIdentity } from './discord-client.js';
 import { signIn, userById } from './login-routes.js';
+import type { CurrentUser } from './session-service.js';
 
-const STATE_COOKIE = 'keyward_oauth';
-const COOKIE_PATH = '/auth/discord';
+/** How long a started sign-in may take to come back (the cookie's life, and checked in its signed value). */
+const FLOW_TTL_MS = 10 * 60_000;
 
 interface FlowState {
   state: string;
   mode: 'login' | 'link';
   next: string;
-  /** The user linking their account (link mode). */
+  /** When the flow stops being accepted (epoch ms). */
+  expires: number;
+  /** Link mode: the user linking their account, and the session that started the link. */
   userId?: number;
+  sessionId?: number;
 }
 
 /**
- * Discord OAuth2 sign-in. The `state` sent to Discord is also kept in a short-lived HttpOnly
- * cookie scoped to /auth/discord; the callback proceeds only when both match, so nobody can
- * complete a sign-in (or link their Discord to someone else's account) in another's browser.
+ * Discord OAuth2 sign-in. The `state` sent to Discord is also kept in a short-lived, HttpOnly,
+ * signed cookie (a key derived from the server secret; `__Host-` over https); the callback
+ * proceeds only when both match, so nobody can complete a sign-in in another's browser. A link
+ * is bound to the session that started it: a cookie written or planted by someone else cannot
+ * link their Discord to another account.
  */
 export async function discordRoutes(app: FastifyInstance, ctx: DashboardContext): Promise<void> {
   const { pages, discord } = ctx;
-  const cookieOpts = { path: COOKIE_PATH, httpOnly: true, sameSite: 'lax' as const, secure: ctx.secure };
+  const cookieName = ctx.secure ? '__Host-keyward_oauth' : 'keyward_oauth';
+  // `__Host-` cookies must have Path=/ (and Secure, and no Domain).
+  const cookieOpts = { path: '/', httpOnly: true, sameSite: 'lax' as const, secure: ctx.secure };
 
   app.get('/auth/discord', async (req, reply) => {
     if (!discord) return pages.notFound(req, reply);
@@ -37,20 +45,30 @@ export async function discordRoutes(app: FastifyInstance, ctx: DashboardContext)
       state: randomBytes(24).toString('base64url'),
       mode: link ? 'link' : 'login',
       next: localPath(text(q, 'next')),
-      userId: link ? user!.id : undefined,
+      expires: Date.now() + FLOW_TTL_MS,
+      ...(link ? { userId: user!.id, sessionId: sessionOf(req)!.sessionId } : {}),
     };
-    reply.setCookie(STATE_COOKIE, Buffer.from(JSON.stringify(flow)).toString('base64url'), { ...cookieOpts, maxAge: 600 });
+    const value = Buffer.from(JSON.stringify(flow)).toString('base64url');
+    reply.setCookie(cookieName, value, { ...cookieOpts, signed: true, maxAge: FLOW_TTL_MS / 1000 });
     return reply.redirect(discord.authorizeUrl(flow.state), 302);
   });
 
   app.get('/auth/discord/callback', async (req, reply) => {
     if (!discord) return pages.notFound(req, reply);
     const q = queryOf(req);
-    const flow = readFlow(req.cookies[STATE_COOKIE]);
-    reply.clearCookie(STATE_COOKIE, cookieOpts);
+    const flow = readFlow(req, cookieName);
+    reply.clearCookie(cookieName, cookieOpts);
     const fail = (status: number, text: string) => pages.message(req, reply, status, 'Discord sign-in failed', text, { href: '/login', label: 'Back to sign-in' });
     if (!flow || !sameText(flow.state, text(q, 'state'))) {
       return fail(400, 'This sign-in attempt expired or did not start here. Start again from the sign-in page.');
+    }
+    if (flow.mode === 'link') {
+      // Checked before the code is used: a link goes only to the session that asked for it.
+      if (!viewer(req)) return reply.redirect('/login', 303);
+      const s = sessionOf(req)!;
+      if (s.user.id !== flow.userId || s.sessionId !== flow.sessionId) {
+        return fail(400, 'This link attempt did not start in this browser session. Start again from your account page.');
+      }
     }
     if (text(q, 'error')) return fail(400, 'Discord sign-in was cancelled.');
     const code = text(q, 'code');
@@ -65,13 +83,11 @@ export async function discordRoutes(app: FastifyInstance, ctx: DashboardContext)
       }
       throw err;
     }
-    if (flow.mode === 'link') return link(req, reply, flow, identity);
+    if (flow.mode === 'link') return link(reply, viewer(req)!, identity);
     return login(req, reply, flow, identity, fail);
   });
 
-  async function link(req: FastifyRequest, reply: FastifyReply, flow: FlowState, identity: DiscordIdentity) {
-    const user = viewer(req);
-    if (!user || user.id !== flow.userId) return reply.redirect('/login', 303);
+  async function link(reply: FastifyReply, user: CurrentUser, identity: DiscordIdentity) {
     try {
       await ctx.services.users.update(user.id, { discordId: identity.id }, actorOf(user));
     } catch (err) {
@@ -114,12 +130,18 @@ async function createFromDiscord(ctx: DashboardContext, identity: DiscordIdentit
   throw new KeywardError('conflict', 'could not find a free username for this Discord account');
 }
 
-function readFlow(raw: string | undefined): FlowState | null {
+/** The flow this browser started, if its cookie carries our signature and has not expired. */
+function readFlow(req: FastifyRequest, cookieName: string): FlowState | null {
+  const raw = req.cookies[cookieName];
   if (!raw) return null;
+  const signed = req.unsignCookie(raw);
+  if (!signed.valid || signed.value === null) return null;
   try {
-    const v = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as Partial<FlowState>;
+    const v = JSON.parse(Buffer.from(signed.value, 'base64url').toString('utf8')) as Partial<FlowState>;
     if (typeof v.state !== 'string' || (v.mode !== 'login' && v.mode !== 'link') || typeof v.next !== 'string') return null;
-    return { state: v.state, mode: v.mode, next: localPath(v.next), userId: typeof v.userId === 'number' ? v.userId : undefined };
+    if (typeof v.expires !== 'number' || v.expires <= Date.now()) return null;
+    if (v.mode === 'link' && (typeof v.userId !== 'number' || typeof v.sessionId !== 'number')) return null;
+    return { state: v.state, mode: v.mode, next: localPath(v.next), expires: v.expires, userId: v.userId, sessionId: v.sessionId };
   } catch {
     return null;
   }

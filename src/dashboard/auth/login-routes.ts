@@ -43,17 +43,17 @@ export async function loginRoutes(app: FastifyInstance, ctx: DashboardContext): 
     const ip = ctx.clientIp(req);
     const again = (status: number, error: string) => pages.send(req, reply, 'login', { title: 'Sign in', next, login, error }, status);
     if (!login || !password) return again(400, 'Enter your username (or email) and password.');
-    const verdict = await throttle.check(login, ip);
-    if (!verdict.allowed) {
-      reply.header('retry-after', String(verdict.retryAfterSeconds));
-      return again(429, `Too many failed sign-ins. Try again in ${Math.ceil(verdict.retryAfterSeconds / 60)} minute(s).`);
+    const reserved = await throttle.password(login, ip);
+    if (!reserved.allowed) {
+      reply.header('retry-after', String(reserved.retryAfterSeconds));
+      return again(429, `Too many failed sign-ins. Try again in ${Math.ceil(reserved.retryAfterSeconds / 60)} minute(s).`);
     }
     const found = await services.users.verifyPassword(login, password);
     if (!found) {
-      await throttle.failed(login, ip);
+      await reserved.attempt.counted();
       return again(401, 'That username or password is not right, or the account cannot sign in.');
     }
-    await throttle.succeeded(login);
+    await reserved.attempt.succeeded();
     const resolved = await userById(ctx, found.id);
     return signIn(ctx, req, reply, resolved, next);
   });
@@ -70,16 +70,17 @@ export async function loginRoutes(app: FastifyInstance, ctx: DashboardContext): 
     const form = formOf(req);
     const next = localPath(text(form, 'next'));
     const ip = ctx.clientIp(req);
-    const verdict = await throttle.check(s.user.username, ip);
-    if (!verdict.allowed) {
-      reply.header('retry-after', String(verdict.retryAfterSeconds));
+    // Codes count per user in their own scope: entering the right password again does not reset it.
+    const reserved = await throttle.secondFactor(s.user.id, ip);
+    if (!reserved.allowed) {
+      reply.header('retry-after', String(reserved.retryAfterSeconds));
       return pages.send(req, reply, 'login-totp', { title: 'Two-factor code', next, error: 'Too many wrong codes. Try again later.' }, 429);
     }
     if (!(await ctx.twoFactor.verify(s.user.id, trimmed(form, 'code')))) {
-      await throttle.failed(s.user.username, ip);
+      await reserved.attempt.counted();
       return pages.send(req, reply, 'login-totp', { title: 'Two-factor code', next, error: 'That code is not right (or was already used).' }, 401);
     }
-    await throttle.succeeded(s.user.username);
+    await reserved.attempt.succeeded();
     await ctx.sessions.end(s.sessionId);
     const session = await ctx.sessions.start(s.user.id, 'full', { ip, userAgent: req.headers['user-agent'] ?? null });
     ctx.cookie.set(reply, session.token, session.maxAgeSeconds);
@@ -95,7 +96,9 @@ export async function loginRoutes(app: FastifyInstance, ctx: DashboardContext): 
 
   app.post('/logout/everywhere', async (req, reply) => {
     const s = sessionOf(req);
-    if (s) await ctx.sessions.endAll(s.user.id);
+    if (s && (await ctx.sessions.endEverywhere(s)) === null) {
+      return pages.forbidden(req, reply, 'Enter your two-factor code first: until then this browser may only sign itself out.');
+    }
     ctx.cookie.clear(reply);
     return ctx.redirect(reply, '/login', 'ok', 'You are signed out on every device.');
   });
@@ -111,20 +114,25 @@ export async function loginRoutes(app: FastifyInstance, ctx: DashboardContext): 
     const form = formOf(req);
     const values = { username: trimmed(form, 'username'), email: trimmed(form, 'email') };
     const ip = ctx.clientIp(req);
-    // Sign-ups count against the IP like failed sign-ins, so the form cannot mint accounts in bulk.
-    const verdict = await throttle.check(`signup:${ip}`, ip);
-    if (!verdict.allowed) return pages.send(req, reply, 'signup', { title: 'Create an account', values, error: 'Too many attempts. Try again later.' }, 429);
     if (text(form, 'password') !== text(form, 'password2')) {
       return pages.send(req, reply, 'signup', { title: 'Create an account', values, error: 'The two passwords differ.' }, 400);
     }
+    // Sign-ups count per IP (and against the IP like failed sign-ins), so the form cannot mint accounts in bulk.
+    const reserved = await throttle.signUp(ip);
+    if (!reserved.allowed) {
+      reply.header('retry-after', String(reserved.retryAfterSeconds));
+      return pages.send(req, reply, 'signup', { title: 'Create an account', values, error: 'Too many attempts. Try again later.' }, 429);
+    }
+    let created: number;
     try {
-      const user = await services.users.create({ ...values, email: values.email || null, password: text(form, 'password'), role: 'customer' }, 'signup');
-      await throttle.failed(`signup:${ip}`, ip);
-      return signIn(ctx, req, reply, await userById(ctx, user.id), '/');
+      created = (await services.users.create({ ...values, email: values.email || null, password: text(form, 'password'), role: 'customer' }, 'signup')).id;
     } catch (err) {
       if (!(err instanceof KeywardError)) throw err;
+      await reserved.attempt.withdrawn();
       return pages.send(req, reply, 'signup', { title: 'Create an account', values, error: err.message }, err.status);
     }
+    await reserved.attempt.counted();
+    return signIn(ctx, req, reply, await userById(ctx, created), '/');
   });
 }
 

@@ -85,9 +85,18 @@ export class SessionService {
     return this.repo.delete(sessionId);
   }
 
-  /** "Sign out everywhere": ends every session of the user, this one included. */
+  /** Ends every session of the user (a new password, staff disabling the account, …). */
   endAll(userId: number): Promise<number> {
     return this.repo.deleteForUser(userId);
+  }
+
+  /**
+   * "Sign out everywhere", asked by one of the user's sessions: only a fully signed-in one may, so
+   * a password without the second factor cannot sign the owner out. Null when refused.
+   */
+  async endEverywhere(session: ResolvedSession): Promise<number | null> {
+    if (session.stage !== 'full') return null;
+    return this.repo.deleteForUser(session.user.id);
   }
 
   list(userId: number, now = Date.now()): Promise<SessionRow[]> {
