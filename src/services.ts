@@ -107,7 +107,7 @@ export async function openServices(config: Config): Promise<Services> {
     webhooks: new WebhookRepository(db, storage.dialect),
     sessions: new SessionRepository(db, storage.dialect),
     settings: new SettingsRepository(db),
-    transactions: new Transactions(db),
+    transactions: new Transactions(db, storage.dialect),
   };
   const webhookQueue = new WebhookQueue(repos.webhooks);
   return {

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import type { Dialect } from './database.js';
 import { AuditRepository } from './audit-repository.js';
 import { LicenseRepository } from './license-repository.js';
 import type { Database } from './schema.js';
@@ -20,14 +21,17 @@ export interface TransactionRepos {
  * forever.
  */
 export class Transactions {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly dialect: Dialect,
+  ) {}
 
   run<T>(work: (repos: TransactionRepos) => Promise<T>): Promise<T> {
     return this.db.transaction().execute((trx) =>
       work({
         licenses: new LicenseRepository(trx),
         users: new UserRepository(trx),
-        sessions: new SessionRepository(trx),
+        sessions: new SessionRepository(trx, this.dialect),
         audit: new AuditRepository(trx),
       }),
     );
