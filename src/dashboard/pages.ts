@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Eta } from 'eta';
 import { checksChart } from './chart.js';
 import { takeFlash } from './flash.js';
+import { formOf, text } from './forms.js';
 import * as format from './format.js';
 import { VIEWS_DIR } from './paths.js';
 import { isStaff, sessionOf, viewer } from './request-state.js';
@@ -20,6 +21,16 @@ export const csrfUserInfo = (req: FastifyRequest): string => String(sessionOf(re
  * Renders Eta templates from views/ with output escaped by default (`<%= %>`); only `<%~ %>`
  * prints raw HTML, and templates use it solely for the layout body and the server-built chart SVG.
  */
+/** What the confirmation page of an action says; the button's words are also its title. */
+export interface Confirmation {
+  heading: string;
+  text: string;
+  /** Where the confirmed form posts. */
+  action: string;
+  button: string;
+  cancel: string;
+}
+
 export class Pages {
   private readonly eta = new Eta({ views: VIEWS_DIR, cache: true, autoEscape: true, autoTrim: [false, 'nl'] });
 
@@ -45,6 +56,15 @@ export class Pages {
   /** A page with a heading and a sentence: errors, refusals, "done". */
   message(req: FastifyRequest, reply: FastifyReply, status: number, heading: string, text: string, link?: { href: string; label: string }) {
     return this.send(req, reply, 'message', { title: heading, heading, text, link }, status);
+  }
+
+  /**
+   * The confirmation step of an action that cannot be undone: null once the form says
+   * `confirm=yes` (go ahead), else the page asking, whose button posts the form again confirmed.
+   */
+  askFirst(req: FastifyRequest, reply: FastifyReply, ask: Confirmation): FastifyReply | null {
+    if (text(formOf(req), 'confirm') === 'yes') return null;
+    return this.send(req, reply, 'confirm', { title: `${ask.button}?`, ...ask });
   }
 
   notFound(req: FastifyRequest, reply: FastifyReply, what = 'page') {

@@ -114,16 +114,14 @@ export async function customerLicenseRoutes(app: FastifyInstance, ctx: Dashboard
   app.post('/licenses/:id/regenerate', async (req: WithId, reply) => {
     const license = await own(req);
     if (!license) return pages.notFound(req, reply, 'license');
-    if (text(formOf(req), 'confirm') !== 'yes') {
-      return pages.send(req, reply, 'confirm', {
-        title: 'Regenerate key?',
-        heading: `Regenerate the key of license #${license.id}?`,
-        text: 'The current key stops working at once. Every copy of your product that uses it must be given the new key.',
-        action: `/licenses/${license.id}/regenerate`,
-        button: 'Regenerate key',
-        cancel: `/licenses/${license.id}`,
-      });
-    }
+    const ask = pages.askFirst(req, reply, {
+      heading: `Regenerate the key of license #${license.id}?`,
+      text: 'The current key stops working at once. Every copy of your product that uses it must be given the new key.',
+      action: `/licenses/${license.id}/regenerate`,
+      button: 'Regenerate key',
+      cancel: `/licenses/${license.id}`,
+    });
+    if (ask) return ask;
     const regenerated = await licenses.regenerate(license.id, actorOf(me(req)));
     return pages.send(req, reply, 'key-shown', {
       title: 'New key',

@@ -195,16 +195,14 @@ export async function staffLicenseRoutes(app: FastifyInstance, ctx: DashboardCon
     const license = await find(req);
     if (!license) return pages.notFound(req, reply, 'license');
     const back = `/staff/licenses/${license.id}`;
-    if (text(formOf(req), 'confirm') !== 'yes') {
-      return pages.send(req, reply, 'confirm', {
-        title: 'Reveal key?',
-        heading: `Reveal the key of license #${license.id}?`,
-        text: 'Seeing the key is recorded in the license’s history, under your name. To give the owner a key nobody else has seen, regenerate it instead.',
-        action: `/staff/licenses/${license.id}/reveal`,
-        button: 'Reveal key',
-        cancel: back,
-      });
-    }
+    const ask = pages.askFirst(req, reply, {
+      heading: `Reveal the key of license #${license.id}?`,
+      text: 'Seeing the key is recorded in the license’s history, under your name. To give the owner a key nobody else has seen, regenerate it instead.',
+      action: `/staff/licenses/${license.id}/reveal`,
+      button: 'Reveal key',
+      cancel: back,
+    });
+    if (ask) return ask;
     const user = me(req);
     const key = await licenses.reveal(license.id, { userId: user.id, role: user.role }, actorOf(user));
     return pages.send(req, reply, 'key-shown', {
@@ -219,16 +217,14 @@ export async function staffLicenseRoutes(app: FastifyInstance, ctx: DashboardCon
   app.post('/staff/licenses/:id/regenerate', async (req: WithId, reply) => {
     const license = await find(req);
     if (!license) return pages.notFound(req, reply, 'license');
-    if (text(formOf(req), 'confirm') !== 'yes') {
-      return pages.send(req, reply, 'confirm', {
-        title: 'Regenerate key?',
-        heading: `Regenerate the key of license #${license.id}?`,
-        text: 'The current key stops working at once; the owner must be given the new key (they can also reveal it on their dashboard).',
-        action: `/staff/licenses/${license.id}/regenerate`,
-        button: 'Regenerate key',
-        cancel: `/staff/licenses/${license.id}`,
-      });
-    }
+    const ask = pages.askFirst(req, reply, {
+      heading: `Regenerate the key of license #${license.id}?`,
+      text: 'The current key stops working at once; the owner must be given the new key (they can also reveal it on their dashboard).',
+      action: `/staff/licenses/${license.id}/regenerate`,
+      button: 'Regenerate key',
+      cancel: `/staff/licenses/${license.id}`,
+    });
+    if (ask) return ask;
     const regenerated = await licenses.regenerate(license.id, actorOf(me(req)));
     return pages.send(req, reply, 'key-shown', {
       title: 'New key',
@@ -241,16 +237,14 @@ export async function staffLicenseRoutes(app: FastifyInstance, ctx: DashboardCon
   app.post('/staff/licenses/:id/delete', async (req: WithId, reply) => {
     const license = await find(req);
     if (!license) return pages.notFound(req, reply, 'license');
-    if (text(formOf(req), 'confirm') !== 'yes') {
-      return pages.send(req, reply, 'confirm', {
-        title: 'Delete license?',
-        heading: `Delete license #${license.id}?`,
-        text: 'Its key stops working at once and the license cannot be restored. Its Previous Auths entries are kept.',
-        action: `/staff/licenses/${license.id}/delete`,
-        button: 'Delete license',
-        cancel: `/staff/licenses/${license.id}`,
-      });
-    }
+    const ask = pages.askFirst(req, reply, {
+      heading: `Delete license #${license.id}?`,
+      text: 'Its key stops working at once and the license cannot be restored. Its Previous Auths entries are kept.',
+      action: `/staff/licenses/${license.id}/delete`,
+      button: 'Delete license',
+      cancel: `/staff/licenses/${license.id}`,
+    });
+    if (ask) return ask;
     await licenses.delete(license.id, actorOf(me(req)));
     return ctx.redirect(reply, '/staff/licenses', 'ok', `License #${license.id} deleted.`);
   });

@@ -62,16 +62,14 @@ export async function productRoutes(app: FastifyInstance, ctx: DashboardContext)
   app.post('/staff/products/:id/delete', async (req: WithId, reply) => {
     const product = await find(req);
     if (!product) return pages.notFound(req, reply, 'product');
-    if (text(formOf(req), 'confirm') !== 'yes') {
-      return pages.send(req, reply, 'confirm', {
-        title: 'Delete product?',
-        heading: `Delete product ${product.id} "${product.name}"?`,
-        text: 'Checks for this product id will answer NOT FOUND. A product that licenses still grant cannot be deleted.',
-        action: `/staff/products/${product.id}/delete`,
-        button: 'Delete product',
-        cancel: `/staff/products/${product.id}`,
-      });
-    }
+    const ask = pages.askFirst(req, reply, {
+      heading: `Delete product ${product.id} "${product.name}"?`,
+      text: 'Checks for this product id will answer NOT FOUND. A product that licenses still grant cannot be deleted.',
+      action: `/staff/products/${product.id}/delete`,
+      button: 'Delete product',
+      cancel: `/staff/products/${product.id}`,
+    });
+    if (ask) return ask;
     try {
       await products.delete(product.id, actorOf(me(req)));
     } catch (err) {

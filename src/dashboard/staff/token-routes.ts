@@ -46,16 +46,14 @@ export async function tokenRoutes(app: FastifyInstance, ctx: DashboardContext): 
   app.post('/staff/tokens/:id/revoke', async (req: WithId, reply) => {
     const id = positiveInt(req.params.id);
     if (id === undefined) return pages.notFound(req, reply, 'token');
-    if (text(formOf(req), 'confirm') !== 'yes') {
-      return pages.send(req, reply, 'confirm', {
-        title: 'Revoke token?',
-        heading: `Revoke API token ${id}?`,
-        text: 'Programs using it are refused at once. A revoked token cannot be restored.',
-        action: `/staff/tokens/${id}/revoke`,
-        button: 'Revoke token',
-        cancel: '/staff/tokens',
-      });
-    }
+    const ask = pages.askFirst(req, reply, {
+      heading: `Revoke API token ${id}?`,
+      text: 'Programs using it are refused at once. A revoked token cannot be restored.',
+      action: `/staff/tokens/${id}/revoke`,
+      button: 'Revoke token',
+      cancel: '/staff/tokens',
+    });
+    if (ask) return ask;
     try {
       const revoked = await tokens.revoke(id, actorOf(me(req)));
       return ctx.redirect(reply, '/staff/tokens', 'ok', `Token "${revoked.name}" revoked.`);
