@@ -1,0 +1,44 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiClient, errorOf } from './helpers/api.js';
+import { createSqlite } from './helpers/dialects.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+
+/** A well-formed bearer value that names no token. */
+const randomToken = () => `kw_${randomBytes(32).toString('base64url')}`;
+
+describe('management API: the per-IP limit counts unknown tokens', () => {
+  let server: TestServer;
+  const api = apiClient(() => server);
+
+  beforeAll(async () => {
+    server = await startTestServer(await createSqlite());
+    // API_RATE_LIMIT is read when the API loads (on its first use): load it now with a limit of 5.
+    process.env.API_RATE_LIMIT = '5';
+    try {
+      await server.features();
+    } finally {
+      delete process.env.API_RATE_LIMIT;
+    }
+  });
+  afterAll(async () => {
+    await server?.close();
+    await server?.db.cleanup();
+  });
+
+  it('one address sending a different random bearer each time is refused after the limit', async () => {
+    const valid = await api.token(['products:read']);
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const token = i % 2 ? randomToken() : `kw_short-${i}`;
+      statuses.push((await api.call('GET', '/products', { token })).status);
+    }
+    expect(statuses).toEqual([401, 401, 401, 401, 401, 429]);
+    const limited = await api.call('GET', '/products', { token: randomToken() });
+    expect(errorOf(limited).code).toBe('rate_limited');
+    // Callers without a token share that address's count.
+    expect((await api.call('GET', '/products', { token: null })).status).toBe(429);
+    // A real token keeps its own count, whoever else shares its address.
+    expect((await api.call('GET', '/products', { token: valid })).status).toBe(200);
+  });
+});
