@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiClient, errorOf } from './helpers/api.js';
 import { createSqlite } from './helpers/dialects.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { eachDialect } from './helpers/suite.js';
 
 /** A well-formed bearer value that names no token. */
 const randomToken = () => `kw_${randomBytes(32).toString('base64url')}`;
@@ -40,5 +41,24 @@ describe('management API: the per-IP limit counts unknown tokens', () => {
     expect((await api.call('GET', '/products', { token: null })).status).toBe(429);
     // A real token keeps its own count, whoever else shares its address.
     expect((await api.call('GET', '/products', { token: valid })).status).toBe(200);
+  });
+});
+
+eachDialect('management API: what a reader learns', (server) => {
+  let reader: string;
+  const api = apiClient(server, () => reader);
+
+  beforeAll(async () => {
+    reader = await api.token(['licenses:read'], 'license-reader');
+    await server().services.users.create({ username: 'known-buyer', password: 'a-long-password' }, 'test');
+  });
+
+  it('a license search by an unknown owner answers exactly like one by an owner without licenses', async () => {
+    const known = await api.call('GET', '/licenses?owner=known-buyer');
+    const unknown = await api.call('GET', '/licenses?owner=nosuch');
+    expect(known.status).toBe(200);
+    expect(known.json).toEqual({ items: [], nextCursor: null });
+    expect(unknown.status).toBe(known.status);
+    expect(unknown.text).toBe(known.text);
   });
 });
