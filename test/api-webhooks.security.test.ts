@@ -62,3 +62,35 @@ eachDialect('management API: what a reader learns', (server) => {
     expect(unknown.text).toBe(known.text);
   });
 });
+
+eachDialect('management API: user search takes underscores and percent signs literally', (server) => {
+  let token: string;
+  const api = apiClient(server, () => token);
+  const found = async (q: string) =>
+    ((await api.call('GET', `/users?q=${encodeURIComponent(q)}`)).json.items as { username: string }[]).map((u) => u.username).sort();
+
+  beforeAll(async () => {
+    token = await api.token(['users:read'], 'user-reader');
+    const users = [
+      { username: 'a_b', email: 'p%q@example.com' },
+      { username: 'axb', email: 'pxyq@example.com' },
+      { username: 'ab', email: 'pq@example.com' },
+      { username: 'back', email: 'x\\y@example.com' },
+    ];
+    for (const u of users) await server().services.users.create({ ...u, password: 'a-long-password' }, 'test');
+  });
+
+  it('searching a_b finds a_b and not axb', async () => {
+    expect(await found('a_b')).toEqual(['a_b']);
+    expect(await found('_')).toEqual(['a_b']);
+  });
+
+  it('searching p%q finds p%q@… and not pxyq@…', async () => {
+    expect(await found('p%q')).toEqual(['a_b']);
+    expect(await found('%')).toEqual(['a_b']);
+  });
+
+  it('a backslash is an ordinary character too', async () => {
+    expect(await found('x\\y')).toEqual(['back']);
+  });
+});
