@@ -94,3 +94,33 @@ eachDialect('management API: user search takes underscores and percent signs lit
     expect(await found('x\\y')).toEqual(['back']);
   });
 });
+
+eachDialect('management API: Idempotency-Key fingerprints', (server) => {
+  let token: string;
+  const api = apiClient(server, () => token);
+  const create = (key: string, body: string) => api.call('POST', '/licenses', { body, headers: { 'idempotency-key': key } });
+
+  beforeAll(async () => {
+    token = await api.token(['licenses:write'], 'store');
+    await server().services.products.create({ id: 8, name: 'Script' }, 'test');
+    await server().services.products.create({ id: 9, name: 'Other' }, 'test');
+  });
+
+  it('the same body with its keys in another order replays the first answer', async () => {
+    const first = await create('order-reordered', '{"productIds":[8,9],"note":"order 7","ips":["198.51.100.7"],"ipLocked":true}');
+    expect(first.status).toBe(201);
+    const again = await create('order-reordered', '{ "ipLocked": true, "ips": ["198.51.100.7"], "note": "order 7", "productIds": [8, 9] }');
+    expect(again.status).toBe(201);
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(again.json).toEqual(first.json);
+  });
+
+  it('a really different body with the same key is still refused', async () => {
+    expect((await create('order-changed', '{"productIds":[8],"note":"order 8"}')).status).toBe(201);
+    for (const body of ['{"note":"order 9","productIds":[8]}', '{"productIds":[9],"note":"order 8"}', '{"productIds":[8],"note":"order 8","ipLocked":true}']) {
+      const res = await create('order-changed', body);
+      expect(res.status, body).toBe(422);
+      expect(errorOf(res).code).toBe('idempotency_key_reused');
+    }
+  });
+});
