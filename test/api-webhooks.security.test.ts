@@ -4,6 +4,12 @@ import { apiClient, errorOf } from './helpers/api.js';
 import { createSqlite } from './helpers/dialects.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { eachDialect } from './helpers/suite.js';
+import { until } from './helpers/wait.js';
+import { startReceiver, type Receiver } from './helpers/webhook-receiver.js';
+
+// Read when each server starts; this file runs in its own process. Fast retries for the tests.
+process.env.WEBHOOK_RETRY_BASE_MS = '100';
+process.env.WEBHOOK_POLL_MS = '50';
 
 /** A well-formed bearer value that names no token. */
 const randomToken = () => `kw_${randomBytes(32).toString('base64url')}`;
@@ -122,5 +128,144 @@ eachDialect('management API: Idempotency-Key fingerprints', (server) => {
       expect(res.status, body).toBe(422);
       expect(errorOf(res).code).toBe('idempotency_key_reused');
     }
+  });
+});
+
+/** The test helpers allow private webhook targets (their receiver is on 127.0.0.1); these suites use the default. */
+const DEFAULT_TARGETS = { WEBHOOK_ALLOW_PRIVATE: 'false' };
+
+eachDialect(
+  'webhooks: targets on private addresses are refused by default',
+  (server) => {
+    let token: string;
+    let receiver: Receiver;
+    const api = apiClient(server, () => token);
+
+    /** Stores an endpoint as it is, as one registered while WEBHOOK_ALLOW_PRIVATE was on (or before these rules) is. */
+    const stored = async (url: string) => {
+      const now = Date.now();
+      const row = await server().services.repos.webhooks.insertEndpoint({
+        url,
+        description: null,
+        secret_cipher: server().services.cipher.encrypt('whsec_test-secret-0123456789'),
+        events: JSON.stringify(['license.created']),
+        active: 1,
+        created_at: now,
+        updated_at: now,
+      });
+      return row.id;
+    };
+    /** Queues a test event to the endpoint and waits until an attempt's outcome is recorded. */
+    const firstAttempt = async (id: number) => {
+      expect((await api.call('POST', `/webhooks/${id}/test`)).status).toBe(202);
+      const items = await until(
+        async () => (await api.call('GET', `/webhooks/${id}/deliveries`)).json.items as any[],
+        (list) => list[0] !== undefined && (list[0].lastError !== null || list[0].lastStatusCode !== null),
+      );
+      return items[0];
+    };
+
+    beforeAll(async () => {
+      token = await api.token(['webhooks:read', 'webhooks:write'], 'hooks-admin');
+      receiver = await startReceiver();
+    });
+    afterAll(async () => receiver?.close());
+
+    it('private, loopback, link-local and encoded addresses are refused at creation, naming the url', async () => {
+      const port = receiver.port;
+      const targets = [
+        `http://127.0.0.1:${port}/hooks`,
+        `http://127.1:${port}/hooks`,
+        `http://[::1]:${port}/hooks`,
+        `http://[::ffff:127.0.0.1]:${port}/hooks`,
+        `http://2130706433:${port}/hooks`,
+        `http://0x7f000001:${port}/hooks`,
+        `http://0177.0.0.1:${port}/hooks`,
+        `http://0.0.0.0:${port}/hooks`,
+        `http://[::]:${port}/hooks`,
+        `http://localhost:${port}/hooks`,
+        `http://hooks.localhost:${port}/hooks`,
+        'http://169.254.169.254/latest/meta-data/',
+        'http://[fe80::1]/hooks',
+        'http://10.0.0.8/hooks',
+        'http://172.16.5.4/hooks',
+        'http://192.168.1.1/hooks',
+        'http://100.64.0.1/hooks',
+        'http://[fd12:3456::1]/hooks',
+        'http://224.0.0.251/hooks',
+        'http://[::ffff:a9fe:a9fe]/hooks',
+      ];
+      const { id } = (await api.call('POST', '/webhooks', { body: { url: 'https://hooks.example.com/keyward' } })).json;
+      for (const url of targets) {
+        const created = await api.call('POST', '/webhooks', { body: { url } });
+        expect(created.status, url).toBe(400);
+        expect(errorOf(created).code).toBe('invalid_input');
+        expect(errorOf(created).message).toMatch(/\burl\b.*private/);
+        expect((await api.call('PATCH', `/webhooks/${id}`, { body: { url } })).status, url).toBe(400);
+      }
+      const list = (await api.call('GET', '/webhooks')).json.items as { url: string }[];
+      expect(list.map((w) => w.url)).toEqual(['https://hooks.example.com/keyward']);
+    });
+
+    it('a URL with a user name or password is refused, naming the url and not echoing it', async () => {
+      for (const url of ['https://shop:hunter2-pass@hooks.example.com/keyward', 'https://shop@hooks.example.com/keyward']) {
+        const created = await api.call('POST', '/webhooks', { body: { url } });
+        expect(created.status, url).toBe(400);
+        expect(errorOf(created).code).toBe('invalid_input');
+        expect(errorOf(created).message).toMatch(/\burl\b.*(user name|password)/);
+        expect(created.text).not.toContain('hunter2-pass');
+      }
+    });
+
+    it('a target that is private when delivered gets nothing, and the log says the same for an open and a closed port', async () => {
+      const port = receiver.port;
+      const targets = [
+        `http://127.0.0.1:${port}/open`,
+        'http://127.0.0.1:9/closed',
+        `http://[::ffff:7f00:1]:${port}/mapped`,
+        `http://2130706433:${port}/decimal`,
+        `http://localhost:${port}/resolves-to-loopback`,
+        'http://169.254.169.254/latest/meta-data/',
+      ];
+      for (const url of targets) {
+        const attempt = await firstAttempt(await stored(url));
+        expect(attempt, url).toMatchObject({ status: 'pending', lastStatusCode: null, lastError: 'refused: private address' });
+      }
+      expect(receiver.received).toEqual([]);
+    });
+
+    it('credentials stored in an older URL are never shown and never sent', async () => {
+      const id = await stored('https://shop:hunter2-pass@hooks.example.com/keyward');
+      const shown = await api.call('GET', `/webhooks/${id}`);
+      expect(shown.json.url).toBe('https://***@hooks.example.com/keyward');
+      expect((await api.call('GET', '/webhooks')).text).not.toContain('hunter2-pass');
+      expect(await firstAttempt(id)).toMatchObject({ lastStatusCode: null, lastError: 'refused: credentials in the URL' });
+    });
+  },
+  DEFAULT_TARGETS,
+);
+
+describe('webhooks: WEBHOOK_ALLOW_PRIVATE=true lets a receiver on your own network in', () => {
+  let server: TestServer;
+  let receiver: Receiver;
+  const api = apiClient(() => server);
+
+  beforeAll(async () => {
+    server = await startTestServer(await createSqlite(), { WEBHOOK_ALLOW_PRIVATE: 'true' });
+    receiver = await startReceiver();
+  });
+  afterAll(async () => {
+    await receiver?.close();
+    await server?.close();
+    await server?.db.cleanup();
+  });
+
+  it('a loopback receiver is accepted and gets its deliveries', async () => {
+    const token = await api.token(['webhooks:write']);
+    const created = await api.call('POST', '/webhooks', { token, body: { url: receiver.url } });
+    expect(created.status).toBe(201);
+    expect((await api.call('POST', `/webhooks/${created.json.id}/test`, { token })).status).toBe(202);
+    await receiver.waitFor((r) => r.length === 1);
+    expect(receiver.received[0]!.json.type).toBe('webhook.test');
   });
 });
