@@ -28,6 +28,7 @@ describe('loadConfig: defaults', () => {
     expect(config.REDIS_URL).toBeUndefined();
     expect(config.KEYWARD_SECRET).toBeUndefined();
     expect(config.DATA_DIR).toBe('./data');
+    expect(config.WEBHOOK_ALLOW_PRIVATE).toBe(false);
   });
 
   it('treats empty variables as unset', () => {
@@ -88,6 +89,11 @@ describe('loadConfig: values', () => {
     const config = load({ TRUST_PROXY: 'loopback', REDIS_URL: 'rediss://cache:6380', KEYWARD_SECRET: secret, DATA_DIR: '/srv/kw' });
     expect(config).toMatchObject({ TRUST_PROXY: 'loopback', REDIS_URL: 'rediss://cache:6380', KEYWARD_SECRET: secret, DATA_DIR: '/srv/kw' });
   });
+
+  it('reads WEBHOOK_ALLOW_PRIVATE as true or false', () => {
+    expect(load({ WEBHOOK_ALLOW_PRIVATE: 'true' }).WEBHOOK_ALLOW_PRIVATE).toBe(true);
+    expect(load({ WEBHOOK_ALLOW_PRIVATE: 'false' }).WEBHOOK_ALLOW_PRIVATE).toBe(false);
+  });
 });
 
 describe('loadConfig: bad values', () => {
@@ -106,6 +112,8 @@ describe('loadConfig: bad values', () => {
     ['PORT', ' '],
     ['LOG_FLUSH_MS', '1000'],
     ['LOG_LEVEL', 'verbose'],
+    ['WEBHOOK_ALLOW_PRIVATE', 'yes'],
+    ['WEBHOOK_ALLOW_PRIVATE', 'TRUE'],
   ])('rejects %s=%s with a ConfigError naming it', (name, value) => {
     const err = configError({ [name]: value });
     expect(err.name).toBe('ConfigError');

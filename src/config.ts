@@ -58,6 +58,11 @@ const schema = z.object({
   DISCORD_USER_URL: z.string().url({ message: 'must be an absolute URL' }).default('https://discord.com/api/users/@me'),
   /** Previous Auths older than this many days are pruned (their daily counts are kept); 0 keeps them forever. */
   AUTH_LOG_RETENTION_DAYS: int(0, 36500, 90),
+  /** Webhook receivers on private, loopback and link-local addresses (docs/deployment.md): refused unless true. */
+  WEBHOOK_ALLOW_PRIVATE: z
+    .enum(['true', 'false'], { errorMap: () => ({ message: 'must be true or false' }) })
+    .default('false')
+    .transform((v) => v === 'true'),
 });
 
 const SENSITIVE = new Set(['KEYWARD_SECRET', 'DATABASE_URL', 'REDIS_URL', 'METRICS_TOKEN', 'DISCORD_CLIENT_SECRET']);

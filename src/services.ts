@@ -129,7 +129,7 @@ export async function openServices(config: Config): Promise<Services> {
     ),
     tokens: new TokenService(repos, changes),
     idempotency: new IdempotencyService(repos.idempotency, cipher),
-    webhooks: new WebhookService(repos, webhookQueue, cipher),
+    webhooks: new WebhookService(repos, webhookQueue, cipher, { allowPrivate: config.WEBHOOK_ALLOW_PRIVATE }),
     webhookQueue,
     checkEvents,
     close: () => storage.close(),

@@ -19,6 +19,23 @@ export function bearerToken(header: string | undefined): string | null {
   return m ? m[1]! : null;
 }
 
+const lookups = new WeakMap<FastifyRequest, Promise<ApiPrincipal | null>>();
+
+/**
+ * The live token this request's bearer value names, or null; looked up once per request (the
+ * rate limiter keys on it, then the scope check reads it). Valid tokens are cached, so only an
+ * unknown one reaches the database, and that request counts against its address.
+ */
+export function principalOf(req: FastifyRequest, tokens: TokenService): Promise<ApiPrincipal | null> {
+  let lookup = lookups.get(req);
+  if (!lookup) {
+    const token = bearerToken(req.headers.authorization);
+    lookup = token ? tokens.authenticate(token) : Promise.resolve(null);
+    lookups.set(req, lookup);
+  }
+  return lookup;
+}
+
 /**
  * Every /api/v1 route names its scope; this check runs before validation, so a caller without
  * a valid token (401) or without the scope (403) learns nothing about its input. Register the
@@ -29,9 +46,8 @@ export function requireTokens(api: FastifyInstance, tokens: TokenService): void 
   const authenticate = async (req: FastifyRequest) => {
     const scope = req.routeOptions.config?.scope;
     if (!scope) return;
-    const token = bearerToken(req.headers.authorization);
-    if (!token) throw new KeywardError('unauthorized', 'send an API token: Authorization: Bearer kw_…');
-    const principal = await tokens.authenticate(token);
+    if (!bearerToken(req.headers.authorization)) throw new KeywardError('unauthorized', 'send an API token: Authorization: Bearer kw_…');
+    const principal = await principalOf(req, tokens);
     if (!principal) throw new KeywardError('unauthorized', 'the API token is unknown or revoked');
     req.apiToken = principal;
     if (!principal.scopes.has(scope)) {

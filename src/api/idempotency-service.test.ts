@@ -64,6 +64,14 @@ describe('IdempotencyService', () => {
     await slow;
   });
 
+  it('fingerprints a body the same whatever the order of its keys, at any depth', () => {
+    const print = (body: unknown) => IdempotencyService.fingerprint({ method: 'POST', route: '/x', params: {}, body });
+    expect(print({ a: 1, b: { c: [1, { d: 2, e: 3 }], f: null } })).toBe(print({ b: { f: null, c: [1, { e: 3, d: 2 }] }, a: 1 }));
+    expect(print({ a: [1, 2] })).not.toBe(print({ a: [2, 1] }));
+    expect(print({ a: 1 })).not.toBe(print({ a: '1' }));
+    expect(print({ a: 1 })).not.toBe(print({ a: 1, b: 2 }));
+  });
+
   it('refuses the key with another request (422) and forgets failed work', async () => {
     const service = new IdempotencyService(memoryRepo(), cipher);
     await expect(service.run(1, 'k', 'h1', async () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');

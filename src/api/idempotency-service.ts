@@ -36,9 +36,12 @@ export class IdempotencyService {
     this.options = { ...DEFAULTS, ...options };
   }
 
-  /** A fingerprint of the request: the same key sent with another request is refused. */
+  /**
+   * A fingerprint of the request: the same key sent with another request is refused. Objects'
+   * keys are sorted first, so the same JSON body sent with its keys in another order matches.
+   */
   static fingerprint(parts: { method: string; route: string; params?: unknown; body?: unknown }): string {
-    return createHash('sha256').update(JSON.stringify([parts.method, parts.route, parts.params ?? null, parts.body ?? null])).digest('hex');
+    return createHash('sha256').update(canonicalJson([parts.method, parts.route, parts.params ?? null, parts.body ?? null])).digest('hex');
   }
 
   async run(tokenId: number, key: string, requestHash: string, work: () => Promise<Answer>): Promise<Answer & { replayed: boolean }> {
@@ -80,4 +83,13 @@ export class IdempotencyService {
   purgeExpired(now = Date.now()): Promise<number> {
     return this.repo.purge(now - this.options.ttlMs);
   }
+}
+
+/** JSON text with every object's keys in sorted order, at every depth; arrays keep their order. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  );
 }

@@ -41,7 +41,7 @@ const UpdateBody = Type.Object(
 const ListQuery = Type.Object(
   {
     productId: Type.Optional(Id),
-    owner: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'Username' })),
+    owner: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'Username (an unknown one matches nothing)' })),
     status: Type.Optional(LicenseStatus),
     ip: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'Part of an allowed IP/CIDR or of the last caller IP' })),
     ...Pagination,
@@ -60,7 +60,7 @@ export function licenseRoutes(scope: FastifyInstance, services: Services): void 
       schema: {
         ...describe('licenses', 'listLicenses', 'List licenses, oldest first, with filters', 'licenses:read'),
         querystring: ListQuery,
-        response: { 200: page('License', 'A page of licenses (never their keys)'), ...errorResponses(404) },
+        response: { 200: page('License', 'A page of licenses (never their keys)'), ...errorResponses() },
       },
     },
     async (req) => {

@@ -7,7 +7,7 @@ import type { Config } from '../config.js';
 import { KeywardError } from '../errors.js';
 import type { Services } from '../services.js';
 import { apiErrorHandler, sendError } from './api-errors.js';
-import { bearerToken, requireTokens } from './auth.js';
+import { bearerToken, principalOf, requireTokens } from './auth.js';
 import { licenseRoutes } from './license-routes.js';
 import { logRoutes } from './log-routes.js';
 import { openapiOptions } from './openapi.js';
@@ -57,15 +57,17 @@ export async function managementApi(app: FastifyInstance, options: ManagementApi
         }
       });
 
-      // Per token (by its digest: no database read before the limit), else per client IP.
+      // Per live token, else per client IP: a bearer value that names no token (a random one on
+      // each request) counts against the caller's address like no token at all.
       await api.register(rateLimit, {
         max: apiSettings.rateLimit,
         timeWindow: 60_000,
         // With REDIS_URL every instance counts against the same limit; if Redis fails, requests pass.
         ...(redis ? { redis, nameSpace: 'keyward:api-rate:', skipOnError: true } : {}),
-        keyGenerator: (req) => {
-          const token = bearerToken(req.headers.authorization);
-          return token ? `t:${digestToken(token)}` : `ip:${req.ip}`;
+        keyGenerator: async (req) => {
+          // By the token's digest, not its id: deployments sharing one Redis never share a count.
+          const principal = await principalOf(req, services.tokens).catch(() => null);
+          return principal ? `t:${digestToken(bearerToken(req.headers.authorization)!)}` : `ip:${req.ip}`;
         },
         errorResponseBuilder: (_req, ctx) => new KeywardError('rate_limited', `too many requests; retry in ${ctx.after}`),
       });

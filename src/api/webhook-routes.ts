@@ -7,7 +7,11 @@ import { answerOnce } from './idempotency.js';
 import { decodeCursor, DEFAULT_LIMIT, pageOf } from './pagination.js';
 import { DeliveryStatus, describe, errorResponses, Id, IdempotencyHeaders, IdParams, NoContent, Nullable, one, page, Pagination, WebhookEvent } from './schemas.js';
 
-const Url = Type.String({ minLength: 8, maxLength: 2000, description: 'An http:// or https:// URL that receives POSTs' });
+const Url = Type.String({
+  minLength: 8,
+  maxLength: 2000,
+  description: 'An http:// or https:// URL that receives POSTs; no user:pass@, and a public address unless the server sets WEBHOOK_ALLOW_PRIVATE=true',
+});
 const Events = Type.Array(WebhookEvent, {
   minItems: 1,
   maxItems: 6,

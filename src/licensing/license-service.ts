@@ -29,7 +29,7 @@ export interface LicenseCreate {
 
 export interface LicenseSearch {
   productId?: number;
-  /** Owner by username (unknown → error) or by id. */
+  /** Owner by username (an unknown one matches nothing) or by id. */
   owner?: string;
   ownerId?: number;
   /** An exact clear key. */
@@ -139,7 +139,9 @@ export class LicenseService {
   async search(filter: LicenseSearch): Promise<{ items: LicenseJson[]; nextCursor: string | null }> {
     const limit = Math.min(Math.max(filter.limit ?? 100, 1), 10_000);
     let ownerId = filter.ownerId;
-    if (filter.owner !== undefined) ownerId = (await this.ownerId(filter.owner)) ?? undefined;
+    // An unknown owner matches nothing, answered as for an owner without licenses (the same
+    // query runs), so a search never tells a caller which usernames exist.
+    if (filter.owner !== undefined && filter.owner !== '') ownerId = (await this.repos.users.findByUsername(filter.owner))?.id ?? NO_USER_ID;
     const afterId = filter.cursor ? decodeCursor(filter.cursor) : undefined;
     const rows = await this.repos.licenses.list({
       productId: filter.productId,
@@ -349,6 +351,9 @@ export class LicenseService {
     return user.id;
   }
 }
+
+/** No user has this id (ids start at 1). */
+const NO_USER_ID = 0;
 
 const notFound = (id: number) => new KeywardError('license_not_found', `license ${id} does not exist`);
 

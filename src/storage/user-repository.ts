@@ -1,4 +1,4 @@
-import type { Insertable, Kysely, Updateable } from 'kysely';
+import { sql, type Insertable, type Kysely, type Updateable } from 'kysely';
 import type { Database, UserRow, UsersTable } from './schema.js';
 
 export interface UserFilter {
@@ -36,8 +36,10 @@ export class UserRepository {
   list(filter: UserFilter): Promise<UserRow[]> {
     let q = this.db.selectFrom('users').selectAll();
     if (filter.q) {
+      // `_`, `%` and `\` match themselves: escaped, with the ESCAPE clause SQLite needs (it has no default).
       const pattern = `%${filter.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-      q = q.where((eb) => eb.or([eb('username', 'like', pattern), eb('email', 'like', pattern)]));
+      const like = sql<string>`${pattern} escape '\\'`;
+      q = q.where((eb) => eb.or([eb('username', 'like', like), eb('email', 'like', like)]));
     }
     if (filter.role) q = q.where('role', '=', filter.role);
     if (filter.afterId !== undefined) q = q.where('id', '>', filter.afterId);

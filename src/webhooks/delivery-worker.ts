@@ -2,6 +2,7 @@ import type { ChangeFeed } from '../storage/change-feed.js';
 import type { WebhookDeliveryRow, WebhookEndpointRow } from '../storage/schema.js';
 import type { WebhookRepository } from '../storage/webhook-repository.js';
 import { nextAttemptAt } from './backoff.js';
+import { HttpSender, type SendOutcome } from './http-sender.js';
 import type { WebhookSettings } from './settings.js';
 import { HEADERS, sign } from './signer.js';
 import type { WebhookQueue } from './webhook-queue.js';
@@ -17,6 +18,8 @@ export interface DeliveryWorkerOptions extends Pick<WebhookSettings, 'retryBaseM
   secretOf: (endpoint: WebhookEndpointRow) => string;
   /** Deliveries claimed and sent at once. */
   batchSize?: number;
+  /** WEBHOOK_ALLOW_PRIVATE: also send to private, loopback and link-local addresses. */
+  allowPrivate: boolean;
 }
 
 const USER_AGENT = 'Keyward-Webhooks/1';
@@ -36,6 +39,7 @@ export class DeliveryWorker {
   private nextLocalDue: number | null = null;
   private unsubscribe: (() => void)[] = [];
   private readonly leaseMs: number;
+  private readonly sender: HttpSender;
 
   constructor(
     private readonly repo: WebhookRepository,
@@ -45,6 +49,7 @@ export class DeliveryWorker {
   ) {
     // Long enough that a slow receiver never sees two instances send the same attempt.
     this.leaseMs = options.timeoutMs + 30_000;
+    this.sender = new HttpSender({ allowPrivate: options.allowPrivate, timeoutMs: options.timeoutMs });
   }
 
   start(): void {
@@ -63,6 +68,7 @@ export class DeliveryWorker {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     await this.running;
+    this.sender.close();
   }
 
   /** Looks for due deliveries now (or right after the pass in progress). */
@@ -136,35 +142,20 @@ export class DeliveryWorker {
     }
   }
 
-  private async send(row: WebhookDeliveryRow, endpoint: WebhookEndpointRow): Promise<{ ok: boolean; statusCode: number | null; error: string | null }> {
+  private async send(row: WebhookDeliveryRow, endpoint: WebhookEndpointRow): Promise<SendOutcome> {
     const timestamp = Math.floor(Date.now() / 1000);
     try {
-      const res = await fetch(endpoint.url, {
-        method: 'POST',
-        redirect: 'manual',
-        signal: AbortSignal.timeout(this.options.timeoutMs),
-        headers: {
-          'content-type': 'application/json',
-          'user-agent': USER_AGENT,
-          [HEADERS.event]: row.event,
-          [HEADERS.delivery]: String(row.id),
-          [HEADERS.timestamp]: String(timestamp),
-          [HEADERS.signature]: sign(this.options.secretOf(endpoint), timestamp, row.payload),
-        },
-        body: row.payload,
-      });
-      await res.body?.cancel().catch(() => {});
-      const ok = res.status >= 200 && res.status < 300;
-      return { ok, statusCode: res.status, error: ok ? null : `HTTP ${res.status}` };
+      const headers = {
+        'content-type': 'application/json',
+        'user-agent': USER_AGENT,
+        [HEADERS.event]: row.event,
+        [HEADERS.delivery]: String(row.id),
+        [HEADERS.timestamp]: String(timestamp),
+        [HEADERS.signature]: sign(this.options.secretOf(endpoint), timestamp, row.payload),
+      };
+      return await this.sender.post(endpoint.url, headers, row.payload);
     } catch (err) {
-      return { ok: false, statusCode: null, error: describe(err) };
+      return { ok: false, statusCode: null, error: String((err as Error)?.message ?? err).slice(0, 500) };
     }
   }
-}
-
-function describe(err: unknown): string {
-  const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
-  if (e?.name === 'TimeoutError') return 'timed out';
-  const text = e?.cause?.code ?? e?.cause?.message ?? e?.message ?? String(err);
-  return text.slice(0, 500);
 }

@@ -1,11 +1,12 @@
 import { iso } from '../licensing/json.js';
 import type { WebhookDeliveryRow, WebhookEndpointRow } from '../storage/schema.js';
 import { endpointEvents } from './webhook-queue.js';
+import { shownUrl } from './webhook-target.js';
 
-/** An endpoint as the API and CLI show it: never its secret. */
+/** An endpoint as the API and CLI show it: never its secret, nor credentials in its URL. */
 export const webhookJson = (r: WebhookEndpointRow) => ({
   id: r.id,
-  url: r.url,
+  url: shownUrl(r.url),
   description: r.description,
   events: endpointEvents(r),
   active: r.active === 1,

@@ -16,6 +16,7 @@ export function startWebhooks(app: FastifyInstance, services: Services, settings
   services.webhookQueue.reportError = (err) => logger.error({ err }, 'queuing a webhook event failed');
   const worker = new DeliveryWorker(services.repos.webhooks, services.webhookQueue, services.storage.changes, {
     ...settings,
+    allowPrivate: services.config.WEBHOOK_ALLOW_PRIVATE,
     log: logger,
     secretOf: (endpoint) => services.webhooks.secretOf(endpoint),
   });

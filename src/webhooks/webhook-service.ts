@@ -9,6 +9,7 @@ import type { Updateable } from 'kysely';
 import { DEFAULT_EVENTS, TEST_EVENT, WEBHOOK_EVENTS, type WebhookEventType } from './events.js';
 import { deliveryJson, webhookJson, type DeliveryJson, type WebhookJson } from './json.js';
 import type { WebhookQueue } from './webhook-queue.js';
+import { checkTargetUrl } from './webhook-target.js';
 
 export interface WebhookCreate {
   url: string;
@@ -33,11 +34,13 @@ export class WebhookService {
     private readonly repos: { webhooks: WebhookRepository; audit: AuditRepository },
     private readonly queue: WebhookQueue,
     private readonly cipher: KeyCipher,
+    /** WEBHOOK_ALLOW_PRIVATE: targets may be private, loopback or link-local addresses. */
+    private readonly options: { allowPrivate: boolean },
   ) {}
 
   /** Creates an endpoint; the answer carries its signing secret, the only time it is shown. */
   async create(input: WebhookCreate, actor: string): Promise<WebhookJson & { secret: string }> {
-    const url = checkUrl(input.url);
+    const url = checkTargetUrl(input.url, this.options.allowPrivate);
     const events = checkEvents(input.events ?? DEFAULT_EVENTS);
     const description = checkDescription(input.description);
     const secret = input.secret === undefined ? `whsec_${randomBytes(24).toString('base64url')}` : checkSecret(input.secret);
@@ -68,7 +71,7 @@ export class WebhookService {
   async update(id: number, input: WebhookUpdate, actor: string): Promise<WebhookJson> {
     const before = webhookJson(await this.row(id));
     const patch: Updateable<WebhookEndpointsTable> = { updated_at: Date.now() };
-    if (input.url !== undefined) patch.url = checkUrl(input.url);
+    if (input.url !== undefined) patch.url = checkTargetUrl(input.url, this.options.allowPrivate);
     if (input.events !== undefined) patch.events = JSON.stringify(checkEvents(input.events));
     if (input.description !== undefined) patch.description = checkDescription(input.description);
     if (input.active !== undefined) patch.active = input.active ? 1 : 0;
@@ -146,19 +149,6 @@ export class WebhookService {
 }
 
 const notFound = (id: number) => new KeywardError('webhook_not_found', `webhook ${id} does not exist`);
-
-function checkUrl(value: string): string {
-  const text = value?.trim() ?? '';
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw new KeywardError('invalid_input', 'a webhook URL is an absolute http:// or https:// URL');
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new KeywardError('invalid_input', 'a webhook URL is an absolute http:// or https:// URL');
-  if (text.length > 2000) throw new KeywardError('invalid_input', 'a webhook URL is at most 2000 characters');
-  return url.toString();
-}
 
 function checkEvents(events: readonly string[]): WebhookEventType[] {
   const unique = [...new Set(events.map((e) => e.trim()).filter(Boolean))];

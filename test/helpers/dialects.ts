@@ -5,8 +5,11 @@ import path from 'node:path';
 import pg from 'pg';
 import { describe, inject, it } from 'vitest';
 
-/** Suites send many misses from 127.0.0.1; the brake has its own tests, which turn it back on. */
-const NO_FAIL_LIMIT = { CHECK_FAIL_LIMIT: '0' };
+/**
+ * Suites send many misses from 127.0.0.1, and deliver webhooks to a receiver on 127.0.0.1; the
+ * brake and the webhook target rules have their own tests, which turn them back on.
+ */
+const SUITE_DEFAULTS = { CHECK_FAIL_LIMIT: '0', WEBHOOK_ALLOW_PRIVATE: 'true' };
 
 export const TEST_SECRET = 'test-secret-0123456789abcdef0123456789abcdef';
 
@@ -58,7 +61,7 @@ export async function createSqlite(): Promise<TestDatabase> {
     dialect: 'sqlite',
     dir,
     file,
-    env: { DATABASE_URL: `sqlite:${file}`, DATA_DIR: dir, KEYWARD_SECRET: TEST_SECRET, LOG_LEVEL: 'silent', ...NO_FAIL_LIMIT },
+    env: { DATABASE_URL: `sqlite:${file}`, DATA_DIR: dir, KEYWARD_SECRET: TEST_SECRET, LOG_LEVEL: 'silent', ...SUITE_DEFAULTS },
     cleanup: async () => rmSync(dir, { recursive: true, force: true }),
   };
 }
@@ -77,7 +80,7 @@ export async function createPostgres(baseUrl: string): Promise<TestDatabase> {
     dialect: 'postgres',
     dir,
     schema,
-    env: { DATABASE_URL: url.toString(), DATA_DIR: dir, KEYWARD_SECRET: TEST_SECRET, LOG_LEVEL: 'silent', ...NO_FAIL_LIMIT },
+    env: { DATABASE_URL: url.toString(), DATA_DIR: dir, KEYWARD_SECRET: TEST_SECRET, LOG_LEVEL: 'silent', ...SUITE_DEFAULTS },
     cleanup: async () => {
       const c = new pg.Client({ connectionString: baseUrl });
       await c.connect();
