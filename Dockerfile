@@ -3,7 +3,7 @@
 #   docker run -d --name keyward -p 3001:3001 -v keyward-data:/data keyward
 #   docker exec keyward keyward license create --product 8
 # Node.js is Debian's (trixie ships 20.x), so the image builds from Debian packages and the npm
-# registry alone. See docs/deployment.md#container.
+# registry alone. See docs/deployment.md#container-docker-podman.
 
 # ---- toolchain: Debian's Node.js and its headers, a C++ compiler, npm (through corepack) ----
 FROM debian:trixie-slim AS toolchain
@@ -16,7 +16,8 @@ RUN apt-get update \
 ARG NODE_EXTRA_CA_CERTS
 # The npm that the lockfile was written with; Debian's own npm 9 would bring ~400 packages.
 ARG NPM_VERSION=11.19.1
-# nodedir: native addons compile against Debian's Node headers (node-gyp cannot download any).
+# nodedir: native addons compile against the headers of Debian's own Node build (libnode-dev),
+# not headers that node-gyp would download for the upstream build.
 ENV COREPACK_ENABLE_DOWNLOAD_PROMPT=0 \
     npm_config_nodedir=/usr \
     npm_config_update_notifier=false \
