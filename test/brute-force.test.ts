@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
-import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { MISSES_PREFIX } from '../src/check/redis-fail-limiter.js';
 import { createSqlite, describeEachDialect } from './helpers/dialects.js';
-import { redisOrSkip, REDIS_URL } from './helpers/redis.js';
+import { twoInstancesSharingRedis } from './helpers/redis.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 /**
@@ -208,39 +207,21 @@ describeEachDialect('brute force in parallel ($name)', (create) => {
 });
 
 describe('brute force, two instances sharing one Redis', () => {
-  let redis: Redis | null = null;
-  let a: TestServer;
-  let b: TestServer;
-  let key: string;
   const usedIps: string[] = [];
   const ip = () => {
     const value = newIp();
     usedIps.push(value);
     return value;
   };
-
-  beforeAll(async () => {
-    redis = await redisOrSkip('the shared-brake suite');
-    if (!redis) return;
-    const db = await createSqlite();
-    a = await startTestServer(db, { ...BRAKE, REDIS_URL });
-    b = await startTestServer(db, { ...BRAKE, REDIS_URL });
-    ({ key } = await a.issue([8]));
-  });
-  afterAll(async () => {
-    await a?.close();
-    await b?.close();
-    await a?.db.cleanup();
-    // Only the keys this suite made; never a flush.
-    if (redis && usedIps.length) await redis.del(...usedIps.map((value) => MISSES_PREFIX + value));
-    redis?.disconnect();
+  const pair = twoInstancesSharingRedis(BRAKE, async (redis) => {
+    if (usedIps.length) await pair.redis!.del(...usedIps.map((value) => MISSES_PREFIX + value));
   });
 
   /** Polls one instance until it answers 429 for the IP (the other instance tells it over pub/sub). */
   async function until429(server: TestServer, from: string): Promise<Answer> {
     const deadline = Date.now() + 1000;
     for (;;) {
-      const answer = await check(server.url, from, key);
+      const answer = await check(server.url, from, pair.key);
       if (answer.status === 429 || Date.now() > deadline) return answer;
       expect(answer.json.status).toBe('AUTHORISED');
       await new Promise((r) => setTimeout(r, 10));
@@ -248,44 +229,44 @@ describe('brute force, two instances sharing one Redis', () => {
   }
 
   it('misses spread over both instances add up; then the next request on either is 429', async (ctx) => {
-    if (!redis) return ctx.skip();
+    if (!pair.redis) return ctx.skip();
     const attacker = ip();
-    expect(await redis.exists(MISSES_PREFIX + attacker)).toBe(0);
+    expect(await pair.redis!.exists(MISSES_PREFIX + attacker)).toBe(0);
     for (let i = 0; i < LIMIT; i++) {
-      const answer = await check((i % 2 ? b : a).url, attacker, randomKey());
+      const answer = await check((i % 2 ? pair.b : pair.a).url, attacker, randomKey());
       expect(answer.json.status, `miss ${i + 1}`).toBe('NOT FOUND');
     }
     // Redis holds one short digest per distinct key, never a key.
-    const members = await redis.smembers(MISSES_PREFIX + attacker);
+    const members = await pair.redis!.smembers(MISSES_PREFIX + attacker);
     expect(members).toHaveLength(LIMIT);
     expect(members.every((m) => /^[0-9a-f]{16}$/.test(m))).toBe(true);
-    const ttl = await redis.pttl(MISSES_PREFIX + attacker);
+    const ttl = await pair.redis!.pttl(MISSES_PREFIX + attacker);
     expect(ttl).toBeGreaterThan(50_000);
     expect(ttl).toBeLessThanOrEqual(60_000);
-    isRateLimited(await until429(a, attacker));
-    isRateLimited(await until429(b, attacker));
-    isRateLimited(await check(a.url, attacker, randomKey()));
-    isRateLimited(await check(b.url, attacker, randomKey()));
+    isRateLimited(await until429(pair.a, attacker));
+    isRateLimited(await until429(pair.b, attacker));
+    isRateLimited(await check(pair.a.url, attacker, randomKey()));
+    isRateLimited(await check(pair.b.url, attacker, randomKey()));
     // Other IPs, on either instance, are unaffected.
     const other = ip();
-    expect((await check(a.url, other, key)).json.status).toBe('AUTHORISED');
-    expect((await check(b.url, other, key)).json.status).toBe('AUTHORISED');
+    expect((await check(pair.a.url, other, pair.key)).json.status).toBe('AUTHORISED');
+    expect((await check(pair.b.url, other, pair.key)).json.status).toBe('AUTHORISED');
   });
 
   it('one instance with a single miss still refuses once the other has seen the rest', async (ctx) => {
-    if (!redis) return ctx.skip();
+    if (!pair.redis) return ctx.skip();
     const attacker = ip();
-    expect((await check(a.url, attacker, randomKey())).json.status).toBe('NOT FOUND');
-    for (let i = 1; i < LIMIT; i++) expect((await check(b.url, attacker, randomKey())).json.status).toBe('NOT FOUND');
-    isRateLimited(await check(b.url, attacker, key));
-    isRateLimited(await until429(a, attacker));
+    expect((await check(pair.a.url, attacker, randomKey())).json.status).toBe('NOT FOUND');
+    for (let i = 1; i < LIMIT; i++) expect((await check(pair.b.url, attacker, randomKey())).json.status).toBe('NOT FOUND');
+    isRateLimited(await check(pair.b.url, attacker, pair.key));
+    isRateLimited(await until429(pair.a, attacker));
   });
 
   it('1,000 random keys from one IP over both instances: 30 NOT FOUND, then 429', async (ctx) => {
-    if (!redis) return ctx.skip();
+    if (!pair.redis) return ctx.skip();
     const attacker = ip();
     const statuses: string[] = [];
-    for (let i = 0; i < 1000; i++) statuses.push((await check((i % 2 ? b : a).url, attacker, randomKey())).json.status);
+    for (let i = 0; i < 1000; i++) statuses.push((await check((i % 2 ? pair.b : pair.a).url, attacker, randomKey())).json.status);
     const firstRefusal = statuses.indexOf('RATE LIMITED');
     expect(statuses.slice(0, LIMIT).every((s) => s === 'NOT FOUND')).toBe(true);
     // Even before the other instance hears of the block over pub/sub, its own miss count from
@@ -293,6 +274,6 @@ describe('brute force, two instances sharing one Redis', () => {
     expect(firstRefusal).toBe(LIMIT);
     expect(statuses.slice(firstRefusal).every((s) => s === 'RATE LIMITED')).toBe(true);
     const other = ip();
-    expect((await check(b.url, other, key)).json.status).toBe('AUTHORISED');
+    expect((await check(pair.b.url, other, pair.key)).json.status).toBe('AUTHORISED');
   });
 });

@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createSqlite } from './helpers/dialects.js';
 import { request, type RawResponse } from './helpers/http.js';
-import { redisOrSkip, REDIS_URL } from './helpers/redis.js';
+import { twoInstancesSharingRedis } from './helpers/redis.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { eachDialect } from './helpers/suite.js';
 
@@ -241,41 +240,23 @@ describe('the key-guessing brake, one instance', () => {
 });
 
 describe('the key-guessing brake, two instances sharing one Redis', () => {
-  let redis: Redis | null = null;
-  let a: TestServer;
-  let b: TestServer;
-  let key: string;
-  beforeAll(async () => {
-    redis = await redisOrSkip('the shared-brake suite');
-    if (!redis) return;
-    const db = await createSqlite();
-    a = await startTestServer(db, { ...BRAKE, REDIS_URL });
-    b = await startTestServer(db, { ...BRAKE, REDIS_URL });
-    ({ key } = await a.issue([8]));
-  });
-  afterAll(async () => {
-    await a?.close();
-    await b?.close();
-    await a?.db.cleanup();
-    if (redis) {
-      // Only the keys of this run's address blocks; never a flush.
-      for (const pattern of [`keyward:check-*${v4Block}.*`, `keyward:check-*${v6Block}:*`]) {
-        const found: string[] = [];
-        const stream = redis.scanStream({ match: pattern, count: 1000 });
-        for await (const keys of stream) found.push(...(keys as string[]));
-        if (found.length) await redis.del(...found);
-      }
-      redis.disconnect();
+  const pair = twoInstancesSharingRedis(BRAKE, async (redis) => {
+    // Only the keys of this run's address blocks.
+    for (const pattern of [`keyward:check-*${v4Block}.*`, `keyward:check-*${v6Block}:*`]) {
+      const found: string[] = [];
+      const stream = redis.scanStream({ match: pattern, count: 1000 });
+      for await (const keys of stream) found.push(...(keys as string[]));
+      if (found.length) await redis.del(...found);
     }
   });
   afterEach(() => {
     vi.useRealTimers();
   });
   beforeEach(({ skip }) => {
-    if (!redis) skip();
+    if (!pair.redis) skip();
   });
   brakeRules(
-    () => [a, b],
-    () => key,
+    () => [pair.a, pair.b],
+    () => pair.key,
   );
 });
