@@ -107,7 +107,7 @@ export async function openServices(config: Config): Promise<Services> {
     webhooks: new WebhookRepository(db, storage.dialect),
     sessions: new SessionRepository(db, storage.dialect),
     settings: new SettingsRepository(db),
-    transactions: new Transactions(db, storage.dialect),
+    transactions: new Transactions(db, storage.dialect, changes),
   };
   const webhookQueue = new WebhookQueue(repos.webhooks);
   return {
@@ -118,7 +118,7 @@ export async function openServices(config: Config): Promise<Services> {
     deriveKey: (purpose) => Buffer.from(hkdfSync('sha256', secret, 'keyward', purpose, 32)),
     faxstoreImport: new FaxStoreImporter(repos, cipher, changes),
     checkStats: new CheckStats(repos.retention),
-    licenses: new LicenseService(repos, cipher, changes, webhookQueue, { ipChangesPerDay: config.IP_CHANGES_PER_DAY }),
+    licenses: new LicenseService(repos, cipher, webhookQueue, { ipChangesPerDay: config.IP_CHANGES_PER_DAY }),
     products: new ProductService(repos, changes),
     users: new UserService(repos, changes),
     logs: new LogService(repos),

@@ -1,7 +1,6 @@
 import { KeywardError } from '../errors.js';
 import type { AuditRepository } from '../storage/audit-repository.js';
 import { isUniqueViolation } from '../storage/database.js';
-import type { ChangeFeed } from '../storage/change-feed.js';
 import type { LicenseRecord, LicenseRepository, LicenseStatus } from '../storage/license-repository.js';
 import type { ProductRepository } from '../storage/product-repository.js';
 import type { UserRepository } from '../storage/user-repository.js';
@@ -89,7 +88,6 @@ export class LicenseService {
       transactions: Transactions;
     },
     private readonly cipher: KeyCipher,
-    private readonly changes: ChangeFeed,
     /** Told about every committed change (license.created/updated/deleted/regenerated), e.g. for webhooks. */
     private readonly events?: LicenseEventSink,
     private readonly options: LicenseServiceOptions = {},
@@ -118,7 +116,7 @@ export class LicenseService {
     };
     let license: LicenseJson;
     try {
-      license = await this.write(async (t) => {
+      license = await this.repos.transactions.change(async (t) => {
         const id = await t.licenses.insert(row, productIds);
         const created = licenseJson(await found(t, id));
         await t.audit.insert({ actor, action: 'license.created', targetType: 'license', targetId: id, after: created }, now);
@@ -170,7 +168,7 @@ export class LicenseService {
     const unique = [...new Set(ids)].sort((a, b) => a - b);
     const invalid = unique.filter((id) => !isDbId(id));
     if (invalid.length) throw notFoundMany(invalid);
-    const changed = await this.write(async (t) => {
+    const changed = await this.repos.transactions.change(async (t) => {
       const missing: number[] = [];
       for (const id of unique) if (!(await t.licenses.lock(id))) missing.push(id);
       if (missing.length) throw notFoundMany(missing);
@@ -245,7 +243,7 @@ export class LicenseService {
     if (input.owner !== undefined) patch.owner_id = await this.ownerId(input.owner);
     const productIds = input.productIds && (await this.checkProducts(input.productIds));
     if (!isDbId(id)) throw notFound(id);
-    const { before, after } = await this.write(async (t) => {
+    const { before, after } = await this.repos.transactions.change(async (t) => {
       // Locked first: the allowance below is counted and used in one step.
       if (!(await t.licenses.lock(id))) throw notFound(id);
       const record = await found(t, id);
@@ -271,7 +269,7 @@ export class LicenseService {
   async regenerate(id: number, actor: string): Promise<LicenseJson & { key: string }> {
     await this.record(id);
     const key = generateKey();
-    const license = await this.write(async (t) => {
+    const license = await this.repos.transactions.change(async (t) => {
       await t.licenses.update(id, { key_digest: digestKey(key), key_cipher: this.cipher.encrypt(key), updated_at: Date.now() });
       const changed = licenseJson(await found(t, id));
       await t.audit.insert({ actor, action: 'license.regenerated', targetType: 'license', targetId: id });
@@ -283,7 +281,7 @@ export class LicenseService {
 
   async delete(id: number, actor: string): Promise<void> {
     if (!isDbId(id)) throw notFound(id);
-    const before = await this.write(async (t) => {
+    const before = await this.repos.transactions.change(async (t) => {
       if (!(await t.licenses.lock(id))) throw notFound(id);
       const record = await found(t, id);
       await t.licenses.delete(id);
@@ -292,22 +290,6 @@ export class LicenseService {
       return gone;
     });
     await this.publish({ type: 'license.deleted', time: Date.now(), license: before });
-  }
-
-  /**
-   * Runs a change in one transaction, then announces it so the check path drops what it cached.
-   * The announcement follows even when the change failed part-way: announcing a change that was
-   * rolled back costs a cache refill, while a change applied and never announced would keep checks
-   * answering from the old state.
-   */
-  private async write<T>(work: (t: TransactionRepos) => Promise<T>): Promise<T> {
-    // `work` writes before it reads, so SQLite never has to upgrade a read snapshot to a write
-    // (which fails at once, not after busy_timeout, when another process wrote meanwhile).
-    try {
-      return await this.repos.transactions.run(work);
-    } finally {
-      await this.changes.announce();
-    }
   }
 
   /** Refuses a customer's allowed-IP change beyond the day's allowance (run with the license locked). */
@@ -329,9 +311,8 @@ export class LicenseService {
   }
 
   private async record(id: number): Promise<LicenseRecord> {
-    const record = isDbId(id) ? await this.repos.licenses.get(id) : null;
-    if (!record) throw notFound(id);
-    return record;
+    if (!isDbId(id)) throw notFound(id);
+    return found(this.repos, id);
   }
 
   private async checkProducts(ids: readonly number[]): Promise<number[]> {
@@ -367,9 +348,9 @@ function notFoundMany(ids: readonly number[]): KeywardError {
   );
 }
 
-/** The license as this transaction sees it (it was locked or written in the same transaction). */
-async function found(t: TransactionRepos, id: number): Promise<LicenseRecord> {
-  const record = await t.licenses.get(id);
+/** The license as these repositories see it (inside a transaction: as locked or written there). */
+async function found(repos: { licenses: Pick<LicenseRepository, 'get'> }, id: number): Promise<LicenseRecord> {
+  const record = await repos.licenses.get(id);
   if (!record) throw notFound(id);
   return record;
 }

@@ -128,7 +128,7 @@ export class UserService {
     if (!isDbId(id)) throw notFound(id);
     const mayTakeAdminAway = patch.role !== undefined || input.disabled === true;
     try {
-      return await this.write(async (t) => {
+      return await this.repos.transactions.change(async (t) => {
         // Locked before reading: another transaction taking another admin away waits for this one.
         if (mayTakeAdminAway) await t.users.lockEnabledAdmins();
         // A write first also locks the user's row (and keeps SQLite from upgrading a read snapshot).
@@ -179,15 +179,6 @@ export class UserService {
     const row = isDbId(id) ? await this.repos.users.get(id) : undefined;
     if (!row) throw notFound(id);
     return row;
-  }
-
-  /** Runs a change in one transaction, then announces it (also when it failed part-way; see LicenseService). */
-  private async write<T>(work: (t: TransactionRepos) => Promise<T>): Promise<T> {
-    try {
-      return await this.repos.transactions.run(work);
-    } finally {
-      await this.changes.announce();
-    }
   }
 
   async adminCount(): Promise<number> {

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import type { ChangeFeed } from './change-feed.js';
 import type { Dialect } from './database.js';
 import { AuditRepository } from './audit-repository.js';
 import { LicenseRepository } from './license-repository.js';
@@ -24,16 +25,28 @@ export class Transactions {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly dialect: Dialect,
+    private readonly changes: ChangeFeed,
   ) {}
 
-  run<T>(work: (repos: TransactionRepos) => Promise<T>): Promise<T> {
-    return this.db.transaction().execute((trx) =>
-      work({
-        licenses: new LicenseRepository(trx),
-        users: new UserRepository(trx),
-        sessions: new SessionRepository(trx, this.dialect),
-        audit: new AuditRepository(trx),
-      }),
-    );
+  /**
+   * Runs the change, then announces it so the check path drops what it cached. The announcement
+   * follows even when the change failed part-way: announcing a change that was rolled back costs a
+   * cache refill, while a change applied and never announced would keep checks answering from the
+   * old state. `work` should write before it reads, so SQLite never has to upgrade a read snapshot
+   * to a write (which fails at once, not after busy_timeout, when another process wrote meanwhile).
+   */
+  async change<T>(work: (repos: TransactionRepos) => Promise<T>): Promise<T> {
+    try {
+      return await this.db.transaction().execute((trx) =>
+        work({
+          licenses: new LicenseRepository(trx),
+          users: new UserRepository(trx),
+          sessions: new SessionRepository(trx, this.dialect),
+          audit: new AuditRepository(trx),
+        }),
+      );
+    } finally {
+      await this.changes.announce();
+    }
   }
 }
