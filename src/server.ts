@@ -69,7 +69,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     // A rotation (from the CLI or another instance) reaches this signer through the change feed;
     // reloads run one after another so a slow one cannot bring back an older key.
     let reloading = Promise.resolve();
-    storage.changes.onChange(() => {
+    storage.changes.onChange('signing-keys', () => {
       reloading = reloading
         .then(() => services.signingKeys.current())
         .then(

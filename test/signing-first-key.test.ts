@@ -28,7 +28,7 @@ describeEachDialect('the first signing key reaches every instance ($name)', (cre
     await first.storage.changes.watch();
     await second.storage.changes.watch();
     let told = 0;
-    first.storage.changes.onChange(() => told++);
+    first.storage.changes.onChange('signing-keys', () => told++);
 
     // Both start on the empty table at once; either may create a key, or both may.
     await Promise.all([first.signingKeys.current(), second.signingKeys.current()]);

@@ -63,7 +63,7 @@ export class TokenService {
     private readonly changes: ChangeFeed,
   ) {
     // A token revoked anywhere (CLI, dashboard, another instance) stops working at once.
-    changes.onChange(() => this.cache.clear());
+    changes.onChange('tokens', () => this.cache.clear());
   }
 
   async create(input: { name: string; scopes: string | readonly string[] }, actor: string): Promise<TokenJson & { token: string }> {
@@ -110,7 +110,7 @@ export class TokenService {
     if (!(await this.repos.tokens.revoke(id, now))) throw new KeywardError('conflict', `token ${id} is already revoked`);
     const after = await this.get(id);
     await this.repos.audit.insert({ actor, action: 'token.revoked', targetType: 'token', targetId: id, before, after }, now);
-    await this.changes.announce();
+    await this.changes.announce('tokens');
     return after;
   }
 

@@ -170,7 +170,7 @@ export class FaxStoreImporter {
       progress('write', Math.min(i + batchSize, todo.length), todo.length);
       // Let running servers pick up what is committed so far (SQLite servers also see it on their own).
       if (Date.now() - lastAnnounce >= ANNOUNCE_EVERY_MS) {
-        await this.changes.announce();
+        await this.changes.announce('licenses', 'products', 'users');
         lastAnnounce = Date.now();
       }
     }
@@ -195,7 +195,7 @@ export class FaxStoreImporter {
         defaultProduct: options.defaultProduct ?? null,
       },
     });
-    await this.changes.announce();
+    await this.changes.announce('licenses', 'products', 'users');
     return summary;
   }
 

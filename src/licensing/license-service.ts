@@ -116,7 +116,7 @@ export class LicenseService {
     };
     let license: LicenseJson;
     try {
-      license = await this.repos.transactions.change(async (t) => {
+      license = await this.repos.transactions.change('licenses', async (t) => {
         const id = await t.licenses.insert(row, productIds);
         const created = licenseJson(await found(t, id));
         await t.audit.insert({ actor, action: 'license.created', targetType: 'license', targetId: id, after: created }, now);
@@ -168,7 +168,7 @@ export class LicenseService {
     const unique = [...new Set(ids)].sort((a, b) => a - b);
     const invalid = unique.filter((id) => !isDbId(id));
     if (invalid.length) throw notFoundMany(invalid);
-    const changed = await this.repos.transactions.change(async (t) => {
+    const changed = await this.repos.transactions.change('licenses', async (t) => {
       const missing: number[] = [];
       for (const id of unique) if (!(await t.licenses.lock(id))) missing.push(id);
       if (missing.length) throw notFoundMany(missing);
@@ -243,7 +243,7 @@ export class LicenseService {
     if (input.owner !== undefined) patch.owner_id = await this.ownerId(input.owner);
     const productIds = input.productIds && (await this.checkProducts(input.productIds));
     if (!isDbId(id)) throw notFound(id);
-    const { before, after } = await this.repos.transactions.change(async (t) => {
+    const { before, after } = await this.repos.transactions.change('licenses', async (t) => {
       // Locked first: the allowance below is counted and used in one step.
       if (!(await t.licenses.lock(id))) throw notFound(id);
       const record = await found(t, id);
@@ -269,7 +269,7 @@ export class LicenseService {
   async regenerate(id: number, actor: string): Promise<LicenseJson & { key: string }> {
     await this.record(id);
     const key = generateKey();
-    const license = await this.repos.transactions.change(async (t) => {
+    const license = await this.repos.transactions.change('licenses', async (t) => {
       await t.licenses.update(id, { key_digest: digestKey(key), key_cipher: this.cipher.encrypt(key), updated_at: Date.now() });
       const changed = licenseJson(await found(t, id));
       await t.audit.insert({ actor, action: 'license.regenerated', targetType: 'license', targetId: id });
@@ -281,7 +281,7 @@ export class LicenseService {
 
   async delete(id: number, actor: string): Promise<void> {
     if (!isDbId(id)) throw notFound(id);
-    const before = await this.repos.transactions.change(async (t) => {
+    const before = await this.repos.transactions.change('licenses', async (t) => {
       if (!(await t.licenses.lock(id))) throw notFound(id);
       const record = await found(t, id);
       await t.licenses.delete(id);

@@ -39,7 +39,7 @@ export class ProductService {
     await this.repos.products.update(id, patch);
     const after = await this.get(id);
     await this.repos.audit.insert({ actor, action: 'product.updated', targetType: 'product', targetId: id, before, after });
-    await this.changes.announce();
+    await this.changes.announce('products');
     return after;
   }
 
@@ -52,7 +52,7 @@ export class ProductService {
     }
     await this.repos.products.delete(id);
     await this.repos.audit.insert({ actor, action: 'product.deleted', targetType: 'product', targetId: id, before });
-    await this.changes.announce();
+    await this.changes.announce('products');
   }
 
   async create(input: ProductCreate, actor: string) {
@@ -73,7 +73,7 @@ export class ProductService {
     }
     const product = productJson(row);
     await this.repos.audit.insert({ actor, action: 'product.created', targetType: 'product', targetId: id, after: product }, now);
-    await this.changes.announce();
+    await this.changes.announce('products');
     return product;
   }
 }

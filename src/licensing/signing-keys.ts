@@ -46,7 +46,7 @@ export class SigningKeyService {
       rows = await this.repos.signingKeys.list();
       // Instances that started at the same moment may each have created a first key: telling
       // them makes every one re-read and sign with the same (newest) key.
-      await this.changes.announce();
+      await this.changes.announce('signing-keys');
     }
     const row = rows[0]!;
     return { id: row.id, privateKey: createPrivateKey(this.cipher.decrypt(row.private_cipher)) };
@@ -63,7 +63,7 @@ export class SigningKeyService {
     const id = await this.create();
     await this.repos.signingKeys.retireAllBut(id, Date.now());
     await this.repos.audit.insert({ actor, action: 'signing_key.rotated', targetType: 'signing_key', targetId: id });
-    await this.changes.announce();
+    await this.changes.announce('signing-keys');
     return this.publicKeys();
   }
 

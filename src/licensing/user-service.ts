@@ -87,7 +87,7 @@ export class UserService {
     }
     const user = userJson(row);
     await this.repos.audit.insert({ actor, action: 'user.created', targetType: 'user', targetId: row.id, after: user }, now);
-    await this.changes.announce();
+    await this.changes.announce('users');
     return generated ? { ...user, password: generated } : user;
   }
 
@@ -128,7 +128,7 @@ export class UserService {
     if (!isDbId(id)) throw notFound(id);
     const mayTakeAdminAway = patch.role !== undefined || input.disabled === true;
     try {
-      return await this.repos.transactions.change(async (t) => {
+      return await this.repos.transactions.change('users', async (t) => {
         // Locked before reading: another transaction taking another admin away waits for this one.
         if (mayTakeAdminAway) await t.users.lockEnabledAdmins();
         // A write first also locks the user's row (and keeps SQLite from upgrading a read snapshot).

@@ -5,6 +5,10 @@ import type pg from 'pg';
 const CHANNEL = 'keyward_changes';
 const SQLITE_POLL_MS = 200;
 
+/** What a change touched; each cache listens to the topics it holds. */
+export const TOPICS = ['licenses', 'products', 'tokens', 'signing-keys', 'webhooks', 'users'] as const;
+export type Topic = (typeof TOPICS)[number];
+
 /**
  * Tells this process that licenses, products or users changed, wherever the change was made:
  * in this process (`announce`), in another process on the same SQLite file (PRAGMA data_version
@@ -12,7 +16,7 @@ const SQLITE_POLL_MS = 200;
  * database (LISTEN/NOTIFY). Listeners drop whatever they cached.
  */
 export class ChangeFeed {
-  private readonly listeners = new Set<() => void>();
+  private readonly listeners = new Set<{ topics: ReadonlySet<Topic>; listener: (topic: Topic) => void }>();
   private stopWatching: (() => Promise<void>) | null = null;
 
   private constructor(
@@ -49,9 +53,11 @@ export class ChangeFeed {
     );
   }
 
-  onChange(listener: () => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+  /** Calls `listener` when any of `topics` changed (once per topic changed). */
+  onChange(topics: Topic | readonly Topic[], listener: (topic: Topic) => void): () => void {
+    const entry = { topics: new Set(typeof topics === 'string' ? [topics] : topics), listener };
+    this.listeners.add(entry);
+    return () => this.listeners.delete(entry);
   }
 
   /** Starts watching for changes made by other processes (the server does; one-shot CLI runs need not). */
@@ -59,9 +65,9 @@ export class ChangeFeed {
     if (!this.stopWatching) this.stopWatching = await this.startWatch(() => this.emit());
   }
 
-  /** Call after committing a change to licenses, products or users. */
-  async announce(): Promise<void> {
-    this.emit();
+  /** Call after committing a change to these topics. */
+  async announce(...topics: Topic[]): Promise<void> {
+    for (const topic of new Set(topics)) this.emit(topic);
     await this.notifyOthers();
   }
 
@@ -71,8 +77,11 @@ export class ChangeFeed {
     await stop?.();
   }
 
-  private emit(): void {
-    for (const listener of this.listeners) listener();
+  private emit(topic?: Topic): void {
+    for (const { topics, listener } of this.listeners) {
+      if (topic === undefined) for (const t of topics) listener(t);
+      else if (topics.has(topic)) listener(topic);
+    }
   }
 }
 

@@ -37,7 +37,7 @@ export class LicenseCache implements LicenseSource {
     private readonly options: LicenseCacheOptions,
   ) {
     this.licenses = new LRUCache<string, Entry>({ max: options.maxEntries });
-    changes.onChange(() => this.invalidate());
+    changes.onChange(['licenses', 'products'], () => this.invalidate());
   }
 
   invalidate(): void {
@@ -108,7 +108,7 @@ export class LicenseCache implements LicenseSource {
           );
         }
         // Either way others must re-read: we bound it, or another instance did first.
-        await this.changes.announce();
+        await this.changes.announce('licenses');
       })
       .catch((err) => {
         this.invalidate();

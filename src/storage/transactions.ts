@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { ChangeFeed } from './change-feed.js';
+import type { ChangeFeed, Topic } from './change-feed.js';
 import type { Dialect } from './database.js';
 import { AuditRepository } from './audit-repository.js';
 import { LicenseRepository } from './license-repository.js';
@@ -29,13 +29,13 @@ export class Transactions {
   ) {}
 
   /**
-   * Runs the change, then announces it so the check path drops what it cached. The announcement
+   * Runs the change, then announces it on `topics` so the check path drops what it cached. The announcement
    * follows even when the change failed part-way: announcing a change that was rolled back costs a
    * cache refill, while a change applied and never announced would keep checks answering from the
    * old state. `work` should write before it reads, so SQLite never has to upgrade a read snapshot
    * to a write (which fails at once, not after busy_timeout, when another process wrote meanwhile).
    */
-  async change<T>(work: (repos: TransactionRepos) => Promise<T>): Promise<T> {
+  async change<T>(topics: Topic | readonly Topic[], work: (repos: TransactionRepos) => Promise<T>): Promise<T> {
     try {
       return await this.db.transaction().execute((trx) =>
         work({
@@ -46,7 +46,7 @@ export class Transactions {
         }),
       );
     } finally {
-      await this.changes.announce();
+      await this.changes.announce(...(typeof topics === 'string' ? [topics] : topics));
     }
   }
 }

@@ -56,7 +56,7 @@ export class DeliveryWorker {
     if (!this.stopped) return;
     this.stopped = false;
     const wake = () => this.wake();
-    this.unsubscribe = [this.queue.onQueued(wake), this.changes.onChange(wake)];
+    this.unsubscribe = [this.queue.onQueued(wake), this.changes.onChange('webhooks', wake)];
     this.wake();
   }
 
