@@ -1,62 +1,18 @@
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { sql } from 'kysely';
-import pg from 'pg';
-import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
+import { afterAll, afterEach, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { openServices, type Services } from '../src/services.js';
 import { TOPICS, type Topic } from '../src/storage/change-feed.js';
-import { createSqlite, TEST_SECRET, type TestDatabase } from './helpers/dialects.js';
+import type { TestDatabase } from './helpers/dialects.js';
+import { describeEachIsolatedDialect } from './helpers/isolated-dialects.js';
 import { until } from './helpers/wait.js';
 
 /** Longer than a few SQLite polls (200 ms each) and a NOTIFY round trip on a busy machine. */
 const QUIET_MS = 800;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/**
- * A PostgreSQL database of its own: NOTIFY reaches every listener of a database whatever its
- * schema, so on the shared test database other suites' changes would be heard here too.
- */
-async function createOwnPostgres(baseUrl: string): Promise<TestDatabase> {
-  const name = `kw_feed_${randomBytes(6).toString('hex')}`;
-  const admin = async (text: string) => {
-    const c = new pg.Client({ connectionString: baseUrl });
-    await c.connect();
-    try {
-      await c.query(text);
-    } finally {
-      await c.end();
-    }
-  };
-  await admin(`create database ${name}`);
-  const url = new URL(baseUrl);
-  url.pathname = `/${name}`;
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'keyward-test-'));
-  return {
-    dialect: 'postgres',
-    dir,
-    env: { DATABASE_URL: url.toString(), DATA_DIR: dir, KEYWARD_SECRET: TEST_SECRET, LOG_LEVEL: 'silent' },
-    cleanup: async () => {
-      await admin(`drop database if exists ${name} with (force)`);
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-const pgUrl = inject('pgUrl');
-const cases = [
-  { name: 'sqlite', create: createSqlite },
-  { name: 'postgres', create: pgUrl ? () => createOwnPostgres(pgUrl) : null },
-] as const;
-
 /** Two processes' worth of services on one database: `a` watches (as a server does), `b` changes things (as the CLI does). */
-describe.each(cases)('the change feed between processes ($name)', ({ name, create }) => {
-  if (!create) {
-    it.skip(`${name} is not available here`, () => {});
-    return;
-  }
+describeEachIsolatedDialect('the change feed between processes ($name)', (create, name) => {
   let db: TestDatabase | undefined;
   const opened: Services[] = [];
   const open = async () => {
