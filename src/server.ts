@@ -49,7 +49,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     await storage.changes.watch();
     const metricsOn = config.METRICS === 'on' || config.METRICS_TOKEN !== undefined;
     const metrics: Metrics | undefined = metricsOn
-      ? new Metrics({ queueDepth: (): number => writeBehind.queued, pool: storage.pgPool })
+      ? new Metrics({ queueDepth: (): number => writeBehind.queued, pool: storage.pgPool, licenseCache: cache })
       : undefined;
     const writeBehind: WriteBehind = new WriteBehind(repos.authLogs, {
       flushMs: config.LOG_FLUSH_MS,

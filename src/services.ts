@@ -109,7 +109,7 @@ export async function openServices(config: Config): Promise<Services> {
     settings: new SettingsRepository(db),
     transactions: new Transactions(db, storage.dialect, changes),
   };
-  const webhookQueue = new WebhookQueue(repos.webhooks);
+  const webhookQueue = new WebhookQueue(repos.webhooks, changes);
   return {
     config,
     storage,

@@ -168,7 +168,7 @@ export class FaxStoreImporter {
         batch.map((p) => ({ row: this.licenseRow(p, ownerIds.byFaxId.get(p.userId ?? '') ?? null, now), productIds: [p.productId] })),
       );
       progress('write', Math.min(i + batchSize, todo.length), todo.length);
-      // Let running servers pick up what is committed so far (SQLite servers also see it on their own).
+      // Let running servers pick up what is committed so far.
       if (Date.now() - lastAnnounce >= ANNOUNCE_EVERY_MS) {
         await this.changes.announce('licenses', 'products', 'users');
         lastAnnounce = Date.now();

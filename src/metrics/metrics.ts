@@ -13,6 +13,8 @@ export interface MetricsSources {
   queueDepth: () => number;
   /** PostgreSQL's pool (Storage.pgPool); absent for SQLite's single connection. */
   pool?: { totalCount: number; idleCount: number; waitingCount: number };
+  /** The check path's license cache: plain counts it keeps, read only when scraped. */
+  licenseCache?: { readonly hits: number; readonly misses: number };
 }
 
 /** Prometheus metrics of one process (prom-client): checks, latency, write queue, pool, process. */
@@ -64,6 +66,11 @@ export class Metrics implements CheckMetrics {
         this.set(sources.queueDepth());
       },
     });
+    const cache = sources.licenseCache;
+    if (cache) {
+      countFrom('keyward_license_cache_hits_total', 'License lookups by checks answered from memory.', () => cache.hits, registers);
+      countFrom('keyward_license_cache_misses_total', 'License lookups by checks that read the database.', () => cache.misses, registers);
+    }
     const pool = sources.pool;
     if (pool) {
       new client.Gauge({
@@ -95,6 +102,21 @@ export class Metrics implements CheckMetrics {
     if (cluster.isWorker && process.send) return { body: await askPrimary(), contentType: this.registry.contentType };
     return { body: await this.registry.metrics(), contentType: this.registry.contentType };
   }
+}
+
+/** A counter that follows a count kept elsewhere, catching up on each scrape. */
+function countFrom(name: string, help: string, read: () => number, registers: client.Registry[]): void {
+  let counted = 0;
+  new client.Counter({
+    name,
+    help,
+    registers,
+    collect() {
+      const now = read();
+      this.inc(now - counted);
+      counted = now;
+    },
+  });
 }
 
 const ASK = 'keyward:metrics';

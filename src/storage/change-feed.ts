@@ -1,56 +1,51 @@
-import type BetterSqlite3 from 'better-sqlite3';
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import type pg from 'pg';
-
-const CHANNEL = 'keyward_changes';
-const SQLITE_POLL_MS = 200;
+import { PostgresChangeNotify } from './change-feed-postgres.js';
+import { SqliteChangeVersions } from './change-feed-sqlite.js';
+import type { Database } from './schema.js';
 
 /** What a change touched; each cache listens to the topics it holds. */
 export const TOPICS = ['licenses', 'products', 'tokens', 'signing-keys', 'webhooks', 'users'] as const;
 export type Topic = (typeof TOPICS)[number];
 
+const KNOWN = new Set<string>(TOPICS);
+
+/** What recording a change returned (SQLite: the versions it bumped its topics to), for `announceLocally`. */
+export type Recorded = ReadonlyMap<Topic, number> | undefined;
+
+/** How changes travel between processes sharing one database. */
+export interface ChangeTransport {
+  /**
+   * Records a change to `topics` through `db`: a transaction (other processes hear of it when, and
+   * only if, it commits) or the database itself (a statement of its own).
+   */
+  record(db: Kysely<Database>, topics: readonly Topic[]): Promise<Recorded>;
+  /** Tells `heard` of other processes' changes (null: anything may have changed) until stopped. */
+  watch(heard: (topics: readonly string[] | null) => void): Promise<() => Promise<void>>;
+  /** This process already acted on the change it recorded: it need not hear of it again. */
+  own?(recorded: Recorded): void;
+}
+
 /**
- * Tells this process that licenses, products or users changed, wherever the change was made:
- * in this process (`announce`), in another process on the same SQLite file (PRAGMA data_version
- * moves when another connection commits), or on another instance of the same PostgreSQL
- * database (LISTEN/NOTIFY). Listeners drop whatever they cached.
+ * Tells this process which topics changed, wherever the change was made: in this process, in
+ * another process on the same SQLite file (version rows), or on another instance of the same
+ * PostgreSQL database (NOTIFY). Listeners drop what they cached of those topics only.
  */
 export class ChangeFeed {
   private readonly listeners = new Set<{ topics: ReadonlySet<Topic>; listener: (topic: Topic) => void }>();
   private stopWatching: (() => Promise<void>) | null = null;
 
   private constructor(
-    private readonly startWatch: (emit: () => void) => Promise<() => Promise<void>>,
-    private readonly notifyOthers: () => Promise<void>,
+    private readonly db: Kysely<Database>,
+    private readonly transport: ChangeTransport,
   ) {}
 
-  static forSqlite(sqlite: BetterSqlite3.Database): ChangeFeed {
-    return new ChangeFeed(
-      async (emit) => {
-        let version = sqlite.pragma('data_version', { simple: true });
-        const timer = setInterval(() => {
-          if (!sqlite.open) return;
-          const now = sqlite.pragma('data_version', { simple: true });
-          if (now !== version) {
-            version = now;
-            emit();
-          }
-        }, SQLITE_POLL_MS);
-        timer.unref();
-        return async () => clearInterval(timer);
-      },
-      // Other processes see our commits through data_version; nothing to send.
-      async () => {},
-    );
+  static forSqlite(db: Kysely<Database>): ChangeFeed {
+    return new ChangeFeed(db, new SqliteChangeVersions(db));
   }
 
-  static forPostgres(connectionString: string, db: Kysely<any>, driver: typeof pg): ChangeFeed {
-    return new ChangeFeed(
-      (emit) => listenPostgres(connectionString, emit, driver),
-      async () => {
-        await sql`select pg_notify(${CHANNEL}, '')`.execute(db);
-      },
-    );
+  static forPostgres(connectionString: string, db: Kysely<Database>, driver: typeof pg): ChangeFeed {
+    return new ChangeFeed(db, new PostgresChangeNotify(connectionString, driver));
   }
 
   /** Calls `listener` when any of `topics` changed (once per topic changed). */
@@ -62,13 +57,28 @@ export class ChangeFeed {
 
   /** Starts watching for changes made by other processes (the server does; one-shot CLI runs need not). */
   async watch(): Promise<void> {
-    if (!this.stopWatching) this.stopWatching = await this.startWatch(() => this.emit());
+    if (!this.stopWatching) this.stopWatching = await this.transport.watch((names) => this.emit(known(names)));
   }
 
-  /** Call after committing a change to these topics. */
+  /**
+   * Within a change's transaction: records the change so other processes hear of it once it
+   * commits. After the transaction, pass what this returned to `announceLocally`.
+   */
+  async record(trx: Kysely<Database>, topics: readonly Topic[]): Promise<Recorded> {
+    return topics.length ? this.transport.record(trx, [...new Set(topics)]) : undefined;
+  }
+
+  /** Tells this process's listeners of a change recorded in a transaction (`recorded`: what `record` returned, once committed). */
+  announceLocally(topics: readonly Topic[], recorded?: Recorded): void {
+    if (recorded) this.transport.own?.(recorded);
+    this.emit(new Set(topics));
+  }
+
+  /** Call after committing a change to these topics made outside a transaction: tells this process and the others. */
   async announce(...topics: Topic[]): Promise<void> {
-    for (const topic of new Set(topics)) this.emit(topic);
-    await this.notifyOthers();
+    this.emit(new Set(topics));
+    const recorded = await this.record(this.db, topics);
+    if (recorded) this.transport.own?.(recorded);
   }
 
   async stop(): Promise<void> {
@@ -77,52 +87,15 @@ export class ChangeFeed {
     await stop?.();
   }
 
-  private emit(topic?: Topic): void {
-    for (const { topics, listener } of this.listeners) {
-      if (topic === undefined) for (const t of topics) listener(t);
-      else if (topics.has(topic)) listener(topic);
+  private emit(topics: ReadonlySet<Topic>): void {
+    for (const { topics: wanted, listener } of this.listeners) {
+      for (const topic of topics) if (wanted.has(topic)) listener(topic);
     }
   }
 }
 
-/** Keeps one LISTEN connection open, reconnecting after a loss (and treating the gap as a change). */
-async function listenPostgres(connectionString: string, emit: () => void, driver: typeof pg): Promise<() => Promise<void>> {
-  let stopped = false;
-  let client: pg.Client | null = null;
-  let retry: NodeJS.Timeout | null = null;
-
-  const connect = async (): Promise<void> => {
-    const c = new driver.Client({ connectionString });
-    c.on('notification', () => emit());
-    c.on('error', () => reconnect(c));
-    c.on('end', () => reconnect(c));
-    await c.connect();
-    await c.query(`LISTEN ${CHANNEL}`);
-    client = c;
-  };
-  const reconnect = (c: pg.Client): void => {
-    if (stopped || client !== c) return;
-    client = null;
-    c.end().catch(() => {});
-    emit();
-    const attempt = (): void => {
-      retry = null;
-      if (stopped) return;
-      connect().then(emit, () => {
-        retry = setTimeout(attempt, 500);
-        retry.unref();
-      });
-    };
-    retry = setTimeout(attempt, 100);
-    retry.unref();
-  };
-
-  await connect();
-  return async () => {
-    stopped = true;
-    if (retry) clearTimeout(retry);
-    const c = client;
-    client = null;
-    await c?.end().catch(() => {});
-  };
+/** The topics named; null, or a name this version does not know (a newer Keyward's), counts as every topic. */
+function known(names: readonly string[] | null): ReadonlySet<Topic> {
+  if (names === null || names.length === 0 || names.some((n) => !KNOWN.has(n))) return new Set(TOPICS);
+  return new Set(names as Topic[]);
 }

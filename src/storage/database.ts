@@ -87,7 +87,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma(`cache_size = -${SQLITE_CACHE_KIB}`);
     db = new Kysely<Database>({ dialect: new SqliteDialect({ database: reusingStatements(sqlite) }) });
-    changes = ChangeFeed.forSqlite(sqlite);
+    changes = ChangeFeed.forSqlite(db);
     raw = sqlite;
   } else {
     const { default: pg } = await import('pg');

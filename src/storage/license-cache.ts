@@ -21,7 +21,7 @@ export interface LicenseCacheOptions {
  * The check path's view of licenses and products: an LRU of licenses by key (unknown keys
  * included) and the set of product ids. The key is hashed only on a miss, to read the database
  * by digest; as the LRU's index it lives only in this process's memory, never on disk or in a
- * log. Every change announced on the feed empties it; a generation counter keeps a read that
+ * log. Every change to licenses or products empties it; a generation counter keeps a read that
  * raced with a change from caching what it saw.
  */
 export class LicenseCache implements LicenseSource {
@@ -30,6 +30,9 @@ export class LicenseCache implements LicenseSource {
   private products: ReadonlySet<number> | null = null;
   private productsLoading: Promise<ReadonlySet<number>> | null = null;
   private generation = 0;
+  /** Lookups answered from memory, and those that read the database (or joined a read under way): for /metrics. */
+  hits = 0;
+  misses = 0;
 
   constructor(
     private readonly repos: { licenses: LicenseRepository; products: ProductRepository; audit: AuditRepository },
@@ -70,7 +73,11 @@ export class LicenseCache implements LicenseSource {
     // No license is stored under a longer key (checkKeyFormat), so it is unknown without a lookup.
     if (key.length > KEY_MAX_LENGTH) return null;
     const hit = this.licenses.get(key);
-    if (hit !== undefined) return hit === MISSING ? null : hit;
+    if (hit !== undefined) {
+      this.hits++;
+      return hit === MISSING ? null : hit;
+    }
+    this.misses++;
     let pending = this.loading.get(key);
     if (!pending) {
       const generation = this.generation;

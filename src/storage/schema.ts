@@ -172,6 +172,12 @@ export interface SigningKeysTable {
   retired_at: number | null;
 }
 
+/** SQLite only (0009): each change-feed topic's version, bumped by every change to it. */
+export interface ChangeVersionsTable {
+  topic: string;
+  version: number;
+}
+
 /** Daily check counts kept when old Previous Auths are pruned; 0 = no license / no product. */
 export interface AuthLogDailyTable {
   /** Days since 1970-01-01 (UTC). */
@@ -198,6 +204,7 @@ export interface Database {
   idempotency_keys: IdempotencyKeysTable;
   webhook_endpoints: WebhookEndpointsTable;
   webhook_deliveries: WebhookDeliveriesTable;
+  change_versions: ChangeVersionsTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { ChangeFeed, Topic } from './change-feed.js';
+import type { ChangeFeed, Recorded, Topic } from './change-feed.js';
 import type { Dialect } from './database.js';
 import { AuditRepository } from './audit-repository.js';
 import { LicenseRepository } from './license-repository.js';
@@ -29,24 +29,31 @@ export class Transactions {
   ) {}
 
   /**
-   * Runs the change, then announces it on `topics` so the check path drops what it cached. The announcement
-   * follows even when the change failed part-way: announcing a change that was rolled back costs a
-   * cache refill, while a change applied and never announced would keep checks answering from the
-   * old state. `work` should write before it reads, so SQLite never has to upgrade a read snapshot
-   * to a write (which fails at once, not after busy_timeout, when another process wrote meanwhile).
+   * Runs the change, recording its `topics` in the same transaction (so other processes hear of
+   * it exactly when it commits), then tells this process. This process is told even when the change
+   * failed part-way: a change rolled back costs a cache refill, while one applied and never
+   * announced would keep checks answering from the old state. The record is the transaction's first
+   * statement, a write: on SQLite the transaction holds the write lock from the start, so a read in
+   * `work` never has to be upgraded to a write (which fails at once when another process wrote meanwhile).
    */
   async change<T>(topics: Topic | readonly Topic[], work: (repos: TransactionRepos) => Promise<T>): Promise<T> {
+    const list = typeof topics === 'string' ? [topics] : topics;
+    let recorded: Recorded;
     try {
-      return await this.db.transaction().execute((trx) =>
-        work({
+      const done = await this.db.transaction().execute(async (trx) => {
+        const mark = await this.changes.record(trx, list);
+        const result = await work({
           licenses: new LicenseRepository(trx),
           users: new UserRepository(trx),
           sessions: new SessionRepository(trx, this.dialect),
           audit: new AuditRepository(trx),
-        }),
-      );
+        });
+        return { result, mark };
+      });
+      recorded = done.mark;
+      return done.result;
     } finally {
-      await this.changes.announce(...(typeof topics === 'string' ? [topics] : topics));
+      this.changes.announceLocally(list, recorded);
     }
   }
 }

@@ -5,7 +5,6 @@ import { nextAttemptAt } from './backoff.js';
 import { HttpSender, type SendOutcome } from './http-sender.js';
 import type { WebhookSettings } from './settings.js';
 import { HEADERS, sign } from './signer.js';
-import type { WebhookQueue } from './webhook-queue.js';
 
 export interface WorkerLog {
   warn(obj: object, msg: string): void;
@@ -28,7 +27,7 @@ const USER_AGENT = 'Keyward-Webhooks/1';
  * Sends queued deliveries; runs only in the server. Claims due rows (see
  * WebhookRepository.claim: each is sent by one instance), POSTs the signed body, and records
  * the outcome: delivered, another attempt after an exponential backoff, or failed after 24 h.
- * Wakes when this process queues something, when another process changes the database, and
+ * Wakes when deliveries are queued (the `webhooks` topic, by this process or any other), and
  * every WEBHOOK_POLL_MS. It has nothing to do with the check path.
  */
 export class DeliveryWorker {
@@ -43,7 +42,6 @@ export class DeliveryWorker {
 
   constructor(
     private readonly repo: WebhookRepository,
-    private readonly queue: WebhookQueue,
     private readonly changes: ChangeFeed,
     private readonly options: DeliveryWorkerOptions,
   ) {
@@ -56,7 +54,7 @@ export class DeliveryWorker {
     if (!this.stopped) return;
     this.stopped = false;
     const wake = () => this.wake();
-    this.unsubscribe = [this.queue.onQueued(wake), this.changes.onChange('webhooks', wake)];
+    this.unsubscribe = [this.changes.onChange('webhooks', wake)];
     this.wake();
   }
 

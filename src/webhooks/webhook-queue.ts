@@ -1,4 +1,5 @@
 import type { LicenseEvent, LicenseEventSink } from '../licensing/license-events.js';
+import type { ChangeFeed } from '../storage/change-feed.js';
 import type { WebhookDeliveryRow, WebhookEndpointRow } from '../storage/schema.js';
 import type { WebhookRepository } from '../storage/webhook-repository.js';
 import { RETRY_WINDOW_MS } from './backoff.js';
@@ -17,18 +18,21 @@ export interface EnqueueOptions {
 /**
  * Turns events into delivery rows, one per subscribed endpoint, in the database: whichever
  * process makes a change (CLI, API, dashboard), the server's delivery worker sends it, and a
- * restart loses nothing. It is LicenseService's event sink.
+ * restart loses nothing. It is LicenseService's event sink. Queued deliveries are announced on the
+ * `webhooks` topic, which wakes the delivery worker of this process and of every other.
  */
 export class WebhookQueue implements LicenseEventSink {
   private endpoints: { rows: WebhookEndpointRow[]; at: number } | null = null;
-  private readonly listeners = new Set<() => void>();
 
   /** Told when queuing an event failed (the change it describes is committed regardless). */
   reportError: (err: unknown) => void = (err) => {
     process.stderr.write(`keyward: warning: queuing a webhook event failed: ${(err as Error)?.message ?? String(err)}\n`);
   };
 
-  constructor(private readonly repo: WebhookRepository) {}
+  constructor(
+    private readonly repo: WebhookRepository,
+    private readonly changes: ChangeFeed,
+  ) {}
 
   async publish(event: LicenseEvent): Promise<void> {
     const data: Record<string, unknown> = { license: event.license };
@@ -57,7 +61,7 @@ export class WebhookQueue implements LicenseEventSink {
       }
     }
     const inserted = await this.repo.insertDeliveries(rows);
-    if (inserted.length) for (const listener of this.listeners) listener();
+    if (inserted.length) await this.wakeWorkers();
     return inserted.map((r) => r.id);
   }
 
@@ -67,14 +71,16 @@ export class WebhookQueue implements LicenseEventSink {
     const [row] = await this.repo.insertDeliveries([
       pendingDelivery(delivery.endpoint_id, delivery.event_id, delivery.event, delivery.payload, now),
     ]);
-    for (const listener of this.listeners) listener();
+    await this.wakeWorkers();
     return row!.id;
   }
 
-  /** Called after deliveries are queued in this process (the worker wakes up). */
-  onQueued(listener: () => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+  /**
+   * The deliveries are queued whatever happens here: this process's worker is told first, and a
+   * worker elsewhere that does not hear of them finds them on its next poll (WEBHOOK_POLL_MS).
+   */
+  private async wakeWorkers(): Promise<void> {
+    await this.changes.announce('webhooks').catch(() => {});
   }
 
   /** Endpoints changed in this process: do not wait for the cache to expire. */
