@@ -149,7 +149,7 @@ function markdownTable(rows) {
   return [head, rule, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 }
 
-/** The issue's targets, as informational PASS/FAIL lines. */
+/** The performance goals (docs/benchmarks.md), as informational PASS/FAIL lines. */
 export function goals(result) {
   const lines = [];
   const bare = result.summary.bare ?? {};
@@ -261,7 +261,7 @@ export function printReport(result, print = console.log) {
   print('Counter check (after a graceful stop):');
   for (const c of result.counters) print(`  ${c.ok ? 'OK      ' : 'MISMATCH'} ${c.target}: ${c.what}: expected ${c.expected.toLocaleString('en-US')}, found ${c.found.toLocaleString('en-US')}`);
   print('');
-  print('Goals (issue 7; informational):');
+  print('Goals (informational):');
   for (const g of goals(result)) print(`  ${g.ok ? 'PASS' : 'FAIL'}  ${g.text}`);
   const cost = rowCost(result);
   if (cost.length) {
@@ -301,7 +301,7 @@ function resultsMarkdown(result) {
   }
   lines.push('### Counter check', '');
   for (const c of result.counters) lines.push(`- ${c.ok ? 'OK' : '**MISMATCH**'} ${c.target}: ${c.what}: expected ${c.expected.toLocaleString('en-US')}, found ${c.found.toLocaleString('en-US')}`);
-  lines.push('', '### Goals (issue 7)', '');
+  lines.push('', '### Goals', '');
   for (const g of goals(result)) lines.push(`- ${g.ok ? 'PASS' : '**FAIL**'} ${g.text}`);
   const cost = rowCost(result);
   if (cost.length) lines.push('', '### What the Previous Auths row costs', '', ...cost.map((l) => `- ${l}`));
@@ -359,16 +359,16 @@ machine is quiet, up to 3 times).
 Scenarios (all \`POST\`, key in \`Authorization\`, as the FaxStore integration docs show):
 single check AUTHORISED (\`/api/check/1?info=bench\`); the same with an unknown key (NOT FOUND);
 multiple check with a JSON body of 5 \`proIds\`, only the last of which the bundle license grants;
-V1 \`/api/checkitem/1\`; single check with a \`nonce\` in the JSON body (SPEC section 6: such
+V1 \`/api/checkitem/1\`; single check with a \`nonce\` in the JSON body (docs/signed-answers.md: such
 answers are signed afresh, so this is reported apart), each connection cycling through 200 nonces
 of its own (10,000 distinct); single check cycling through up to 100,000 seeded keys, each
 connection its own slice (cache misses, many licenses' counters per write, RSS with many
-licenses); and last, single check AUTHORISED with \`log=false\` (SPEC section 1: no Previous Auths
+licenses); and last, single check AUTHORISED with \`log=false\` (docs/check-api.md: no Previous Auths
 row, the license's counters still written), which is not a goal but shows what the row written
 for every check costs (reported under "What the Previous Auths row costs"). Varying requests are
 serialised before each run so the load generator's cost stays the same as for a fixed request.
 The NOT FOUND scenario sends one unknown key from one IP at full speed, so Keyward runs with
-\`CHECK_FAIL_LIMIT\` raised to 10^9: the per-IP guessing limit of SPEC section 5 would otherwise
+\`CHECK_FAIL_LIMIT\` raised to 10^9: the per-IP guessing limit (docs/security.md) would otherwise
 turn every answer after the 30th into a 429. (Not 0, which switches the limiter off: this way its
 per-IP counting still runs on every miss.)
 

@@ -6,7 +6,7 @@ import { request } from './helpers/http.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 /**
- * End-to-end tests of every command of SPEC section 4, through the real built CLI
+ * End-to-end tests of every command of the CLI reference (README.md), through the real built CLI
  * (bin/keyward.js → dist/), against a fresh database of each dialect.
  * The tests of one dialect share one database and run in order: later tests build on the
  * products, users and licenses earlier ones created.

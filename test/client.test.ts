@@ -288,7 +288,7 @@ describe('key rotation', () => {
   });
 });
 
-/** A fake server that answers AUTHORISED signed per SPEC section 6 with `privateKey` at `clock()`. */
+/** A fake server that answers AUTHORISED signed per docs/signed-answers.md with `privateKey` at `clock()`. */
 function fakeSigner(
   privateKey: KeyObject,
   clock: () => number,

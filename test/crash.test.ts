@@ -7,11 +7,11 @@ import { freePort, runCli, startServerProcess, type ServerProcess } from './help
 import { describeEachDialect, type TestDatabase } from './helpers/dialects.js';
 
 /**
- * Crash safety (issue 5): a `keyward serve` process under load is killed with SIGKILL (no
+ * Crash safety: a `keyward serve` process under load is killed with SIGKILL (no
  * graceful stop, no final flush), then restarted. Nothing committed may be lost or damaged:
  * SQLite's integrity check passes, every license and product is exactly as before, and of the
  * Previous Auths whose answers the test received only the last ~250 ms may be missing
- * (SPEC section 1: writes reach the database within 250 ms).
+ * (docs/deployment.md, "Graceful shutdown": writes reach the database within 250 ms).
  */
 
 const RATE = 400; // checks per second the load aims at

@@ -7,11 +7,12 @@ import { freePort, runCli, startServerProcess, type ServerProcess } from './help
 import { createSqlite, type TestDatabase } from './helpers/dialects.js';
 
 /**
- * Hostile input (issue 5): 20,000+ generated requests against ONE `keyward serve` process:
- * random methods, paths near and far from the check routes, header sets, content types, bodies
- * (binary, huge, odd encodings), odd Authorization values, and raw-socket requests no HTTP
- * library would send. Afterwards: no 5xx was answered, the process is alive, its memory is back
- * near where it started, and a genuine check still passes and verifies.
+ * Hostile input (docs/threat-model.md, "Hostile traffic and crashes"): 20,000+ generated
+ * requests against ONE `keyward serve` process: random methods, paths near and far from the
+ * check routes, header sets, content types, bodies (binary, huge, odd encodings), odd
+ * Authorization values, and raw-socket requests no HTTP library would send. Afterwards: no 5xx
+ * was answered, the process is alive, its memory is back near where it started, and a genuine
+ * check still passes and verifies.
  *
  * The run is reproducible: FUZZ_SEED picks the sequence (printed on failure); FUZZ_REQUESTS the count.
  */
@@ -329,7 +330,7 @@ function sendHttp(g: Generated): Promise<Outcome> {
       const code = (err as NodeJS.ErrnoException).code ?? err.message;
       // Fastify's default clientError handler answers 400/408/431 without `Connection: close` and
       // then destroys the socket, so a keep-alive client may send its next request into a dead
-      // connection (see the report of issue 5). Counted apart; anything else is unexpected.
+      // connection. Counted apart; anything else is unexpected.
       const afterClientError = code === 'ECONNRESET' && previous !== undefined && [400, 408, 431].includes(previous.status) && previous.connection === undefined;
       if (socket) lastAnswer.delete(socket);
       done({ label: g.label, statuses: [], error: afterClientError ? 'reset after a clientError answer' : code });

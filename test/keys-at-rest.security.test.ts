@@ -7,7 +7,7 @@ import { describeEachDialect, type TestDatabase } from './helpers/dialects.js';
 import { request } from './helpers/http.js';
 
 /**
- * SPEC 2 and 5: keys are stored only as a SHA-256 digest plus an AES-256-GCM ciphertext, and never
+ * docs/security.md: keys are stored only as a SHA-256 digest plus an AES-256-GCM ciphertext, and never
  * appear in clear in the database, the server's logs or the CLI's error messages.
  */
 
