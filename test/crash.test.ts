@@ -3,7 +3,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { openServices } from '../src/services.js';
-import { freePort, runCli, startServerProcess, type ServerProcess } from './helpers/cli.js';
+import { cli, freePort, startServerProcess, type ServerProcess } from './helpers/cli.js';
 import { describeEachDialect, type TestDatabase } from './helpers/dialects.js';
 
 /**
@@ -17,12 +17,6 @@ import { describeEachDialect, type TestDatabase } from './helpers/dialects.js';
 const RATE = 400; // checks per second the load aims at
 const LOAD_MS = 1500;
 const WORKERS = 8;
-
-async function cli(env: Record<string, string>, args: string[]) {
-  const res = await runCli(env, [...args, '--json']);
-  if (res.code !== 0) throw new Error(`keyward ${args.join(' ')} failed: ${res.stderr}`);
-  return res.json;
-}
 
 describeEachDialect('crash safety: kill -9 under load ($name)', (create, name) => {
   let db: TestDatabase;

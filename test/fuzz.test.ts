@@ -3,7 +3,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { check } from '../src/client/index.js';
-import { freePort, runCli, startServerProcess, type ServerProcess } from './helpers/cli.js';
+import { cli, freePort, startServerProcess, type ServerProcess } from './helpers/cli.js';
 import { createSqlite, type TestDatabase } from './helpers/dialects.js';
 
 /**
@@ -377,16 +377,12 @@ let publicKey = '';
 
 beforeAll(async () => {
   db = await createSqlite();
-  const cli = async (args: string[]) => {
-    const res = await runCli(db.env, [...args, '--json']);
-    if (res.code !== 0) throw new Error(`keyward ${args.join(' ')}: ${res.stderr}`);
-    return res.json;
-  };
-  await cli(['product', 'create', '--name', 'Script', '--id', '8']);
-  await cli(['product', 'create', '--name', 'Other', '--id', '16']);
-  validKey = (await cli(['license', 'create', '--product', '8'])).key;
+  const ok = (args: string[]) => cli(db.env, args);
+  await ok(['product', 'create', '--name', 'Script', '--id', '8']);
+  await ok(['product', 'create', '--name', 'Other', '--id', '16']);
+  validKey = (await ok(['license', 'create', '--product', '8'])).key;
   // A real token, read scopes only, so authenticated API requests get past auth without changing data.
-  apiToken = (await cli(['token', 'create', '--name', 'fuzz', '--scopes', 'licenses:read,products:read,users:read,logs:read,webhooks:read'])).token;
+  apiToken = (await ok(['token', 'create', '--name', 'fuzz', '--scopes', 'licenses:read,products:read,users:read,logs:read,webhooks:read'])).token;
   server = await startServerProcess({ ...db.env, API_RATE_LIMIT: '1000000' }, await freePort(), 'warn');
   serverUrl = server.url;
   publicKey = (await (await fetch(`${server.url}/api/public-key`)).json()).pem;

@@ -4,7 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, ROOT, runCli, startServerProcess, type ServerProcess } from './helpers/cli.js';
+import { cli, freePort, ROOT, startServerProcess, type ServerProcess } from './helpers/cli.js';
 import { createSqlite, type TestDatabase } from './helpers/dialects.js';
 import { hasPhp, NODE_SNIPPET, PHP_SNIPPET, runNodeSnippet, runPhpSnippet, type SnippetRun as Run } from './helpers/snippets.js';
 
@@ -24,14 +24,10 @@ const opened: http.Server[] = [];
 
 beforeAll(async () => {
   db = await createSqlite();
-  const cli = async (args: string[]) => {
-    const res = await runCli(db.env, [...args, '--json']);
-    if (res.code !== 0) throw new Error(`keyward ${args.join(' ')}: ${res.stderr}`);
-    return res.json;
-  };
-  await cli(['product', 'create', '--name', 'Script', '--id', '8']);
-  key = (await cli(['license', 'create', '--product', '8'])).key;
-  expiredKey = (await cli(['license', 'create', '--product', '8', '--expires', '2020-01-01'])).key;
+  const ok = (args: string[]) => cli(db.env, args);
+  await ok(['product', 'create', '--name', 'Script', '--id', '8']);
+  key = (await ok(['license', 'create', '--product', '8'])).key;
+  expiredKey = (await ok(['license', 'create', '--product', '8', '--expires', '2020-01-01'])).key;
   server = await startServerProcess(db.env, await freePort(), 'warn');
   raw = (await (await fetch(`${server.url}/api/public-key`)).json()).raw;
 });
