@@ -5,6 +5,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { check } from '../src/client/index.js';
 import { cli, freePort, startServerProcess, type ServerProcess } from './helpers/cli.js';
 import { createSqlite, type TestDatabase } from './helpers/dialects.js';
+import { seededRandom } from './helpers/seeded-random.js';
 
 /**
  * Hostile input (docs/threat-model.md, "Hostile traffic and crashes"): 20,000+ generated
@@ -22,16 +23,9 @@ const TOTAL = Number(process.env.FUZZ_REQUESTS ?? 20_000);
 const WORKERS = 8;
 const BODY_LIMIT = 64 * 1024;
 
-/** mulberry32: small, fast, seeded. */
+/** Seeded choices: the same seed makes the same requests. */
 function prng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = seededRandom(seed);
   const int = (n: number) => Math.floor(next() * n);
   const pick = <T>(items: readonly T[]): T => items[int(items.length)]!;
   const chance = (p: number) => next() < p;
