@@ -4,7 +4,9 @@ import { checksPage, resultFilter, withBefore } from './checks-query.js';
 import type { DashboardContext } from './context.js';
 import { licenseState } from './format.js';
 import { queryOf } from './forms.js';
+import { me } from './guards.js';
 import type { WithId } from './load-by-id.js';
+import { actorOf } from './request-state.js';
 
 /** Product names by id, for the license lists and pages. */
 export async function productNames(ctx: DashboardContext): Promise<Map<number, string>> {
@@ -39,4 +41,28 @@ export async function sendLicensePage(
     days: await ctx.services.checkStats.checksPerDay({ licenseId: license.id }),
     ...extra,
   });
+}
+
+/**
+ * A new key for the license, from its page at `page` (the staff's or the owner's): asks first,
+ * saying `warning`, then shows the new key once.
+ */
+export async function regenerateKey(
+  ctx: DashboardContext,
+  req: WithId,
+  reply: FastifyReply,
+  license: LicenseJson,
+  page: string,
+  warning: string,
+): Promise<FastifyReply> {
+  const ask = ctx.pages.askFirst(req, reply, {
+    heading: `Regenerate the key of license #${license.id}?`,
+    text: warning,
+    action: `${page}/regenerate`,
+    button: 'Regenerate key',
+    cancel: page,
+  });
+  if (ask) return ask;
+  const regenerated = await ctx.services.licenses.regenerate(license.id, actorOf(me(req)));
+  return ctx.pages.send(req, reply, 'key-shown', { title: 'New key', heading: `New key for license #${license.id}`, key: regenerated.key, back: page });
 }

@@ -6,7 +6,7 @@ import type { DashboardContext } from '../context.js';
 import { licenseState } from '../format.js';
 import { checked, formOf, text } from '../forms.js';
 import { me, signedIn } from '../guards.js';
-import { productNames, sendLicensePage } from '../license-page.js';
+import { productNames, regenerateKey, sendLicensePage } from '../license-page.js';
 import { loadOr404, type WithId } from '../load-by-id.js';
 import { actorOf } from '../request-state.js';
 
@@ -89,20 +89,7 @@ export async function customerLicenseRoutes(app: FastifyInstance, ctx: Dashboard
   app.post('/licenses/:id/regenerate', async (req: WithId, reply) => {
     const license = await own(req, reply);
     if (!license) return reply;
-    const ask = pages.askFirst(req, reply, {
-      heading: `Regenerate the key of license #${license.id}?`,
-      text: 'The current key stops working at once. Every copy of your product that uses it must be given the new key.',
-      action: `/licenses/${license.id}/regenerate`,
-      button: 'Regenerate key',
-      cancel: `/licenses/${license.id}`,
-    });
-    if (ask) return ask;
-    const regenerated = await licenses.regenerate(license.id, actorOf(me(req)));
-    return pages.send(req, reply, 'key-shown', {
-      title: 'New key',
-      heading: `New key for license #${license.id}`,
-      key: regenerated.key,
-      back: `/licenses/${license.id}`,
-    });
+    const warning = 'The current key stops working at once. Every copy of your product that uses it must be given the new key.';
+    return regenerateKey(ctx, req, reply, license, `/licenses/${license.id}`, warning);
   });
 }

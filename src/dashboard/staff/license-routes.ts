@@ -7,7 +7,7 @@ import type { DashboardContext } from '../context.js';
 import { licenseState } from '../format.js';
 import { all, checked, formOf, intList, optional, positiveInt, queryOf, text, trimmed, type Form } from '../forms.js';
 import { me } from '../guards.js';
-import { productNames, sendLicensePage } from '../license-page.js';
+import { productNames, regenerateKey, sendLicensePage } from '../license-page.js';
 import { loadOr404, type WithId } from '../load-by-id.js';
 import { actorOf } from '../request-state.js';
 
@@ -194,21 +194,8 @@ export async function staffLicenseRoutes(app: FastifyInstance, ctx: DashboardCon
   app.post('/staff/licenses/:id/regenerate', async (req: WithId, reply) => {
     const license = await find(req, reply);
     if (!license) return reply;
-    const ask = pages.askFirst(req, reply, {
-      heading: `Regenerate the key of license #${license.id}?`,
-      text: 'The current key stops working at once; the owner must be given the new key (they can also reveal it on their dashboard).',
-      action: `/staff/licenses/${license.id}/regenerate`,
-      button: 'Regenerate key',
-      cancel: `/staff/licenses/${license.id}`,
-    });
-    if (ask) return ask;
-    const regenerated = await licenses.regenerate(license.id, actorOf(me(req)));
-    return pages.send(req, reply, 'key-shown', {
-      title: 'New key',
-      heading: `New key for license #${license.id}`,
-      key: regenerated.key,
-      back: `/staff/licenses/${license.id}`,
-    });
+    const warning = 'The current key stops working at once; the owner must be given the new key (they can also reveal it on their dashboard).';
+    return regenerateKey(ctx, req, reply, license, `/staff/licenses/${license.id}`, warning);
   });
 
   app.post('/staff/licenses/:id/delete', async (req: WithId, reply) => {
