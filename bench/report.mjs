@@ -149,7 +149,7 @@ function markdownTable(rows) {
   return [head, rule, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 }
 
-/** The issue's targets, as informational PASS/FAIL lines. */
+/** The performance goals (docs/benchmarks.md), as informational PASS/FAIL lines. */
 export function goals(result) {
   const lines = [];
   const bare = result.summary.bare ?? {};
@@ -261,7 +261,7 @@ export function printReport(result, print = console.log) {
   print('Counter check (after a graceful stop):');
   for (const c of result.counters) print(`  ${c.ok ? 'OK      ' : 'MISMATCH'} ${c.target}: ${c.what}: expected ${c.expected.toLocaleString('en-US')}, found ${c.found.toLocaleString('en-US')}`);
   print('');
-  print('Goals (issue 7; informational):');
+  print('Goals (informational):');
   for (const g of goals(result)) print(`  ${g.ok ? 'PASS' : 'FAIL'}  ${g.text}`);
   const cost = rowCost(result);
   if (cost.length) {
@@ -301,7 +301,7 @@ function resultsMarkdown(result) {
   }
   lines.push('### Counter check', '');
   for (const c of result.counters) lines.push(`- ${c.ok ? 'OK' : '**MISMATCH**'} ${c.target}: ${c.what}: expected ${c.expected.toLocaleString('en-US')}, found ${c.found.toLocaleString('en-US')}`);
-  lines.push('', '### Goals (issue 7)', '');
+  lines.push('', '### Goals', '');
   for (const g of goals(result)) lines.push(`- ${g.ok ? 'PASS' : '**FAIL**'} ${g.text}`);
   const cost = rowCost(result);
   if (cost.length) lines.push('', '### What the Previous Auths row costs', '', ...cost.map((l) => `- ${l}`));
@@ -312,76 +312,19 @@ function resultsMarkdown(result) {
   return lines.join('\n');
 }
 
+// Only when docs/benchmarks.md is missing: the page's prose (how to run, goals, what we tried) lives there.
 const SKELETON = `# Benchmarks
 
-How fast a Keyward license check is, measured side by side with the fastest thing Node.js can
-do: a bare \`node:http\` server answering the same bytes. The script is \`bench/run.mjs\`
-(see \`bench/README.md\`); the results section below is rewritten by every full run.
+How fast a Keyward license check is, next to a bare \`node:http\` server answering the same bytes.
+How to run it: \`bench/README.md\`.
 
-## How to reproduce
-
-\`\`\`sh
-npm ci
-npm run bench                                   # SQLite; 10k licenses; 2 rounds x 5 s
-BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npm run bench   # + PostgreSQL
-npm run bench -- --licenses 1000000 --log-rows 10000000                    # scale mode
-npm run bench -- --quick                        # 1 s smoke run (does not touch this file)
-npm run bench -- --json results.json            # also write every figure as JSON
-npm run bench -- --baseline ../base --rounds 12 --duration 2   # this build against another (bench/README.md)
-\`\`\`
-
-What it does: builds (\`npm run build\`), creates a throw-away data directory, creates the products
-and the benchmarked licenses with the real \`keyward\` CLI, seeds the remaining licenses (and any
-\`--log-rows\`) in batches through Keyward's own storage layer, starts \`keyward serve\` (SQLite, and
-PostgreSQL in a fresh schema of \`BENCH_DATABASE_URL\` when set) with Previous Auths logging on,
-and the bare server with the bytes Keyward answered (the body and the three signature headers,
-captured once, so both put the same bytes on the wire; the bare server signs nothing). A separate load-generator process drives
-each with autocannon: 50 connections, a warm-up, then rounds alternating bare / Keyward, every
-other round in reverse order (bare, Keyward; Keyward, bare; ...). Each ratio to bare is the median
-of round-by-round ratios: a Keyward round divided by the bare server's round of the same number,
-measured seconds apart, so a drift of the host's speed over the minutes of a run cancels out
-instead of landing on whichever server ran in the slow minutes. Afterwards Keyward is stopped with SIGTERM and every license's \`totalChecks\` (read with
-\`keyward license show --json\`) and the Previous Auths row count are compared with the number of
-requests the load generator completed.
-
-Each run lasts its set time and then ends gracefully: every connection finishes the request it
-has in flight and sends no more, so the number of requests completed is exact and the counter
-check can demand equality.
-
-Columns: requests/s and latency percentiles are measured by the load generator (per request,
-float milliseconds); RSS is the server's peak \`VmRSS\` sampled every 200 ms during the measured
-rounds; CPU columns are shares of one core: the server's; PostgreSQL's (all its processes, which
-are not pinned); the load generator's (near 100% means the figure may be bound by the load
-generator rather than the server); and what every other process took on the server's CPU
-(noise from other work on the machine: a round where it exceeds 15% is measured again once the
-machine is quiet, up to 3 times).
-
-Scenarios (all \`POST\`, key in \`Authorization\`, as the FaxStore integration docs show):
-single check AUTHORISED (\`/api/check/1?info=bench\`); the same with an unknown key (NOT FOUND);
-multiple check with a JSON body of 5 \`proIds\`, only the last of which the bundle license grants;
-V1 \`/api/checkitem/1\`; single check with a \`nonce\` in the JSON body (SPEC section 6: such
-answers are signed afresh, so this is reported apart), each connection cycling through 200 nonces
-of its own (10,000 distinct); single check cycling through up to 100,000 seeded keys, each
-connection its own slice (cache misses, many licenses' counters per write, RSS with many
-licenses); and last, single check AUTHORISED with \`log=false\` (SPEC section 1: no Previous Auths
-row, the license's counters still written), which is not a goal but shows what the row written
-for every check costs (reported under "What the Previous Auths row costs"). Varying requests are
-serialised before each run so the load generator's cost stays the same as for a fixed request.
-The NOT FOUND scenario sends one unknown key from one IP at full speed, so Keyward runs with
-\`CHECK_FAIL_LIMIT\` raised to 10^9: the per-IP guessing limit of SPEC section 5 would otherwise
-turn every answer after the 30th into a 429. (Not 0, which switches the limiter off: this way its
-per-IP counting still runs on every miss.)
+## Latest results
 
 ${START}
 
 _No full run yet._
 
 ${END}
-
-## Profile
-
-_Where a check spends its time (\`node --cpu-prof\`; see \`npm run bench -- --cpu-prof DIR\` and
-\`node bench/profile-summary.mjs FILE.cpuprofile\`) goes here._
 `;
 
 /** Rewrites the generated section of docs/benchmarks.md, keeping everything outside the markers. */

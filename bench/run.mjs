@@ -51,7 +51,7 @@ const UNKNOWN_KEY = randomKey();
 const RUN_ID = randomBytes(4).toString('hex');
 const MAX_REPEATS = 3;
 // The NOT FOUND scenario sends one unknown key from one IP at full speed: with the per-IP
-// guessing limit (SPEC section 5) in force every answer after the 30th would be a 429.
+// guessing limit (docs/security.md) in force every answer after the 30th would be a 429.
 const CHECK_FAIL_LIMIT = '1000000000';
 
 function randomKey() {
@@ -89,7 +89,7 @@ const SCENARIOS = [
     expect: { status: 'AUTHORISED', pass: true },
   },
   { id: 'many-keys', title: 'single check AUTHORISED, many keys', license: 'pool', path: `/api/check/${SINGLE_PRODUCT}?info=bench`, expect: { status: 'AUTHORISED', pass: true } },
-  // The same check as single-ok with `log=false` (SPEC section 1): no Previous Auths row, the
+  // The same check as single-ok with `log=false` (docs/check-api.md): no Previous Auths row, the
   // counters still written. What Keyward reaches without writing a row per check on its core.
   {
     id: 'single-nolog',

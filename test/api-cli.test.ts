@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiClient } from './helpers/api.js';
 import { runCli } from './helpers/cli.js';
 import { describeEachDialect } from './helpers/dialects.js';
+import { API_TOKEN } from './helpers/patterns.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 /** `keyward token …` and `keyward webhook …`, through the built CLI, against a running server's database. */
@@ -28,7 +29,7 @@ describeEachDialect('keyward token / webhook CLI ($name)', (create) => {
       expect(res.code).toBe(0);
       expect(Object.keys(res.json)).toEqual(['id', 'name', 'scopes', 'token']);
       expect(res.json).toMatchObject({ name: 'FaxStore', scopes: ['licenses:read', 'licenses:write'] });
-      expect(res.json.token).toMatch(/^kw_[A-Za-z0-9_-]{43}$/);
+      expect(res.json.token).toMatch(API_TOKEN);
       ({ id, token } = res.json);
       expect((await api.call('GET', '/licenses', { token })).status).toBe(200);
       expect((await api.call('GET', '/products', { token })).status).toBe(403);

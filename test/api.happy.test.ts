@@ -1,10 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { apiClient } from './helpers/api.js';
 import { request } from './helpers/http.js';
+import { ISO_TIME, LICENSE_KEY } from './helpers/patterns.js';
 import { AUTHORISED, eachDialect, KEY_NOT_FOUND } from './helpers/suite.js';
 
-const KEY_RE = /^[A-Za-z0-9_-]{45}$/;
-const ISO_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const LICENSE_FIELDS = ['id', 'productIds', 'owner', 'active', 'disabled', 'ipLocked', 'ips', 'expiresAt', 'note', 'totalChecks', 'lastCheckAt', 'lastIp', 'createdAt', 'updatedAt'];
 
 /** Every /api/v1 endpoint doing its job, through the real server, on both dialects. */
@@ -22,7 +21,7 @@ eachDialect('management API: happy paths', (server) => {
       const created = await api.call('POST', '/products', { body: { id: 8, name: 'My Script', description: 'FaxStore item 8' } });
       expect(created.status).toBe(201);
       expect(created.json).toMatchObject({ id: 8, name: 'My Script', description: 'FaxStore item 8' });
-      expect(created.json.createdAt).toMatch(ISO_RE);
+      expect(created.json.createdAt).toMatch(ISO_TIME);
       const next = await api.call('POST', '/products', { body: { name: 'Next free id' } });
       expect(next.status).toBe(201);
       expect(next.json.id).toBe(9);
@@ -69,7 +68,7 @@ eachDialect('management API: happy paths', (server) => {
         lastCheckAt: null,
         lastIp: null,
       });
-      expect(res.json.key).toMatch(KEY_RE);
+      expect(res.json.key).toMatch(LICENSE_KEY);
       ({ id, key } = res.json);
       expect((await check(key)).json).toEqual(AUTHORISED);
 
@@ -125,7 +124,7 @@ eachDialect('management API: happy paths', (server) => {
       const res = await api.call('POST', `/licenses/${id}/regenerate`);
       expect(res.status).toBe(200);
       expect(res.json.id).toBe(id);
-      expect(res.json.key).toMatch(KEY_RE);
+      expect(res.json.key).toMatch(LICENSE_KEY);
       expect(res.json.key).not.toBe(key);
       expect((await check(res.json.key)).json).toEqual(AUTHORISED);
       expect((await check(key)).json).toEqual(KEY_NOT_FOUND);
@@ -184,7 +183,7 @@ eachDialect('management API: happy paths', (server) => {
         ['NOT FOUND', 8],
         ['AUTHORISED', 16],
       ]);
-      expect(mine.json.items[1]).toMatchObject({ licenseId: id, ip: '127.0.0.1', time: expect.stringMatching(ISO_RE) });
+      expect(mine.json.items[1]).toMatchObject({ licenseId: id, ip: '127.0.0.1', time: expect.stringMatching(ISO_TIME) });
       const failed = await api.call('GET', `/checks?status=NOT%20FOUND&productId=16&from=${before}`);
       expect(failed.json.items.length).toBeGreaterThanOrEqual(1);
       expect(failed.json.items.every((c: any) => c.status === 'NOT FOUND' && c.productId === 16)).toBe(true);
@@ -208,7 +207,7 @@ eachDialect('management API: happy paths', (server) => {
     it("shows the token's last use", async () => {
       await server().services.tokens.flushUsage();
       const shop = (await server().services.tokens.list()).find((t) => t.name === 'shop');
-      expect(shop?.lastUsedAt).toMatch(ISO_RE);
+      expect(shop?.lastUsedAt).toMatch(ISO_TIME);
     });
   });
 

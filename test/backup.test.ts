@@ -2,17 +2,11 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from '
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, runCli, startServerProcess, type CliResult, type ServerProcess } from './helpers/cli.js';
+import { cli, freePort, runCli, startServerProcess, type CliResult, type ServerProcess } from './helpers/cli.js';
 import { createSqlite, dialects, type TestDatabase } from './helpers/dialects.js';
 import { request } from './helpers/http.js';
 
 /** `keyward backup FILE` and `keyward restore FILE`, round trip while a server process runs. */
-
-async function ok(env: Record<string, string>, args: string[]): Promise<any> {
-  const res = await runCli(env, [...args, '--json']);
-  if (res.code !== 0) throw new Error(`keyward ${args.join(' ')} failed: ${res.stderr}`);
-  return res.json;
-}
 
 function expectOneLineError(res: CliResult, message: RegExp): void {
   expect(res.code, res.stderr).toBe(1);
@@ -42,9 +36,9 @@ describe('keyward backup / restore (sqlite)', () => {
 
   beforeAll(async () => {
     db = await createSqlite();
-    await ok(db.env, ['product', 'create', '--name', 'Script', '--id', '8']);
-    a = await ok(db.env, ['license', 'create', '--product', '8']);
-    b = await ok(db.env, ['license', 'create', '--product', '8']);
+    await cli(db.env, ['product', 'create', '--name', 'Script', '--id', '8']);
+    a = await cli(db.env, ['license', 'create', '--product', '8']);
+    b = await cli(db.env, ['license', 'create', '--product', '8']);
     server = await startServerProcess(db.env, await freePort());
   });
   afterAll(async () => {
@@ -94,8 +88,8 @@ describe('keyward backup / restore (sqlite)', () => {
   });
 
   it('refuses to restore while the server uses the database; with --force the running server answers from the restored data within 1 s', async () => {
-    await ok(db.env, ['license', 'update', String(a.id), '--disabled', 'true']);
-    await ok(db.env, ['license', 'delete', String(b.id)]);
+    await cli(db.env, ['license', 'update', String(a.id), '--disabled', 'true']);
+    await cli(db.env, ['license', 'delete', String(b.id)]);
     await within(a.key, 'KEY DISABLED');
     await within(b.key, 'NOT FOUND');
 
@@ -110,10 +104,10 @@ describe('keyward backup / restore (sqlite)', () => {
     expect(await within(a.key, 'AUTHORISED')).toBeLessThan(1000);
     expect(await within(b.key, 'AUTHORISED')).toBeLessThan(1000);
     // The server keeps writing its check records into the restored database.
-    const before = (await ok(db.env, ['license', 'show', String(b.id)])).totalChecks;
+    const before = (await cli(db.env, ['license', 'show', String(b.id)])).totalChecks;
     for (let i = 0; i < 5; i++) await check(b.key);
     const deadline = Date.now() + 3000;
-    while ((await ok(db.env, ['license', 'show', String(b.id)])).totalChecks < before + 5) {
+    while ((await cli(db.env, ['license', 'show', String(b.id)])).totalChecks < before + 5) {
       expect(Date.now()).toBeLessThan(deadline);
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -129,7 +123,7 @@ describe('keyward backup / restore (sqlite)', () => {
   it('restores without --force once the server is stopped; the next start serves the restored data', async () => {
     expect(await server!.stop('SIGTERM')).toBe(0);
     server = undefined;
-    await ok(db.env, ['license', 'delete', String(a.id)]);
+    await cli(db.env, ['license', 'delete', String(a.id)]);
     const res = await runCli(db.env, ['restore', file()]);
     expect(res.stderr).toBe('');
     expect(res.code).toBe(0);
@@ -156,8 +150,8 @@ describe('keyward backup / restore (sqlite)', () => {
     damaged.fill(0x5a, 4096 * 6 + 10, 4096 * 8);
     const stranger = await createSqlite();
     const strangerEnv = { ...stranger.env, KEYWARD_SECRET: 'another-secret-0123456789abcdef0123456789' };
-    await ok(strangerEnv, ['product', 'create', '--name', 'X', '--id', '9']);
-    await ok(strangerEnv, ['backup', path.join(db.dir, 'stranger.db')]);
+    await cli(strangerEnv, ['product', 'create', '--name', 'X', '--id', '9']);
+    await cli(strangerEnv, ['backup', path.join(db.dir, 'stranger.db')]);
     await stranger.cleanup();
 
     const cases: [string, RegExp][] = [
@@ -183,7 +177,7 @@ describe('keyward backup / restore (sqlite)', () => {
       const res = await runCli(fresh.env, ['restore', file(), '--json']);
       expect(res.code).toBe(0);
       expect(res.json).toMatchObject({ licenses: 2, previous: null, wasInUse: false });
-      expect((await ok(fresh.env, ['license', 'list'])).map((l: { id: number }) => l.id)).toEqual([a.id, b.id]);
+      expect((await cli(fresh.env, ['license', 'list'])).map((l: { id: number }) => l.id)).toEqual([a.id, b.id]);
     } finally {
       await fresh.cleanup();
     }

@@ -38,7 +38,7 @@ eachDialect('check API: inputs and real client shapes', (server) => {
     expect((await check('/api/check/8', { headers: h })).json).toEqual(AUTHORISED);
   });
 
-  // The client shapes SPEC section 1 lists, byte for byte.
+  // The client shapes of README.md ("Pointing your product at Keyward"), byte for byte.
   it('FiveM PerformHttpRequest: body "" with no Content-Type', async () => {
     const res = await check('/api/check/8', { headers: { Authorization: key, 'Content-Length': '0' }, body: '' });
     expect(res.json).toEqual(AUTHORISED);

@@ -3,19 +3,18 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { runCli, type CliResult } from './helpers/cli.js';
 import { describeEachDialect, type TestDatabase } from './helpers/dialects.js';
 import { request } from './helpers/http.js';
+import { ISO_TIME, LICENSE_KEY } from './helpers/patterns.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 /**
- * End-to-end tests of every command of SPEC section 4, through the real built CLI
+ * End-to-end tests of every command of the CLI reference (README.md), through the real built CLI
  * (bin/keyward.js → dist/), against a fresh database of each dialect.
  * The tests of one dialect share one database and run in order: later tests build on the
  * products, users and licenses earlier ones created.
  */
 
-const KEY_RE = /^[A-Za-z0-9_-]{45}$/;
 /** The key on the human output's `key:` line (a key may start or end with - or _, so no \b). */
 const shownKey = (text: string) => /^key:\s+(\S+)/m.exec(text)?.[1];
-const ISO_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const LICENSE_FIELDS = [
   'id',
   'productIds',
@@ -121,7 +120,7 @@ describeEachDialect('keyward CLI ($name)', (create) => {
     const p8 = await ok(['product', 'create', '--name', 'Alpha Suite', '--id', '8', '--description', 'The first one']);
     changes.push({ action: 'product.created', targetId: '8' });
     expect(p8).toMatchObject({ id: 8, name: 'Alpha Suite', description: 'The first one' });
-    expect(p8.createdAt).toMatch(ISO_RE);
+    expect(p8.createdAt).toMatch(ISO_TIME);
     expect(Math.abs(Date.parse(p8.createdAt) - Date.now())).toBeLessThan(60_000);
 
     const p16 = await ok(['product', 'create', '--name', 'Beta', '--id', '16']);
@@ -199,7 +198,7 @@ describeEachDialect('keyward CLI ($name)', (create) => {
   it('license create: one product, defaults, key shown once', async () => {
     plain = await ok(['license', 'create', '--product', '8']);
     changes.push({ action: 'license.created', targetId: String(plain.id) });
-    expect(plain.key).toMatch(KEY_RE);
+    expect(plain.key).toMatch(LICENSE_KEY);
     keys.push(plain.key);
     expect(plain).toMatchObject({
       productIds: [8],
@@ -215,7 +214,7 @@ describeEachDialect('keyward CLI ($name)', (create) => {
       lastIp: null,
     });
     expect(Number.isInteger(plain.id)).toBe(true);
-    expect(plain.createdAt).toMatch(ISO_RE);
+    expect(plain.createdAt).toMatch(ISO_TIME);
     expect(Math.abs(Date.parse(plain.createdAt) - Date.now())).toBeLessThan(60_000);
   });
 
@@ -230,7 +229,7 @@ describeEachDialect('keyward CLI ($name)', (create) => {
       '--note', 'bundle for alice',
     ]);
     changes.push({ action: 'license.created', targetId: String(bundle.id) });
-    expect(bundle.key).toMatch(KEY_RE);
+    expect(bundle.key).toMatch(LICENSE_KEY);
     keys.push(bundle.key);
     expect(bundle.key).not.toBe(plain.key);
     expect(bundle.id).not.toBe(plain.id);
@@ -251,7 +250,7 @@ describeEachDialect('keyward CLI ($name)', (create) => {
   it('license create: human output shows the key once and the key facts', async () => {
     const text = await human(['license', 'create', '--product', '17', '--expires', '2031-06-01', '--note', 'human made']);
     const key = shownKey(text);
-    expect(key, text).toMatch(KEY_RE);
+    expect(key, text).toMatch(LICENSE_KEY);
     keys.push(key!);
     oldSingleKey = key!;
     const id = Number(/^id:\s+(\d+)$/m.exec(text)?.[1]);
@@ -319,7 +318,7 @@ describeEachDialect('keyward CLI ($name)', (create) => {
     const before = await ok(['license', 'show', String(single.id)]);
     const after = await ok(['license', 'regenerate', String(single.id)]);
     changes.push({ action: 'license.regenerated', targetId: String(single.id) });
-    expect(after.key).toMatch(KEY_RE);
+    expect(after.key).toMatch(LICENSE_KEY);
     expect(after.key).not.toBe(oldSingleKey);
     keys.push(after.key);
     const { key: _k, ...rest } = after;
@@ -333,7 +332,7 @@ describeEachDialect('keyward CLI ($name)', (create) => {
     const text = await human(['license', 'regenerate', String(plain.id)]);
     changes.push({ action: 'license.regenerated', targetId: String(plain.id) });
     const newKey = shownKey(text);
-    expect(newKey, text).toMatch(KEY_RE);
+    expect(newKey, text).toMatch(LICENSE_KEY);
     expect(newKey).not.toBe(plain.key);
     keys.push(newKey!);
     plain = { ...plain, key: newKey };
@@ -383,7 +382,7 @@ describeEachDialect('keyward CLI ($name)', (create) => {
       human(['log', 'list', '--limit', '3']),
     ]);
     const entry = (info: string, licenseId: number | null, productId: number | null, status: string) => ({
-      time: expect.stringMatching(ISO_RE),
+      time: expect.stringMatching(ISO_TIME),
       licenseId,
       productId,
       ip: '127.0.0.1',

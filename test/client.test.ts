@@ -1,11 +1,13 @@
-import { createHash, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { check, KeywardVerificationError, type CheckOptions } from '../src/client/index.js';
+import { fakeSigner } from './helpers/answer-signature.js';
 import { createSqlite } from './helpers/dialects.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { forward as forwardTo, reply, standIns } from './helpers/stand-in-servers.js';
 import { PUBLIC_URL } from './helpers/suite.js';
+import type { ProxiedAnswer } from './helpers/tampering-proxy.js';
 
 /**
  * keyward/client against the real server, and against the attacks it exists for: a fake server,
@@ -18,7 +20,6 @@ let bundleKey: string;
 let disabledKey: string;
 let pem: string;
 let raw: string;
-const opened: http.Server[] = [];
 
 beforeAll(async () => {
   server = await startTestServer(await createSqlite());
@@ -33,48 +34,11 @@ afterAll(async () => {
   await server?.close();
   await server?.db.cleanup();
 });
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((s) => new Promise((r) => s.close(r))));
-});
-
-/** A local HTTP server on 127.0.0.1 for the duration of one test; returns its base URL. */
-async function listen(handler: http.RequestListener): Promise<string> {
-  const s = http.createServer(handler);
-  s.keepAliveTimeout = 100;
-  opened.push(s);
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  return `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
-}
-
-interface Upstream {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: Buffer;
-}
-
+const stands = standIns();
+const listen = stands.listen;
+afterEach(() => stands.closeAll());
 /** Sends the request on to the real server (optionally rewritten) and returns its answer. */
-function forward(req: http.IncomingMessage, rewrite: { path?: string; authorization?: string } = {}): Promise<Upstream> {
-  const { hostname, port } = new URL(server.url);
-  const headers = { ...req.headers, host: `${hostname}:${port}` };
-  if (rewrite.authorization) headers.authorization = rewrite.authorization;
-  return new Promise((resolve, reject) => {
-    const up = http.request({ host: hostname, port, method: req.method, path: rewrite.path ?? req.url, headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
-    });
-    up.on('error', reject);
-    req.pipe(up);
-  });
-}
-
-function reply(res: http.ServerResponse, up: Upstream, body = up.body): void {
-  const headers: http.OutgoingHttpHeaders = { ...up.headers, 'content-length': String(body.length) };
-  delete headers.connection;
-  delete headers['keep-alive'];
-  res.writeHead(up.status, headers);
-  res.end(body);
-}
+const forward = (req: http.IncomingMessage, rewrite?: { path?: string; authorization?: string }) => forwardTo(server.url, req, rewrite);
 
 const base = (over: Partial<CheckOptions> = {}): CheckOptions => ({ url: server.url, productId: 8, key, publicKey: pem, ...over });
 
@@ -162,7 +126,7 @@ describe('refusals', () => {
 
   it('a fake server that signs with its own key', async () => {
     const { privateKey } = generateKeyPairSync('ed25519');
-    const url = await listen(fakeSigner(privateKey, () => Date.now()));
+    const url = await listen(fakeSigner(privateKey));
     await refused(base({ url }), /does not verify/);
   });
 
@@ -208,7 +172,7 @@ describe('refusals', () => {
   });
 
   it('a replayed answer: recorded with its headers, served again to a fresh nonce', async () => {
-    let recorded: Upstream | null = null;
+    let recorded: ProxiedAnswer | null = null;
     const url = await listen(async (req, res) => {
       if (!recorded) recorded = await forward(req);
       else req.resume();
@@ -226,7 +190,7 @@ describe('refusals', () => {
     const { privateKey, publicKey } = generateKeyPairSync('ed25519');
     const pub = publicKey.export({ type: 'spki', format: 'pem' }).toString();
     let offset = 0;
-    const url = await listen(fakeSigner(privateKey, () => Date.now() + offset));
+    const url = await listen(fakeSigner(privateKey, { clock: () => Date.now() + offset }));
     // Control: a correct signature with a current date is accepted.
     expect((await check(base({ url, publicKey: pub }))).pass).toBe(true);
     offset = 4 * 60_000;
@@ -243,7 +207,7 @@ describe('refusals', () => {
   it('a date that is not whole-second ISO UTC', async () => {
     const { privateKey, publicKey } = generateKeyPairSync('ed25519');
     const pub = publicKey.export({ type: 'spki', format: 'pem' }).toString();
-    const url = await listen(fakeSigner(privateKey, () => Date.now(), (ms) => new Date(ms).toISOString()));
+    const url = await listen(fakeSigner(privateKey, { formatDate: (ms) => new Date(ms).toISOString() }));
     await refused(base({ url, publicKey: pub }), /invalid date/);
   });
 
@@ -256,7 +220,7 @@ describe('refusals', () => {
   it('a signed answer whose body is not the check shape', async () => {
     const { privateKey, publicKey } = generateKeyPairSync('ed25519');
     const pub = publicKey.export({ type: 'spki', format: 'pem' }).toString();
-    const url = await listen(fakeSigner(privateKey, () => Date.now(), undefined, '{"pass":"yes"}'));
+    const url = await listen(fakeSigner(privateKey, { body: '{"pass":"yes"}' }));
     await refused(base({ url, publicKey: pub }), /check shape/);
   });
 
@@ -264,7 +228,7 @@ describe('refusals', () => {
     const { privateKey, publicKey } = generateKeyPairSync('ed25519');
     const pub = publicKey.export({ type: 'spki', format: 'pem' }).toString();
     const body = JSON.stringify({ status: 'RATE LIMITED', pass: false, details: 'Too many' });
-    const url = await listen(fakeSigner(privateKey, () => Date.now(), undefined, body, 429));
+    const url = await listen(fakeSigner(privateKey, { body, status: 429 }));
     expect(await check(base({ url, publicKey: pub }))).toMatchObject({ status: 'RATE LIMITED', pass: false, httpStatus: 429 });
   });
 });
@@ -287,28 +251,3 @@ describe('key rotation', () => {
     await refused(base({ publicKey: pem }), /does not verify/);
   });
 });
-
-/** A fake server that answers AUTHORISED signed per SPEC section 6 with `privateKey` at `clock()`. */
-function fakeSigner(
-  privateKey: KeyObject,
-  clock: () => number,
-  formatDate: (ms: number) => string = (ms) => `${new Date(ms).toISOString().slice(0, 19)}Z`,
-  bodyText = JSON.stringify({ status: 'AUTHORISED', pass: true, details: `Authorisation completed - ${PUBLIC_URL}` }),
-  status = 200,
-): http.RequestListener {
-  return (req, res) => {
-    req.resume();
-    const nonce = new URL(req.url!, 'http://x').searchParams.get('nonce') ?? '';
-    const date = formatDate(clock());
-    const body = Buffer.from(bodyText);
-    const digest = createHash('sha256').update(body).digest('hex');
-    const signature = sign(null, Buffer.from(`keyward-v1\n${req.method} ${req.url}\n${date}\n${nonce}\n${digest}`), privateKey).toString('base64');
-    res.writeHead(status, {
-      'content-type': 'application/json; charset=utf-8',
-      'x-keyward-signature': signature,
-      'x-keyward-key-id': 'fake',
-      'x-keyward-date': date,
-    });
-    res.end(body);
-  };
-}

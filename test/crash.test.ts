@@ -3,26 +3,20 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { openServices } from '../src/services.js';
-import { freePort, runCli, startServerProcess, type ServerProcess } from './helpers/cli.js';
+import { cli, freePort, startServerProcess, type ServerProcess } from './helpers/cli.js';
 import { describeEachDialect, type TestDatabase } from './helpers/dialects.js';
 
 /**
- * Crash safety (issue 5): a `keyward serve` process under load is killed with SIGKILL (no
+ * Crash safety: a `keyward serve` process under load is killed with SIGKILL (no
  * graceful stop, no final flush), then restarted. Nothing committed may be lost or damaged:
  * SQLite's integrity check passes, every license and product is exactly as before, and of the
  * Previous Auths whose answers the test received only the last ~250 ms may be missing
- * (SPEC section 1: writes reach the database within 250 ms).
+ * (docs/deployment.md, "Graceful shutdown": writes reach the database within 250 ms).
  */
 
 const RATE = 400; // checks per second the load aims at
 const LOAD_MS = 1500;
 const WORKERS = 8;
-
-async function cli(env: Record<string, string>, args: string[]) {
-  const res = await runCli(env, [...args, '--json']);
-  if (res.code !== 0) throw new Error(`keyward ${args.join(' ')} failed: ${res.stderr}`);
-  return res.json;
-}
 
 describeEachDialect('crash safety: kill -9 under load ($name)', (create, name) => {
   let db: TestDatabase;

@@ -1,13 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { freePort, runCli, startServerProcess, type ServerProcess } from './helpers/cli.js';
+import { cli, freePort, runCli, startServerProcess, type ServerProcess } from './helpers/cli.js';
 import { describeEachDialect, type TestDatabase } from './helpers/dialects.js';
 import { request } from './helpers/http.js';
-
-async function cli(env: Record<string, string>, args: string[]) {
-  const res = await runCli(env, [...args, '--json']);
-  if (res.code !== 0) throw new Error(`keyward ${args.join(' ')} failed: ${res.stderr}`);
-  return res.json;
-}
 
 describeEachDialect('a separate server process ($name)', (create) => {
   let db: TestDatabase;

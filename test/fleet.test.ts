@@ -1,15 +1,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { inject } from 'vitest';
-import { freePort, runCli, startServerProcess, type ServerProcess } from './helpers/cli.js';
+import { cli, freePort, startServerProcess, type ServerProcess } from './helpers/cli.js';
 import { createPostgres, type TestDatabase, describeEachDialect } from './helpers/dialects.js';
 import { request } from './helpers/http.js';
-
-async function cli(env: Record<string, string>, args: string[]) {
-  const res = await runCli(env, [...args, '--json']);
-  if (res.code !== 0) throw new Error(`keyward ${args.join(' ')} failed: ${res.stderr}`);
-  return res.json;
-}
 
 /** Every check a test sends, so counters can be compared exactly. */
 let sent = 0;

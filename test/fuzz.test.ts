@@ -3,15 +3,17 @@ import http from 'node:http';
 import net from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { check } from '../src/client/index.js';
-import { freePort, runCli, startServerProcess, type ServerProcess } from './helpers/cli.js';
+import { cli, freePort, startServerProcess, type ServerProcess } from './helpers/cli.js';
 import { createSqlite, type TestDatabase } from './helpers/dialects.js';
+import { seededRandom } from './helpers/seeded-random.js';
 
 /**
- * Hostile input (issue 5): 20,000+ generated requests against ONE `keyward serve` process:
- * random methods, paths near and far from the check routes, header sets, content types, bodies
- * (binary, huge, odd encodings), odd Authorization values, and raw-socket requests no HTTP
- * library would send. Afterwards: no 5xx was answered, the process is alive, its memory is back
- * near where it started, and a genuine check still passes and verifies.
+ * Hostile input (docs/threat-model.md, "Hostile traffic and crashes"): 20,000+ generated
+ * requests against ONE `keyward serve` process: random methods, paths near and far from the
+ * check routes, header sets, content types, bodies (binary, huge, odd encodings), odd
+ * Authorization values, and raw-socket requests no HTTP library would send. Afterwards: no 5xx
+ * was answered, the process is alive, its memory is back near where it started, and a genuine
+ * check still passes and verifies.
  *
  * The run is reproducible: FUZZ_SEED picks the sequence (printed on failure); FUZZ_REQUESTS the count.
  */
@@ -21,16 +23,9 @@ const TOTAL = Number(process.env.FUZZ_REQUESTS ?? 20_000);
 const WORKERS = 8;
 const BODY_LIMIT = 64 * 1024;
 
-/** mulberry32: small, fast, seeded. */
+/** Seeded choices: the same seed makes the same requests. */
 function prng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = seededRandom(seed);
   const int = (n: number) => Math.floor(next() * n);
   const pick = <T>(items: readonly T[]): T => items[int(items.length)]!;
   const chance = (p: number) => next() < p;
@@ -329,7 +324,7 @@ function sendHttp(g: Generated): Promise<Outcome> {
       const code = (err as NodeJS.ErrnoException).code ?? err.message;
       // Fastify's default clientError handler answers 400/408/431 without `Connection: close` and
       // then destroys the socket, so a keep-alive client may send its next request into a dead
-      // connection (see the report of issue 5). Counted apart; anything else is unexpected.
+      // connection. Counted apart; anything else is unexpected.
       const afterClientError = code === 'ECONNRESET' && previous !== undefined && [400, 408, 431].includes(previous.status) && previous.connection === undefined;
       if (socket) lastAnswer.delete(socket);
       done({ label: g.label, statuses: [], error: afterClientError ? 'reset after a clientError answer' : code });
@@ -376,16 +371,12 @@ let publicKey = '';
 
 beforeAll(async () => {
   db = await createSqlite();
-  const cli = async (args: string[]) => {
-    const res = await runCli(db.env, [...args, '--json']);
-    if (res.code !== 0) throw new Error(`keyward ${args.join(' ')}: ${res.stderr}`);
-    return res.json;
-  };
-  await cli(['product', 'create', '--name', 'Script', '--id', '8']);
-  await cli(['product', 'create', '--name', 'Other', '--id', '16']);
-  validKey = (await cli(['license', 'create', '--product', '8'])).key;
+  const ok = (args: string[]) => cli(db.env, args);
+  await ok(['product', 'create', '--name', 'Script', '--id', '8']);
+  await ok(['product', 'create', '--name', 'Other', '--id', '16']);
+  validKey = (await ok(['license', 'create', '--product', '8'])).key;
   // A real token, read scopes only, so authenticated API requests get past auth without changing data.
-  apiToken = (await cli(['token', 'create', '--name', 'fuzz', '--scopes', 'licenses:read,products:read,users:read,logs:read,webhooks:read'])).token;
+  apiToken = (await ok(['token', 'create', '--name', 'fuzz', '--scopes', 'licenses:read,products:read,users:read,logs:read,webhooks:read'])).token;
   server = await startServerProcess({ ...db.env, API_RATE_LIMIT: '1000000' }, await freePort(), 'warn');
   serverUrl = server.url;
   publicKey = (await (await fetch(`${server.url}/api/public-key`)).json()).pem;

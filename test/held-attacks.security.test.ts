@@ -4,7 +4,7 @@ import { signedIn, TEST_PASSWORD } from './helpers/dashboard.js';
 import { registeredRoutes, type RouteEntry } from './helpers/routes.js';
 import { storedKey } from './helpers/server.js';
 import { eachDialect } from './helpers/suite.js';
-import { WebClient } from './helpers/web-client.js';
+import { pageText, WebClient } from './helpers/web-client.js';
 
 /**
  * Attacks that failed against Keyward, walked over every route the app registers (read from
@@ -80,6 +80,25 @@ eachDialect('held attacks, on every route', (server) => {
     }
     expect(await snapshot()).toBe(before);
     expect(await storedKey(server(), victim.id)).toBe(victim.key);
+  });
+
+  it('answers a missing or malformed id on every staff route that takes one with the same 404 page, and changes nothing', async () => {
+    const idRoutes = routes.filter((r) => r.path.startsWith('/staff/') && r.path.includes(':id'));
+    expect(idRoutes.length).toBeGreaterThanOrEqual(15);
+    const before = await snapshot();
+    for (const r of idRoutes) {
+      const pages = new Set<string>();
+      for (const id of [999_999, 0, -1, 'abc', '1e3', '99999999999999999999']) {
+        const path = r.path.replace(':id', String(id));
+        await admin.get('/staff');
+        const res = r.method === 'GET' ? await admin.get(path) : await admin.post(path, { confirm: 'yes', name: 'x', role: 'customer', disabled: '1' });
+        expect(res.status, `${r.method} ${path}`).toBe(404);
+        pages.add(pageText(res.text));
+      }
+      expect([...pages], `${r.method} ${r.path}: one page for every id`).toHaveLength(1);
+      expect([...pages][0]).toMatch(/Not found This \w+ does not exist/);
+    }
+    expect(await snapshot()).toBe(before);
   });
 
   it('refuses customers every staff route (403) and sends signed-out visitors to sign in, changing nothing', async () => {

@@ -12,7 +12,7 @@ import { resolveMysqlUrl } from './helpers/mysql.js';
 
 const rows = Number(process.env.KEYWARD_IMPORT_SCALE ?? 0);
 const mysqlUrl = rows > 0 ? await resolveMysqlUrl() : null;
-// The issue's figure: 100,000 rows in under 60 s on a 2-core machine.
+// The promise of docs/import.md ("How fast") with room to spare: 100,000 rows in under 60 s on 2 cores.
 const BUDGET_MS = 60_000;
 
 describe.skipIf(!rows || !mysqlUrl)(`import of ${rows} FaxStore rows`, () => {

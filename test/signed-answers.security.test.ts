@@ -1,11 +1,11 @@
-import { createHash, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { check, KeywardVerificationError, type CheckOptions } from '../src/client/index.js';
+import { fakeSigner } from './helpers/answer-signature.js';
 import { createSqlite } from './helpers/dialects.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { hasPhp, runNodeSnippet, runPhpSnippet, type SnippetRun } from './helpers/snippets.js';
+import { standIns } from './helpers/stand-in-servers.js';
 import { PUBLIC_URL } from './helpers/suite.js';
 import { startTamperingProxy, withBody, type ProxiedRequest, type TamperingProxy } from './helpers/tampering-proxy.js';
 
@@ -47,10 +47,10 @@ afterAll(async () => {
 });
 
 const proxies: TamperingProxy[] = [];
-const stubs: http.Server[] = [];
+const stands = standIns();
 afterEach(async () => {
   await Promise.all(proxies.splice(0).map((p) => p.close()));
-  await Promise.all(stubs.splice(0).map((s) => new Promise((r) => s.close(r))));
+  await stands.closeAll();
 });
 
 async function proxy(tamper?: (req: ProxiedRequest) => ProxiedRequest): Promise<TamperingProxy> {
@@ -189,23 +189,6 @@ describe('keyward/client, multiple check of one product', () => {
 });
 
 /** A stand-in server that signs `body` with its own key, as the real one would (docs/signed-answers.md). */
-async function stub(privateKey: KeyObject, body: unknown): Promise<string> {
-  const s = http.createServer((req, res) => {
-    req.resume();
-    const bytes = Buffer.from(JSON.stringify(body));
-    const date = `${new Date().toISOString().slice(0, 19)}Z`;
-    const nonce = new URL(req.url!, 'http://x').searchParams.get('nonce') ?? '';
-    const message = `keyward-v1\n${req.method} ${req.url}\n${date}\n${nonce}\n${createHash('sha256').update(bytes).digest('hex')}`;
-    res.writeHead(200, {
-      'content-type': 'application/json; charset=utf-8',
-      'x-keyward-signature': sign(null, Buffer.from(message), privateKey).toString('base64'),
-      'x-keyward-key-id': 'stand-in',
-      'x-keyward-date': date,
-      connection: 'close',
-    });
-    res.end(bytes);
-  });
-  stubs.push(s);
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  return `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
+function stub(privateKey: KeyObject, body: unknown): Promise<string> {
+  return stands.listen(fakeSigner(privateKey, { body: JSON.stringify(body) }));
 }

@@ -1,12 +1,14 @@
-import { createHash, generateKeyPairSync, sign } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, ROOT, runCli, startServerProcess, type ServerProcess } from './helpers/cli.js';
+import { fakeSigner } from './helpers/answer-signature.js';
+import { cli, freePort, ROOT, startServerProcess, type ServerProcess } from './helpers/cli.js';
 import { createSqlite, type TestDatabase } from './helpers/dialects.js';
 import { hasPhp, NODE_SNIPPET, PHP_SNIPPET, runNodeSnippet, runPhpSnippet, type SnippetRun as Run } from './helpers/snippets.js';
+import { forward as forwardTo, reply, standIns } from './helpers/stand-in-servers.js';
+import type { ProxiedAnswer } from './helpers/tampering-proxy.js';
 
 /**
  * The verification snippets of docs/signed-answers.md are test/snippets/*, run as a seller would
@@ -20,18 +22,13 @@ let server: ServerProcess;
 let key: string;
 let expiredKey: string;
 let raw: string;
-const opened: http.Server[] = [];
 
 beforeAll(async () => {
   db = await createSqlite();
-  const cli = async (args: string[]) => {
-    const res = await runCli(db.env, [...args, '--json']);
-    if (res.code !== 0) throw new Error(`keyward ${args.join(' ')}: ${res.stderr}`);
-    return res.json;
-  };
-  await cli(['product', 'create', '--name', 'Script', '--id', '8']);
-  key = (await cli(['license', 'create', '--product', '8'])).key;
-  expiredKey = (await cli(['license', 'create', '--product', '8', '--expires', '2020-01-01'])).key;
+  const ok = (args: string[]) => cli(db.env, args);
+  await ok(['product', 'create', '--name', 'Script', '--id', '8']);
+  key = (await ok(['license', 'create', '--product', '8'])).key;
+  expiredKey = (await ok(['license', 'create', '--product', '8', '--expires', '2020-01-01'])).key;
   server = await startServerProcess(db.env, await freePort(), 'warn');
   raw = (await (await fetch(`${server.url}/api/public-key`)).json()).raw;
 });
@@ -39,43 +36,10 @@ afterAll(async () => {
   await server?.stop('SIGTERM');
   await db?.cleanup();
 });
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((s) => new Promise((r) => s.close(r))));
-});
-
-async function listen(handler: http.RequestListener): Promise<string> {
-  const s = http.createServer(handler);
-  s.keepAliveTimeout = 100;
-  opened.push(s);
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  return `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
-}
-
-interface Upstream {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: Buffer;
-}
-
-function forward(req: http.IncomingMessage): Promise<Upstream> {
-  const { hostname, port } = new URL(server.url);
-  return new Promise((resolve, reject) => {
-    const up = http.request({ host: hostname, port, method: req.method, path: req.url, headers: { ...req.headers, host: `${hostname}:${port}` }, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
-    });
-    up.on('error', reject);
-    req.pipe(up);
-  });
-}
-
-function reply(res: http.ServerResponse, up: Upstream, body = up.body): void {
-  const headers: http.OutgoingHttpHeaders = { ...up.headers, 'content-length': String(body.length), connection: 'close' };
-  delete headers['keep-alive'];
-  res.writeHead(up.status, headers);
-  res.end(body);
-}
+const stands = standIns();
+const listen = stands.listen;
+const forward = (req: http.IncomingMessage) => forwardTo(server.url, req);
+afterEach(() => stands.closeAll());
 
 /** Everything each snippet must get right, for one way of running it. */
 function snippetSuite(label: string, exec: (args: string[]) => Promise<Run>): void {
@@ -126,7 +90,7 @@ function snippetSuite(label: string, exec: (args: string[]) => Promise<Run>): vo
     });
 
     it('a replayed genuine answer (recorded with its headers): untrusted', async () => {
-      let recorded: Upstream | null = null;
+      let recorded: ProxiedAnswer | null = null;
       const url = await listen(async (req, res) => {
         if (!recorded) recorded = await forward(req);
         else req.resume();
@@ -140,20 +104,7 @@ function snippetSuite(label: string, exec: (args: string[]) => Promise<Run>): vo
       const { privateKey, publicKey } = generateKeyPairSync('ed25519');
       const pub = Buffer.from(publicKey.export({ format: 'jwk' }).x!, 'base64url').toString('base64');
       let offset = 0;
-      const url = await listen((req, res) => {
-        req.resume();
-        const body = Buffer.from('{"status":"AUTHORISED","pass":true,"details":"ok"}');
-        const date = `${new Date(Date.now() + offset).toISOString().slice(0, 19)}Z`;
-        const nonce = new URL(req.url!, 'http://x').searchParams.get('nonce') ?? '';
-        const msg = `keyward-v1\n${req.method} ${req.url}\n${date}\n${nonce}\n${createHash('sha256').update(body).digest('hex')}`;
-        res.writeHead(200, {
-          'x-keyward-signature': sign(null, Buffer.from(msg), privateKey).toString('base64'),
-          'x-keyward-date': date,
-          'x-keyward-key-id': 'fake',
-          connection: 'close',
-        });
-        res.end(body);
-      });
+      const url = await listen(fakeSigner(privateKey, { clock: () => Date.now() + offset }));
       // Control: the stand-in's own key and a current date pass, so only the date decides below.
       expect(await exec([url, '8', 'any', pub])).toMatchObject({ code: 0, out: { verified: true } });
       offset = -6 * 60_000;

@@ -1,12 +1,13 @@
-import { createHash, createPublicKey, generateKeyPairSync, randomBytes, verify, type KeyObject } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, randomBytes, verify, type KeyObject } from 'node:crypto';
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { answerMessage } from './helpers/answer-signature.js';
 import { runCli } from './helpers/cli.js';
 import { describeEachDialect } from './helpers/dialects.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 /**
- * Signed answers (SPEC section 6, issue 5) checked from the outside: every status of every
+ * Signed answers (docs/signed-answers.md) checked from the outside: every status of every
  * endpoint, GET and POST, with and without a nonce, verified against GET /api/public-key the way
  * a seller's product would; and every change an attacker could make breaks the signature.
  */
@@ -51,11 +52,6 @@ function send(url: string, req: Send): Promise<Signed> {
   });
 }
 
-/** What a verifying client rebuilds: SPEC section 6, byte for byte. */
-function message(method: string, target: string, date: string, nonce: string, body: Buffer): Buffer {
-  const digest = createHash('sha256').update(body).digest('hex');
-  return Buffer.from(`keyward-v1\n${method} ${target}\n${date}\n${nonce}\n${digest}`, 'utf8');
-}
 
 interface Parts {
   method: string;
@@ -76,7 +72,7 @@ const partsOf = (res: Signed, method: string, target: string, nonce: string): Pa
 });
 
 const verifies = (p: Parts, keys: KeyObject[]): boolean =>
-  keys.some((k) => verify(null, message(p.method, p.target, p.date, p.nonce, p.body), k, Buffer.from(p.signature, 'base64')));
+  keys.some((k) => verify(null, answerMessage(p.method, p.target, p.date, p.nonce, p.body), k, Buffer.from(p.signature, 'base64')));
 
 const rawKey = (raw: string): KeyObject =>
   createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(raw, 'base64').toString('base64url') }, format: 'jwk' });
@@ -220,7 +216,7 @@ describeEachDialect('signed answers ($name)', (create) => {
     expect(verifies(parts, trusted)).toBe(true);
     expect(verifies(parts, [rawKey(publicKey.raw)])).toBe(true);
     expect(verifies(parts, publicKey.keys.map((k) => createPublicKey(k.pem)))).toBe(true);
-    // The nonce is inside the signature only: the body is what SPEC section 1 says.
+    // The nonce is inside the signature only: the body is what docs/check-api.md says.
     if (nonce) expect(res.body.toString('utf8')).not.toContain(nonce);
   });
 

@@ -1,7 +1,7 @@
 import type { CheckResult } from '../licensing/check-license.js';
 import type { CheckStatus } from '../licensing/validate-license.js';
 
-/** The answer bodies of SPEC section 1, built once per PUBLIC_URL so a check only picks one. */
+/** The answer bodies of docs/check-api.md, built once per PUBLIC_URL so a check only picks one. */
 export interface Answers {
   single(result: CheckResult): string;
   multiple(result: CheckResult): string;

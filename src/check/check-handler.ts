@@ -40,7 +40,7 @@ export function createCheckHandler(deps: CheckHandlerDeps): CheckHandler {
   const render = (kind: Kind, result: CheckResult): string =>
     kind === 'single' ? answers.single(result) : kind === 'multiple' ? answers.multiple(result) : answers.v1(result);
 
-  /** Every answer is signed (SPEC section 6), whatever its status. */
+  /** Every answer is signed (docs/signed-answers.md), whatever its status. */
   const answer = (req: IncomingMessage, res: ServerResponse, status: number, body: string, nonce: string | null, extra?: Record<string, string>): void => {
     if (res.headersSent || res.destroyed) return;
     const { signature, keyId, date } = signer.sign(req.method ?? 'GET', req.url ?? '', nonce, body);

@@ -99,7 +99,7 @@ describe('parseCheckInput: input sources', () => {
     expect(fromBody('proIds=8&log=0', 'text/plain; charset=utf-8')).toEqual({ ...NOTHING, proIds: [8], log: false });
   });
 
-  // The real clients of SPEC section 1: FiveM (body "" no type), PHP curl (JSON type, no body),
+  // The real clients of docs/check-api.md: FiveM (body "" no type), PHP curl (JSON type, no body),
   // Node https (form type, no body), plus any other type with an empty body.
   it.each([
     ['', undefined],

@@ -1,13 +1,13 @@
 import { jsonPrefix } from './json-prefix.js';
 
-/** What a check request says, gathered from its header, query string and body (SPEC section 1). */
+/** What a check request says, gathered from its header, query string and body (docs/check-api.md). */
 export interface CheckInput {
   key: string | null;
   /** Product ids for the multiple check, in the caller's order, without duplicates. */
   proIds: number[];
   info: string | null;
   log: boolean;
-  /** The caller's nonce, echoed inside the signed message (SPEC section 6); null when absent or too long. */
+  /** The caller's nonce, echoed inside the signed message (docs/signed-answers.md); null when absent or too long. */
   nonce: string | null;
 }
 

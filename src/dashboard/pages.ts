@@ -17,10 +17,6 @@ export interface SiteInfo {
 /** The value CSRF tokens are bound to: the session (any stage), so a token from another session fails. */
 export const csrfUserInfo = (req: FastifyRequest): string => String(sessionOf(req)?.sessionId ?? 'anonymous');
 
-/**
- * Renders Eta templates from views/ with output escaped by default (`<%= %>`); only `<%~ %>`
- * prints raw HTML, and templates use it solely for the layout body and the server-built chart SVG.
- */
 /** What the confirmation page of an action says; the button's words are also its title. */
 export interface Confirmation {
   heading: string;
@@ -31,6 +27,10 @@ export interface Confirmation {
   cancel: string;
 }
 
+/**
+ * Renders Eta templates from views/ with output escaped by default (`<%= %>`); only `<%~ %>`
+ * prints raw HTML, and templates use it solely for the layout body and the server-built chart SVG.
+ */
 export class Pages {
   private readonly eta = new Eta({ views: VIEWS_DIR, cache: true, autoEscape: true, autoTrim: [false, 'nl'] });
 

@@ -14,7 +14,7 @@ export interface Signature {
 const CACHE_MAX = 10_000;
 
 /**
- * Signs check answers (SPEC section 6) with Ed25519 over
+ * Signs check answers (docs/signed-answers.md) with Ed25519 over
  * `keyward-v1\n<METHOD> <target>\n<date>\n<nonce>\n<sha256 hex of body>`.
  * Signing costs far more than a check, so an answer without a nonce reuses the signature of an
  * identical (method, target, date, body) answer from the same second; a nonce is always signed afresh.

@@ -42,7 +42,7 @@ export interface CheckRecorder {
   record(entry: CheckRecord, log: boolean): void;
 }
 
-/** Runs one license check in SPEC order and hands its side effects to the recorder. */
+/** Runs one license check in the order of docs/check-api.md and hands its side effects to the recorder. */
 export class LicenseChecker {
   constructor(
     private readonly source: LicenseSource,
@@ -91,7 +91,7 @@ export class LicenseChecker {
   }
 
   /**
-   * SPEC: the first AUTHORISED product in order wins, else the first granted product's failure.
+   * docs/check-api.md: the first AUTHORISED product in order wins, else the first granted product's failure.
    * A license's outcome does not depend on the product, so the first granted product decides.
    */
   private decide(license: LicenseSnapshot, asked: readonly number[], ip: string, now: number): CheckResult {

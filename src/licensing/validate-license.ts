@@ -1,6 +1,6 @@
 import { ipAllowed, type IpRange } from './ip-allow-list.js';
 
-/** The check statuses of SPEC section 1, in check order. */
+/** The check statuses of docs/check-api.md, in check order. */
 export type CheckStatus = 'AUTHORISED' | 'NOT FOUND' | 'KEY DISABLED' | 'NOT ACTIVE' | 'EXPIRED' | 'NOT AUTHORISED';
 
 /** What the hot path needs to know about a license; counters are not part of it. */

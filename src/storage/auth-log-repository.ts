@@ -52,8 +52,7 @@ export class AuthLogRepository {
   private readonly db: Kysely<Database>;
   /**
    * PostgreSQL: the batch statements are named, so each pooled connection parses and plans them
-   * once instead of on every batch (for a 256-row batch that was 0.6-0.9 µs of PostgreSQL's CPU per
-   * row; docs/benchmarks.md). Off for good once the server says a named statement went missing.
+   * once instead of on every batch. Off for good once the server says a named statement went missing.
    */
   private namedStatements = true;
 
@@ -84,13 +83,9 @@ export class AuthLogRepository {
   }
 
   /**
-   * One statement on a pooled client through node-postgres's callback API, not Kysely (whose
-   * driver awaits the promise form of `client.query`). Measured under load (docs/benchmarks.md):
-   * with the promise form, the batch's literals and rows reached V8's old generation at every
-   * scavenge (~100 KB each, 1.5-2 MB/s), which is what grew the PostgreSQL server's RSS over a long
-   * run; through the callback API the same batches promote almost nothing, as on SQLite. The pool
-   * is the one under Kysely, so connections and limits are shared; each call is one statement,
-   * atomic on its own, and its errors are node-postgres's (with `code`), as through Kysely.
+   * One statement through node-postgres's callback API, not Kysely's promise form, which let every
+   * batch reach V8's old generation and grew RSS under load (docs/benchmarks.md). The pool is
+   * Kysely's, so connections and limits are shared; errors are node-postgres's (with `code`).
    */
   private queryPostgres(text: string, values: readonly string[]): Promise<void> {
     const name = this.namedStatements ? STATEMENT_NAMES.get(text) : undefined;
@@ -194,10 +189,8 @@ function element(value: Scalar): string {
 /**
  * SQLite: a multi-row INSERT of `rows` rows, `or fail`: a row the table refuses stops the statement
  * without undoing its earlier rows, which is safe here because the batch's transaction is then
- * rolled back whole. The default (`or abort`) makes SQLite keep a statement journal (a temporary
- * file) of every page the statement changes so it can undo just that statement: with auth_logs'
- * AUTOINCREMENT and three indexes that journal cost about 0.5 µs of the 2.4 µs per row
- * (docs/benchmarks.md).
+ * rolled back whole. The default (`or abort`) would keep a statement journal of every page the
+ * statement changes, a fifth of the row's cost (docs/benchmarks.md).
  */
 function insertText(rows: number): string {
   const group = `(${Array(7).fill('?').join(', ')})`;

@@ -36,11 +36,9 @@ export interface Storage {
 }
 
 /**
- * SQLite's page cache for the server's connection, in KiB. better-sqlite3 builds SQLite with 16 MB
- * (`SQLITE_DEFAULT_CACHE_SIZE=-16000`), and under a steady stream of checks the cache fills up to
- * that with Previous Auths pages that are appended once and never read again: under load it was
- * the largest part of SQLite's memory, itself most of the server's memory outside V8's heap
- * (docs/benchmarks.md). Pages it drops are still in the operating system's file cache.
+ * SQLite's page cache for the server's connection, in KiB, below better-sqlite3's 16 MB: under checks
+ * it fills with Previous Auths pages that are appended once and never read again (docs/benchmarks.md).
+ * Pages it drops are still in the operating system's file cache.
  */
 const SQLITE_CACHE_KIB = 4000;
 
@@ -50,9 +48,9 @@ const STATEMENT_CACHE = 200;
 /**
  * The connection as Kysely sees it, reusing prepared statements. Kysely's SQLite driver prepares
  * every query afresh, and better-sqlite3 frees a statement's native memory only when V8 collects
- * its wrapper, which can be much later: 10,000 license lookups (two queries each) left 6-7 MB
- * of finished statements in memory. Kysely runs one query at a time on its one connection,
- * so a cached statement is never shared; one still iterating (a streamed query) is not reused.
+ * its wrapper, which can be much later, so finished statements pile up. Kysely runs one query at
+ * a time on its one connection, so a cached statement is never shared; one still iterating (a
+ * streamed query) is not reused.
  */
 export function reusingStatements(sqlite: BetterSqlite3.Database): SqliteDatabase {
   const statements = new LRUCache<string, BetterSqlite3.Statement>({ max: STATEMENT_CACHE });

@@ -18,11 +18,8 @@ export interface WriteBehindOptions {
 }
 
 /**
- * Rows that make a batch due at once. Small on purpose. SQLite writes on the event loop, so each
- * write holds checks up for only 1-2 ms: batches of 1,024 cost about 3% less CPU per check but
- * raised the p99 from 1.45 to 1.70 × the bare server's. On PostgreSQL 1,024-row batches cut the
- * database's CPU per row by a fifth (its fixed cost per statement) but raised the server's RSS
- * under load from 117 to 137-166 MB, past the 150 MB goal (docs/benchmarks.md).
+ * Rows that make a batch due at once. Small on purpose: SQLite writes on the event loop, and larger
+ * batches, though cheaper per row, cost the p99 (SQLite) and RSS (PostgreSQL); docs/benchmarks.md.
  */
 const BATCH_ROWS = 256;
 

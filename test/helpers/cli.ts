@@ -38,6 +38,13 @@ export function runCli(env: Record<string, string>, args: string[], cwd = ROOT):
   });
 }
 
+/** Runs a command with `--json` that must succeed (else throws with its stderr); returns its JSON. */
+export async function cli(env: Record<string, string>, args: string[]): Promise<any> {
+  const res = await runCli(env, [...args, '--json']);
+  if (res.code !== 0) throw new Error(`keyward ${args.join(' ')} failed: ${res.stderr}`);
+  return res.json;
+}
+
 export interface ServerProcess {
   child: ChildProcess;
   url: string;

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import mysql from 'mysql2/promise';
+import { seededRandom } from './seeded-random.js';
 
 /** A `licensesystem` row as FaxStore stores it. */
 export interface FaxRow {
@@ -61,15 +62,7 @@ const T0 = Date.UTC(2025, 0, 1);
 
 /** A deterministic FaxStore data set of `count` rows (and `userCount` owners) with the odd cases a real one has. */
 export function buildFixture(count: number, seed = 42, userCount = 400): Fixture {
-  let state = seed >>> 0;
-  const rand = () => {
-    // mulberry32
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rand = seededRandom(seed);
   const pick = <T>(list: readonly T[]): T => list[Math.floor(rand() * list.length)]!;
   const key = (length = 46) => Array.from({ length }, () => pick([...ALPHABET])).join('');
   const snowflake = () => String(100000000000000000n + BigInt(Math.floor(rand() * 9e17)));

@@ -1,58 +1,33 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { KeywardError } from '../../errors.js';
 import { CUSTOMER_ALLOW_LIST } from '../../licensing/ip-allow-list.js';
 import type { LicenseJson } from '../../licensing/json.js';
-import { checksPage, resultFilter, withBefore } from '../checks-query.js';
 import type { DashboardContext } from '../context.js';
 import { licenseState } from '../format.js';
-import { formOf, positiveInt, queryOf, text, checked } from '../forms.js';
+import { checked, formOf, text } from '../forms.js';
 import { me, signedIn } from '../guards.js';
+import { productNames, regenerateKey, sendLicensePage } from '../license-page.js';
+import { loadOr404, type WithId } from '../load-by-id.js';
 import { actorOf } from '../request-state.js';
-
-type WithId = FastifyRequest<{ Params: { id: string } }>;
 
 /**
  * "My licenses": every signed-in user's own licenses (staff and admins included). A license that
  * is not the viewer's answers exactly like one that does not exist.
  */
 export async function customerLicenseRoutes(app: FastifyInstance, ctx: DashboardContext): Promise<void> {
-  const { pages, services } = ctx;
-  const { licenses, logs } = services;
+  const { pages } = ctx;
+  const { licenses } = ctx.services;
   app.addHook('preHandler', signedIn(ctx));
 
-  async function own(req: WithId): Promise<LicenseJson | null> {
-    const id = positiveInt(req.params.id);
-    if (id === undefined) return null;
-    try {
-      if ((await licenses.ownerOf(id)) !== me(req).id) return null;
-      return await licenses.show(id);
-    } catch (err) {
-      if (err instanceof KeywardError && err.code === 'license_not_found') return null;
-      throw err;
-    }
-  }
-
-  async function productNames(): Promise<Map<number, string>> {
-    return new Map((await services.products.list()).map((p) => [p.id, p.name]));
-  }
+  const own = loadOr404(pages, 'license', 'license_not_found', async (id, req) =>
+    (await licenses.ownerOf(id)) === me(req).id ? licenses.show(id) : null,
+  );
 
   async function detail(req: WithId, reply: FastifyReply, license: LicenseJson, extra: Record<string, unknown> = {}) {
     const user = me(req);
-    const q = queryOf(req);
-    const result = resultFilter(q);
-    const page = await checksPage((f) => logs.checks({ licenseId: license.id, ...result.filter, ...f }), q);
     // Staff and admins are not held to the customers' allowance on their own licenses.
     const allowance = user.role === 'customer' ? await licenses.ipChangesLeft(license.id, actorOf(user)) : null;
-    return pages.send(req, reply, 'license', {
-      title: `License #${license.id}`,
-      license,
-      state: licenseState(license),
-      products: await productNames(),
-      checks: page.rows,
-      result: result.value,
-      older: page.nextBefore === null ? null : withBefore(q, page.nextBefore),
-      newest: page.first ? null : `?${new URLSearchParams(result.value ? { result: result.value } : {}).toString()}`,
-      days: await ctx.services.checkStats.checksPerDay({ licenseId: license.id }),
+    return sendLicensePage(ctx, req, reply, 'license', license, {
       ipChangesLeft: allowance?.left ?? null,
       ipChangesPerDay: allowance?.perDay ?? null,
       customerRules: user.role === 'customer' ? CUSTOMER_ALLOW_LIST : null,
@@ -63,18 +38,18 @@ export async function customerLicenseRoutes(app: FastifyInstance, ctx: Dashboard
   app.get('/licenses', async (req, reply) => {
     const user = me(req);
     const { items } = await licenses.search({ ownerId: user.id, limit: 1000 });
-    return pages.send(req, reply, 'licenses', { title: 'My licenses', licenses: items, products: await productNames(), stateOf: licenseState });
+    return pages.send(req, reply, 'licenses', { title: 'My licenses', licenses: items, products: await productNames(ctx), stateOf: licenseState });
   });
 
   app.get('/licenses/:id', async (req: WithId, reply) => {
-    const license = await own(req);
-    if (!license) return pages.notFound(req, reply, 'license');
+    const license = await own(req, reply);
+    if (!license) return reply;
     return detail(req, reply, license);
   });
 
   app.post('/licenses/:id/reveal', async (req: WithId, reply) => {
-    const license = await own(req);
-    if (!license) return pages.notFound(req, reply, 'license');
+    const license = await own(req, reply);
+    if (!license) return reply;
     const user = me(req);
     const key = await licenses.reveal(license.id, { userId: user.id, role: user.role }, actorOf(user));
     if ((req.headers.accept ?? '').includes('application/json')) {
@@ -84,8 +59,8 @@ export async function customerLicenseRoutes(app: FastifyInstance, ctx: Dashboard
   });
 
   app.post('/licenses/:id/ips', async (req: WithId, reply) => {
-    const license = await own(req);
-    if (!license) return pages.notFound(req, reply, 'license');
+    const license = await own(req, reply);
+    if (!license) return reply;
     const user = me(req);
     const back = `/licenses/${license.id}`;
     const ips = text(formOf(req), 'ips')
@@ -103,8 +78,8 @@ export async function customerLicenseRoutes(app: FastifyInstance, ctx: Dashboard
   });
 
   app.post('/licenses/:id/active', async (req: WithId, reply) => {
-    const license = await own(req);
-    if (!license) return pages.notFound(req, reply, 'license');
+    const license = await own(req, reply);
+    if (!license) return reply;
     const active = checked(formOf(req), 'active');
     const user = me(req);
     await licenses.update(license.id, { active }, actorOf(user), { role: user.role, userId: user.id });
@@ -112,22 +87,9 @@ export async function customerLicenseRoutes(app: FastifyInstance, ctx: Dashboard
   });
 
   app.post('/licenses/:id/regenerate', async (req: WithId, reply) => {
-    const license = await own(req);
-    if (!license) return pages.notFound(req, reply, 'license');
-    const ask = pages.askFirst(req, reply, {
-      heading: `Regenerate the key of license #${license.id}?`,
-      text: 'The current key stops working at once. Every copy of your product that uses it must be given the new key.',
-      action: `/licenses/${license.id}/regenerate`,
-      button: 'Regenerate key',
-      cancel: `/licenses/${license.id}`,
-    });
-    if (ask) return ask;
-    const regenerated = await licenses.regenerate(license.id, actorOf(me(req)));
-    return pages.send(req, reply, 'key-shown', {
-      title: 'New key',
-      heading: `New key for license #${license.id}`,
-      key: regenerated.key,
-      back: `/licenses/${license.id}`,
-    });
+    const license = await own(req, reply);
+    if (!license) return reply;
+    const warning = 'The current key stops working at once. Every copy of your product that uses it must be given the new key.';
+    return regenerateKey(ctx, req, reply, license, `/licenses/${license.id}`, warning);
   });
 }

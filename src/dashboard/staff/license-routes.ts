@@ -1,16 +1,15 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { KeywardError } from '../../errors.js';
 import type { LicenseJson } from '../../licensing/json.js';
 import type { LicenseSearch } from '../../licensing/license-service.js';
 import { quote } from '../../licensing/values.js';
-import { checksPage, resultFilter, withBefore } from '../checks-query.js';
 import type { DashboardContext } from '../context.js';
 import { licenseState } from '../format.js';
 import { all, checked, formOf, intList, optional, positiveInt, queryOf, text, trimmed, type Form } from '../forms.js';
 import { me } from '../guards.js';
+import { productNames, regenerateKey, sendLicensePage } from '../license-page.js';
+import { loadOr404, type WithId } from '../load-by-id.js';
 import { actorOf } from '../request-state.js';
-
-type WithId = FastifyRequest<{ Params: { id: string } }>;
 
 const STATUSES = ['active', 'inactive', 'disabled', 'expired'] as const;
 /** Audit entries shown on a license's page; the audit log has the rest. */
@@ -21,17 +20,7 @@ export async function staffLicenseRoutes(app: FastifyInstance, ctx: DashboardCon
   const { pages } = ctx;
   const { licenses, logs, products } = ctx.services;
 
-  const find = async (req: WithId): Promise<LicenseJson | null> => {
-    const id = positiveInt(req.params.id);
-    if (id === undefined) return null;
-    try {
-      return await licenses.show(id);
-    } catch (err) {
-      if (err instanceof KeywardError && err.code === 'license_not_found') return null;
-      throw err;
-    }
-  };
-  const productMap = async () => new Map((await products.list()).map((p) => [p.id, p.name]));
+  const find = loadOr404(pages, 'license', 'license_not_found', (id) => licenses.show(id));
   const fail = (reply: FastifyReply, to: string, err: unknown) => {
     if (err instanceof KeywardError) return ctx.redirect(reply, to, 'error', err.message);
     throw err;
@@ -60,7 +49,7 @@ export async function staffLicenseRoutes(app: FastifyInstance, ctx: DashboardCon
     return pages.send(req, reply, 'staff/licenses', {
       title: 'Licenses',
       licenses: result.items,
-      products: await productMap(),
+      products: await productNames(ctx),
       filter: { owner: filter.owner ?? '', ip: filter.ip ?? '', product: filter.productId ?? '', status: filter.status ?? '' },
       statuses: STATUSES,
       next,
@@ -128,30 +117,18 @@ export async function staffLicenseRoutes(app: FastifyInstance, ctx: DashboardCon
   });
 
   app.get('/staff/licenses/:id', async (req: WithId, reply) => {
-    const license = await find(req);
-    if (!license) return pages.notFound(req, reply, 'license');
-    const q = queryOf(req);
-    const result = resultFilter(q);
-    const page = await checksPage((f) => logs.checks({ licenseId: license.id, ...result.filter, ...f }), q);
-    return pages.send(req, reply, 'staff/license', {
-      title: `License #${license.id}`,
-      license,
-      state: licenseState(license),
+    const license = await find(req, reply);
+    if (!license) return reply;
+    return sendLicensePage(ctx, req, reply, 'staff/license', license, {
       allProducts: await products.list(),
-      products: await productMap(),
-      checks: page.rows,
-      result: result.value,
-      older: page.nextBefore === null ? null : withBefore(q, page.nextBefore),
-      newest: page.first ? null : `?${new URLSearchParams(result.value ? { result: result.value } : {}).toString()}`,
-      days: await ctx.services.checkStats.checksPerDay({ licenseId: license.id }),
       history: await logs.audit({ targetType: 'license', targetId: String(license.id), limit: HISTORY_ROWS }),
       historyRows: HISTORY_ROWS,
     });
   });
 
   app.post('/staff/licenses/:id', async (req: WithId, reply) => {
-    const license = await find(req);
-    if (!license) return pages.notFound(req, reply, 'license');
+    const license = await find(req, reply);
+    if (!license) return reply;
     const form = formOf(req);
     const back = `/staff/licenses/${license.id}`;
     try {
@@ -175,16 +152,16 @@ export async function staffLicenseRoutes(app: FastifyInstance, ctx: DashboardCon
   });
 
   app.post('/staff/licenses/:id/disable', async (req: WithId, reply) => {
-    const license = await find(req);
-    if (!license) return pages.notFound(req, reply, 'license');
+    const license = await find(req, reply);
+    if (!license) return reply;
     const disabled = checked(formOf(req), 'disabled');
     await licenses.setDisabled([license.id], disabled, actorOf(me(req)));
     return ctx.redirect(reply, `/staff/licenses/${license.id}`, 'ok', disabled ? 'License disabled: checks answer KEY DISABLED.' : 'License enabled.');
   });
 
   app.post('/staff/licenses/:id/lock', async (req: WithId, reply) => {
-    const license = await find(req);
-    if (!license) return pages.notFound(req, reply, 'license');
+    const license = await find(req, reply);
+    if (!license) return reply;
     const ipLocked = checked(formOf(req), 'ipLocked');
     await licenses.update(license.id, { ipLocked }, actorOf(me(req)));
     return ctx.redirect(reply, `/staff/licenses/${license.id}`, 'ok', ipLocked ? 'IP lock on.' : 'IP lock off: any IP may use the key.');
@@ -192,8 +169,8 @@ export async function staffLicenseRoutes(app: FastifyInstance, ctx: DashboardCon
 
   // Seeing someone's key is an explicit action, recorded in the license's history (the service audits it).
   app.post('/staff/licenses/:id/reveal', async (req: WithId, reply) => {
-    const license = await find(req);
-    if (!license) return pages.notFound(req, reply, 'license');
+    const license = await find(req, reply);
+    if (!license) return reply;
     const back = `/staff/licenses/${license.id}`;
     const ask = pages.askFirst(req, reply, {
       heading: `Reveal the key of license #${license.id}?`,
@@ -215,28 +192,15 @@ export async function staffLicenseRoutes(app: FastifyInstance, ctx: DashboardCon
   });
 
   app.post('/staff/licenses/:id/regenerate', async (req: WithId, reply) => {
-    const license = await find(req);
-    if (!license) return pages.notFound(req, reply, 'license');
-    const ask = pages.askFirst(req, reply, {
-      heading: `Regenerate the key of license #${license.id}?`,
-      text: 'The current key stops working at once; the owner must be given the new key (they can also reveal it on their dashboard).',
-      action: `/staff/licenses/${license.id}/regenerate`,
-      button: 'Regenerate key',
-      cancel: `/staff/licenses/${license.id}`,
-    });
-    if (ask) return ask;
-    const regenerated = await licenses.regenerate(license.id, actorOf(me(req)));
-    return pages.send(req, reply, 'key-shown', {
-      title: 'New key',
-      heading: `New key for license #${license.id}`,
-      key: regenerated.key,
-      back: `/staff/licenses/${license.id}`,
-    });
+    const license = await find(req, reply);
+    if (!license) return reply;
+    const warning = 'The current key stops working at once; the owner must be given the new key (they can also reveal it on their dashboard).';
+    return regenerateKey(ctx, req, reply, license, `/staff/licenses/${license.id}`, warning);
   });
 
   app.post('/staff/licenses/:id/delete', async (req: WithId, reply) => {
-    const license = await find(req);
-    if (!license) return pages.notFound(req, reply, 'license');
+    const license = await find(req, reply);
+    if (!license) return reply;
     const ask = pages.askFirst(req, reply, {
       heading: `Delete license #${license.id}?`,
       text: 'Its key stops working at once and the license cannot be restored. Its Previous Auths entries are kept.',

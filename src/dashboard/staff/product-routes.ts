@@ -1,27 +1,17 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { KeywardError } from '../../errors.js';
 import type { DashboardContext } from '../context.js';
 import { formOf, positiveInt, text, trimmed } from '../forms.js';
 import { me } from '../guards.js';
+import { loadOr404, type WithId } from '../load-by-id.js';
 import { actorOf } from '../request-state.js';
-
-type WithId = FastifyRequest<{ Params: { id: string } }>;
 
 /** /staff/products: list, create, edit, delete (the service refuses while licenses grant it). */
 export async function productRoutes(app: FastifyInstance, ctx: DashboardContext): Promise<void> {
   const { pages } = ctx;
   const { products } = ctx.services;
 
-  const find = async (req: WithId) => {
-    const id = positiveInt(req.params.id);
-    if (id === undefined) return null;
-    try {
-      return await products.get(id);
-    } catch (err) {
-      if (err instanceof KeywardError && err.code === 'product_not_found') return null;
-      throw err;
-    }
-  };
+  const find = loadOr404(pages, 'product', 'product_not_found', (id) => products.get(id));
 
   app.get('/staff/products', async (req, reply) => {
     return pages.send(req, reply, 'staff/products', { title: 'Products', products: await products.list() });
@@ -41,14 +31,14 @@ export async function productRoutes(app: FastifyInstance, ctx: DashboardContext)
   });
 
   app.get('/staff/products/:id', async (req: WithId, reply) => {
-    const product = await find(req);
-    if (!product) return pages.notFound(req, reply, 'product');
+    const product = await find(req, reply);
+    if (!product) return reply;
     return pages.send(req, reply, 'staff/product', { title: `Product ${product.id}`, product });
   });
 
   app.post('/staff/products/:id', async (req: WithId, reply) => {
-    const product = await find(req);
-    if (!product) return pages.notFound(req, reply, 'product');
+    const product = await find(req, reply);
+    if (!product) return reply;
     const form = formOf(req);
     try {
       await products.update(product.id, { name: text(form, 'name'), description: trimmed(form, 'description') || null }, actorOf(me(req)));
@@ -60,8 +50,8 @@ export async function productRoutes(app: FastifyInstance, ctx: DashboardContext)
   });
 
   app.post('/staff/products/:id/delete', async (req: WithId, reply) => {
-    const product = await find(req);
-    if (!product) return pages.notFound(req, reply, 'product');
+    const product = await find(req, reply);
+    if (!product) return reply;
     const ask = pages.askFirst(req, reply, {
       heading: `Delete product ${product.id} "${product.name}"?`,
       text: 'Checks for this product id will answer NOT FOUND. A product that licenses still grant cannot be deleted.',

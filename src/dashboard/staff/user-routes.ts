@@ -5,10 +5,8 @@ import type { CurrentUser } from '../auth/session-service.js';
 import type { DashboardContext } from '../context.js';
 import { checked, formOf, optional, positiveInt, queryOf, text, trimmed } from '../forms.js';
 import { me } from '../guards.js';
+import { loadOr404, type WithId } from '../load-by-id.js';
 import { actorOf } from '../request-state.js';
-
-type WithId = FastifyRequest<{ Params: { id: string } }>;
-type UserJson = Awaited<ReturnType<DashboardContext['services']['users']['get']>>;
 
 /** The signed-in person's rights over users, for UserService (which holds the rules). */
 export const callerOf = (user: CurrentUser): UserCaller => ({ admin: user.role === 'admin', userId: user.id });
@@ -22,16 +20,7 @@ export async function userRoutes(app: FastifyInstance, ctx: DashboardContext): P
   const { pages } = ctx;
   const { users, licenses } = ctx.services;
 
-  const find = async (req: WithId): Promise<UserJson | null> => {
-    const id = positiveInt(req.params.id);
-    if (id === undefined) return null;
-    try {
-      return await users.get(id);
-    } catch (err) {
-      if (err instanceof KeywardError && err.code === 'user_not_found') return null;
-      throw err;
-    }
-  };
+  const find = loadOr404(pages, 'user', 'user_not_found', (id) => users.get(id));
   const refuse = (req: FastifyRequest, reply: FastifyReply) =>
     pages.forbidden(req, reply, 'Only an admin may change staff and admin accounts or roles.');
   const fail = (req: FastifyRequest, reply: FastifyReply, to: string, err: unknown) => {
@@ -80,8 +69,8 @@ export async function userRoutes(app: FastifyInstance, ctx: DashboardContext): P
   });
 
   app.get('/staff/users/:id', async (req: WithId, reply) => {
-    const target = await find(req);
-    if (!target) return pages.notFound(req, reply, 'user');
+    const target = await find(req, reply);
+    if (!target) return reply;
     const actor = me(req);
     const { items } = await licenses.search({ ownerId: target.id, limit: 200 });
     const described = await ctx.sessions.describe(target.id);
@@ -98,8 +87,8 @@ export async function userRoutes(app: FastifyInstance, ctx: DashboardContext): P
   });
 
   app.post('/staff/users/:id', async (req: WithId, reply) => {
-    const target = await find(req);
-    if (!target) return pages.notFound(req, reply, 'user');
+    const target = await find(req, reply);
+    if (!target) return reply;
     const form = formOf(req);
     const back = `/staff/users/${target.id}`;
     try {
@@ -111,8 +100,8 @@ export async function userRoutes(app: FastifyInstance, ctx: DashboardContext): P
   });
 
   app.post('/staff/users/:id/role', async (req: WithId, reply) => {
-    const target = await find(req);
-    if (!target) return pages.notFound(req, reply, 'user');
+    const target = await find(req, reply);
+    if (!target) return reply;
     // Only admins see the role form; the service refuses anyone else the staff and admin roles.
     const back = `/staff/users/${target.id}`;
     const role = text(formOf(req), 'role');
@@ -125,8 +114,8 @@ export async function userRoutes(app: FastifyInstance, ctx: DashboardContext): P
   });
 
   app.post('/staff/users/:id/disable', async (req: WithId, reply) => {
-    const target = await find(req);
-    if (!target) return pages.notFound(req, reply, 'user');
+    const target = await find(req, reply);
+    if (!target) return reply;
     const actor = me(req);
     const back = `/staff/users/${target.id}`;
     const disabled = checked(formOf(req), 'disabled');
@@ -140,8 +129,8 @@ export async function userRoutes(app: FastifyInstance, ctx: DashboardContext): P
   });
 
   app.post('/staff/users/:id/password', async (req: WithId, reply) => {
-    const target = await find(req);
-    if (!target) return pages.notFound(req, reply, 'user');
+    const target = await find(req, reply);
+    if (!target) return reply;
     const back = `/staff/users/${target.id}`;
     try {
       await users.setPassword(target.id, text(formOf(req), 'password'), actorOf(me(req)), callerOf(me(req)));
@@ -153,16 +142,16 @@ export async function userRoutes(app: FastifyInstance, ctx: DashboardContext): P
   });
 
   app.post('/staff/users/:id/signout', async (req: WithId, reply) => {
-    const target = await find(req);
-    if (!target) return pages.notFound(req, reply, 'user');
+    const target = await find(req, reply);
+    if (!target) return reply;
     if (!mayChangeUser(callerOf(me(req)), target)) return refuse(req, reply);
     const ended = await ctx.sessions.endAll(target.id);
     return ctx.redirect(reply, `/staff/users/${target.id}`, 'ok', `${ended} session(s) ended.`);
   });
 
   app.post('/staff/users/:id/totp-reset', async (req: WithId, reply) => {
-    const target = await find(req);
-    if (!target) return pages.notFound(req, reply, 'user');
+    const target = await find(req, reply);
+    if (!target) return reply;
     if (me(req).role !== 'admin') return refuse(req, reply);
     await ctx.twoFactor.disable(target.id, actorOf(me(req)));
     return ctx.redirect(reply, `/staff/users/${target.id}`, 'ok', 'Two-factor sign-in removed; the user can enrol again.');

@@ -1,0 +1,68 @@
+import type { FastifyReply } from 'fastify';
+import type { LicenseJson } from '../licensing/json.js';
+import { checksPage, resultFilter, withBefore } from './checks-query.js';
+import type { DashboardContext } from './context.js';
+import { licenseState } from './format.js';
+import { queryOf } from './forms.js';
+import { me } from './guards.js';
+import type { WithId } from './load-by-id.js';
+import { actorOf } from './request-state.js';
+
+/** Product names by id, for the license lists and pages. */
+export async function productNames(ctx: DashboardContext): Promise<Map<number, string>> {
+  return new Map((await ctx.services.products.list()).map((p) => [p.id, p.name]));
+}
+
+/**
+ * A license's page, the staff's (`staff/license`) and its owner's (`license`): the license, its
+ * state, a page of its Previous Auths with the result filter, and its checks-per-day chart.
+ * `extra` is what only that page shows (the staff's history and product picker, the owner's IP rules).
+ */
+export async function sendLicensePage(
+  ctx: DashboardContext,
+  req: WithId,
+  reply: FastifyReply,
+  view: 'license' | 'staff/license',
+  license: LicenseJson,
+  extra: Record<string, unknown>,
+): Promise<FastifyReply> {
+  const q = queryOf(req);
+  const result = resultFilter(q);
+  const page = await checksPage((f) => ctx.services.logs.checks({ licenseId: license.id, ...result.filter, ...f }), q);
+  return ctx.pages.send(req, reply, view, {
+    title: `License #${license.id}`,
+    license,
+    state: licenseState(license),
+    products: await productNames(ctx),
+    checks: page.rows,
+    result: result.value,
+    older: page.nextBefore === null ? null : withBefore(q, page.nextBefore),
+    newest: page.first ? null : `?${new URLSearchParams(result.value ? { result: result.value } : {}).toString()}`,
+    days: await ctx.services.checkStats.checksPerDay({ licenseId: license.id }),
+    ...extra,
+  });
+}
+
+/**
+ * A new key for the license, from its page at `page` (the staff's or the owner's): asks first,
+ * saying `warning`, then shows the new key once.
+ */
+export async function regenerateKey(
+  ctx: DashboardContext,
+  req: WithId,
+  reply: FastifyReply,
+  license: LicenseJson,
+  page: string,
+  warning: string,
+): Promise<FastifyReply> {
+  const ask = ctx.pages.askFirst(req, reply, {
+    heading: `Regenerate the key of license #${license.id}?`,
+    text: warning,
+    action: `${page}/regenerate`,
+    button: 'Regenerate key',
+    cancel: page,
+  });
+  if (ask) return ask;
+  const regenerated = await ctx.services.licenses.regenerate(license.id, actorOf(me(req)));
+  return ctx.pages.send(req, reply, 'key-shown', { title: 'New key', heading: `New key for license #${license.id}`, key: regenerated.key, back: page });
+}
