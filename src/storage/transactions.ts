@@ -1,25 +1,36 @@
 import type { Kysely } from 'kysely';
+import { ApiTokenRepository } from './api-token-repository.js';
 import type { ChangeFeed, Topic } from './change-feed.js';
 import type { Dialect } from './database.js';
 import { AuditRepository } from './audit-repository.js';
 import { LicenseRepository } from './license-repository.js';
+import { ProductRepository } from './product-repository.js';
 import type { Database } from './schema.js';
 import { SessionRepository } from './session-repository.js';
+import { SigningKeyRepository } from './signing-key-repository.js';
 import { UserRepository } from './user-repository.js';
+import { WebhookRepository } from './webhook-repository.js';
 
 /** The repositories a domain change writes through, all bound to one transaction. */
 export interface TransactionRepos {
   licenses: LicenseRepository;
+  products: ProductRepository;
   users: UserRepository;
   sessions: SessionRepository;
+  tokens: ApiTokenRepository;
+  signingKeys: SigningKeyRepository;
+  /** Endpoints, and the delivery queue: the change's webhook outbox. */
+  webhooks: WebhookRepository;
   audit: AuditRepository;
+  /** Announces `topic` too once the change is over (e.g. `webhooks` when it queued deliveries). */
+  alsoAnnounce(topic: Topic): void;
 }
 
 /**
- * Runs a domain change in one database transaction: its writes and their audit entries commit
- * together or not at all. Inside `work`, use only the repositories it is given: on SQLite the
- * transaction holds the one connection, so a query through any other repository would wait for it
- * forever.
+ * Runs a domain change in one database transaction: its writes, their audit entries and the
+ * webhook deliveries they queue commit together or not at all. Inside `work`, use only the
+ * repositories it is given: on SQLite the transaction holds the one connection, so a query through
+ * any other repository would wait for it forever.
  */
 export class Transactions {
   constructor(
@@ -36,17 +47,23 @@ export class Transactions {
    * to a write (which fails at once, not after busy_timeout, when another process wrote meanwhile).
    */
   async change<T>(topics: Topic | readonly Topic[], work: (repos: TransactionRepos) => Promise<T>): Promise<T> {
+    const announced = new Set<Topic>(typeof topics === 'string' ? [topics] : topics);
     try {
       return await this.db.transaction().execute((trx) =>
         work({
           licenses: new LicenseRepository(trx),
+          products: new ProductRepository(trx),
           users: new UserRepository(trx),
           sessions: new SessionRepository(trx, this.dialect),
+          tokens: new ApiTokenRepository(trx),
+          signingKeys: new SigningKeyRepository(trx),
+          webhooks: new WebhookRepository(trx, this.dialect),
           audit: new AuditRepository(trx),
+          alsoAnnounce: (topic) => announced.add(topic),
         }),
       );
     } finally {
-      await this.changes.announce(...(typeof topics === 'string' ? [topics] : topics));
+      await this.changes.announce(...announced);
     }
   }
 }
