@@ -13,7 +13,6 @@ const PURGE_EVERY_MS = 3600_000;
  * (finishing the deliveries in flight) when it closes; check events are forwarded in batches.
  */
 export function startWebhooks(app: FastifyInstance, services: Services, settings: WebhookSettings, logger: Logger): void {
-  services.webhookQueue.reportError = (err) => logger.error({ err }, 'queuing a webhook event failed');
   const worker = new DeliveryWorker(services.repos.webhooks, services.webhookQueue, services.storage.changes, {
     ...settings,
     allowPrivate: services.config.WEBHOOK_ALLOW_PRIVATE,

@@ -1,10 +1,11 @@
-import type { LicenseEvent, LicenseEventSink } from '../licensing/license-events.js';
+import type { LicenseEvent, LicenseEventOutbox } from '../licensing/license-events.js';
 import type { WebhookDeliveryRow, WebhookEndpointRow } from '../storage/schema.js';
+import type { TransactionRepos } from '../storage/transactions.js';
 import type { WebhookRepository } from '../storage/webhook-repository.js';
 import { RETRY_WINDOW_MS } from './backoff.js';
 import { eventBody, type QueuedEvent } from './events.js';
 
-/** Endpoints are re-read at most this often when events are queued in bursts. */
+/** Endpoints are re-read at most this often when check events are queued in bursts. */
 const ENDPOINT_CACHE_MS = 1000;
 
 export interface EnqueueOptions {
@@ -17,61 +18,55 @@ export interface EnqueueOptions {
 /**
  * Turns events into delivery rows, one per subscribed endpoint, in the database: whichever
  * process makes a change (CLI, API, dashboard), the server's delivery worker sends it, and a
- * restart loses nothing. It is LicenseService's event sink.
+ * restart loses nothing. A change's events are its outbox: queued through the change's own
+ * transaction (`queue`, `queueIn`), so they commit with it or not at all, and the change then
+ * announces `webhooks`, which wakes the delivery workers. Check events, which are not part of
+ * any change, are queued on their own (`enqueue`).
  */
-export class WebhookQueue implements LicenseEventSink {
+export class WebhookQueue implements LicenseEventOutbox {
   private endpoints: { rows: WebhookEndpointRow[]; at: number } | null = null;
   private readonly listeners = new Set<() => void>();
 
-  /** Told when queuing an event failed (the change it describes is committed regardless). */
-  reportError: (err: unknown) => void = (err) => {
-    process.stderr.write(`keyward: warning: queuing a webhook event failed: ${(err as Error)?.message ?? String(err)}\n`);
-  };
-
   constructor(private readonly repo: WebhookRepository) {}
 
-  async publish(event: LicenseEvent): Promise<void> {
-    const data: Record<string, unknown> = { license: event.license };
-    if (event.previous) data.previous = event.previous;
-    try {
-      await this.enqueue([{ type: event.type, time: event.time, data }]);
-    } catch (err) {
-      this.reportError(err);
-    }
+  /** LicenseService's outbox: the events' deliveries, in the change's transaction. */
+  async queue(t: TransactionRepos, events: readonly LicenseEvent[]): Promise<void> {
+    await this.queueIn(
+      t,
+      events.map((event) => ({ type: event.type, time: event.time, data: event.previous ? { license: event.license, previous: event.previous } : { license: event.license } })),
+    );
   }
 
-  /** Queues each event for every active endpoint subscribed to it; returns the deliveries made. */
+  /**
+   * Queues each event for every active endpoint subscribed to it, in the transaction `t`, with the
+   * endpoints as that transaction sees them; returns the deliveries made.
+   */
+  async queueIn(t: TransactionRepos, events: readonly QueuedEvent[], options: EnqueueOptions = {}): Promise<number[]> {
+    if (events.length === 0) return [];
+    const rows = deliveryRows(events, await t.webhooks.listEndpoints(true), options, Date.now());
+    const inserted = await t.webhooks.insertDeliveries(rows);
+    if (inserted.length) t.alsoAnnounce('webhooks');
+    return inserted.map((r) => r.id);
+  }
+
+  /** Queues the same event (same id and body) to the same endpoint again, in `t`, with a fresh 24 h of retries. */
+  async requeueIn(t: TransactionRepos, delivery: WebhookDeliveryRow): Promise<number> {
+    const [row] = await t.webhooks.insertDeliveries([
+      pendingDelivery(delivery.endpoint_id, delivery.event_id, delivery.event, delivery.payload, Date.now()),
+    ]);
+    t.alsoAnnounce('webhooks');
+    return row!.id;
+  }
+
+  /** Queues events that belong to no change (check events), on their own; returns the deliveries made. */
   async enqueue(events: readonly QueuedEvent[], options: EnqueueOptions = {}): Promise<number[]> {
     if (events.length === 0) return [];
-    const endpoints = await this.activeEndpoints(options.endpointId !== undefined);
-    const now = Date.now();
-    const rows = [];
-    for (const event of events) {
-      let body: { id: string; text: string } | null = null;
-      for (const endpoint of endpoints) {
-        if (options.endpointId !== undefined ? endpoint.id !== options.endpointId : !subscribes(endpoint, event.type)) continue;
-        if (options.accept && !options.accept(endpoint, event)) continue;
-        // Built only when someone gets it: failed checks can be many and wanted by no one.
-        body ??= eventBody(event);
-        rows.push(pendingDelivery(endpoint.id, body.id, event.type, body.text, now));
-      }
-    }
-    const inserted = await this.repo.insertDeliveries(rows);
+    const inserted = await this.repo.insertDeliveries(deliveryRows(events, await this.activeEndpoints(), options, Date.now()));
     if (inserted.length) for (const listener of this.listeners) listener();
     return inserted.map((r) => r.id);
   }
 
-  /** Queues the same event (same id and body) to the same endpoint again, with a fresh 24 h of retries. */
-  async requeue(delivery: WebhookDeliveryRow): Promise<number> {
-    const now = Date.now();
-    const [row] = await this.repo.insertDeliveries([
-      pendingDelivery(delivery.endpoint_id, delivery.event_id, delivery.event, delivery.payload, now),
-    ]);
-    for (const listener of this.listeners) listener();
-    return row!.id;
-  }
-
-  /** Called after deliveries are queued in this process (the worker wakes up). */
+  /** Called after `enqueue` queued deliveries in this process (the worker wakes up). */
   onQueued(listener: () => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -82,13 +77,29 @@ export class WebhookQueue implements LicenseEventSink {
     this.endpoints = null;
   }
 
-  private async activeEndpoints(fresh: boolean): Promise<WebhookEndpointRow[]> {
+  private async activeEndpoints(): Promise<WebhookEndpointRow[]> {
     const now = Date.now();
-    if (fresh || !this.endpoints || now - this.endpoints.at > ENDPOINT_CACHE_MS) {
+    if (!this.endpoints || now - this.endpoints.at > ENDPOINT_CACHE_MS) {
       this.endpoints = { rows: await this.repo.listEndpoints(true), at: now };
     }
     return this.endpoints.rows;
   }
+}
+
+/** One pending delivery per event and endpoint that wants it. */
+function deliveryRows(events: readonly QueuedEvent[], endpoints: readonly WebhookEndpointRow[], options: EnqueueOptions, now: number) {
+  const rows = [];
+  for (const event of events) {
+    let body: { id: string; text: string } | null = null;
+    for (const endpoint of endpoints) {
+      if (options.endpointId !== undefined ? endpoint.id !== options.endpointId : !subscribes(endpoint, event.type)) continue;
+      if (options.accept && !options.accept(endpoint, event)) continue;
+      // Built only when someone gets it: failed checks can be many and wanted by no one.
+      body ??= eventBody(event);
+      rows.push(pendingDelivery(endpoint.id, body.id, event.type, body.text, now));
+    }
+  }
+  return rows;
 }
 
 export function endpointEvents(row: WebhookEndpointRow): string[] {
