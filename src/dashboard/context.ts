@@ -46,7 +46,7 @@ export function buildContext(config: Config, services: Services, clientIp: (req:
     services,
     sessions: new SessionService(services.repos.sessions, services.repos.users),
     throttle: new SignInThrottle(services.repos.sessions),
-    twoFactor: new TwoFactorService(services.repos.users, services.repos.audit, services.cipher),
+    twoFactor: new TwoFactorService(services.repos.users, services.repos.transactions, services.cipher),
     setup: new SetupTokens(services.repos.settings, services.users),
     discord,
     pages: new Pages({ discord: discord !== null, signup: config.SIGNUP === 'open', secure, publicUrl: config.PUBLIC_URL }),
