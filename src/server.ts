@@ -44,6 +44,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     const { repos, storage } = services;
     const cache = new LicenseCache(repos, storage.changes, {
       maxEntries: config.LICENSE_CACHE_SIZE,
+      bindFirstIp: (id, ip, now) => services.firstIpBind.bind(id, ip, now),
       onError: (err) => logger.error({ err }, 'binding a license to its first IP failed'),
     });
     await storage.changes.watch();

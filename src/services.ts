@@ -6,6 +6,7 @@ import { FaxStoreImporter } from './import/faxstore-import.js';
 import { KeyCipher } from './licensing/key.js';
 import { CheckStats } from './retention/check-stats.js';
 import { LicenseService } from './licensing/license-service.js';
+import { FirstIpBind } from './licensing/first-ip-bind.js';
 import { LogService } from './licensing/log-service.js';
 import { SigningKeyService } from './licensing/signing-keys.js';
 import { SigningKeyRepository } from './storage/signing-key-repository.js';
@@ -26,7 +27,7 @@ import { ApiTokenRepository } from './storage/api-token-repository.js';
 import { IdempotencyRepository } from './storage/idempotency-repository.js';
 import { WebhookRepository } from './storage/webhook-repository.js';
 import { CheckEventTap } from './webhooks/check-events.js';
-import { TappedAuthLogRepository, TappedLicenseRepository } from './webhooks/check-taps.js';
+import { TappedAuthLogRepository } from './webhooks/check-taps.js';
 import { WebhookQueue } from './webhooks/webhook-queue.js';
 import { WebhookService } from './webhooks/webhook-service.js';
 
@@ -75,6 +76,8 @@ export interface Services {
   webhookQueue: WebhookQueue;
   /** Check-path events (failed checks, first-IP binds) for the server's webhook forwarder. */
   checkEvents: CheckEventTap;
+  /** The check path's one write to a license: its first caller's IP, with the audit entry. */
+  firstIpBind: FirstIpBind;
   close(): Promise<void>;
 }
 
@@ -96,7 +99,7 @@ export async function openServices(config: Config): Promise<Services> {
   // The check path's writes tell the tap what happened, after they are committed.
   const checkEvents = new CheckEventTap();
   const repos = {
-    licenses: new TappedLicenseRepository(db, checkEvents),
+    licenses: new LicenseRepository(db),
     products: new ProductRepository(db),
     users: new UserRepository(db),
     audit: new AuditRepository(db),
@@ -132,6 +135,7 @@ export async function openServices(config: Config): Promise<Services> {
     webhooks: new WebhookService(repos, webhookQueue, cipher, { allowPrivate: config.WEBHOOK_ALLOW_PRIVATE }),
     webhookQueue,
     checkEvents,
+    firstIpBind: new FirstIpBind(repos.transactions, (id, ips, time) => checkEvents.ipBound(id, ips, time)),
     close: () => storage.close(),
   };
 }
