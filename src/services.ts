@@ -1,10 +1,10 @@
 import { hkdfSync } from 'node:crypto';
-import { IdempotencyService } from './api/idempotency-service.js';
-import { TokenService } from './api/token-service.js';
+import { IdempotencyService } from './licensing/idempotency-service.js';
+import { TokenService } from './licensing/token-service.js';
 import type { Config } from './config.js';
 import { FaxStoreImporter } from './import/faxstore-import.js';
 import { KeyCipher } from './licensing/key.js';
-import { CheckStats } from './retention/check-stats.js';
+import { CheckStats } from './licensing/check-stats.js';
 import { LicenseService } from './licensing/license-service.js';
 import { FirstIpBind } from './licensing/first-ip-bind.js';
 import { LogService } from './licensing/log-service.js';
@@ -29,7 +29,7 @@ import { WebhookRepository } from './storage/webhook-repository.js';
 import { CheckEventTap } from './webhooks/check-events.js';
 import { TappedAuthLogRepository } from './webhooks/check-taps.js';
 import { WebhookQueue } from './webhooks/webhook-queue.js';
-import { WebhookService } from './webhooks/webhook-service.js';
+import { WebhookService } from './licensing/webhook-service.js';
 
 /** Everything the server and the CLI share: storage, repositories and domain services, wired once. */
 export interface Services {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { IdempotencyService } from '../src/api/idempotency-service.js';
+import { IdempotencyService } from '../src/licensing/idempotency-service.js';
 import { apiClient, errorOf } from './helpers/api.js';
 import { freePort, startServerProcess, type ServerProcess } from './helpers/cli.js';
 import { describeEachDialect } from './helpers/dialects.js';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { SCOPES } from '../src/api/token-service.js';
+import { SCOPES } from '../src/licensing/token-service.js';
 import { apiClient, errorOf } from './helpers/api.js';
 import { ENDPOINTS, fill } from './helpers/api-endpoints.js';
 import { eachDialect } from './helpers/suite.js';

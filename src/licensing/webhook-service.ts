@@ -1,16 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { KeywardError } from '../errors.js';
-import type { KeyCipher } from '../licensing/key.js';
-import { isDbId } from '../licensing/values.js';
-import type { AuditRepository } from '../storage/audit-repository.js';
+import type { KeyCipher } from './key.js';
+import { isDbId } from './values.js';
 import type { WebhookDeliveryRow, WebhookEndpointRow, WebhookEndpointsTable } from '../storage/schema.js';
 import type { TransactionRepos, Transactions } from '../storage/transactions.js';
 import type { WebhookRepository } from '../storage/webhook-repository.js';
 import type { Updateable } from 'kysely';
-import { DEFAULT_EVENTS, TEST_EVENT, WEBHOOK_EVENTS, type WebhookEventType } from './events.js';
-import { deliveryJson, webhookJson, type DeliveryJson, type WebhookJson } from './json.js';
-import type { WebhookQueue } from './webhook-queue.js';
-import { checkTargetUrl } from './webhook-target.js';
+import { DEFAULT_EVENTS, TEST_EVENT, WEBHOOK_EVENTS, type WebhookEventType } from '../webhooks/events.js';
+import { deliveryJson, webhookJson, type DeliveryJson, type WebhookJson } from '../webhooks/json.js';
+import type { WebhookQueue } from '../webhooks/webhook-queue.js';
+import { checkTargetUrl } from '../webhooks/webhook-target.js';
 
 export interface WebhookCreate {
   url: string;
@@ -35,7 +34,7 @@ export interface WebhookUpdate {
  */
 export class WebhookService {
   constructor(
-    private readonly repos: { webhooks: WebhookRepository; audit: AuditRepository; transactions: Transactions },
+    private readonly repos: { webhooks: WebhookRepository; transactions: Transactions },
     private readonly queue: WebhookQueue,
     private readonly cipher: KeyCipher,
     /** WEBHOOK_ALLOW_PRIVATE: targets may be private, loopback or link-local addresses. */

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { KeywardError } from '../errors.js';
-import { iso } from '../licensing/json.js';
-import { isDbId } from '../licensing/values.js';
+import { iso } from './json.js';
+import { isDbId } from './values.js';
 import type { ApiTokenRepository } from '../storage/api-token-repository.js';
 import type { ChangeFeed } from '../storage/change-feed.js';
 import { isUniqueViolation } from '../storage/database.js';
