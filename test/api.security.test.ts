@@ -11,7 +11,7 @@ const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
 eachDialect('management API: security', (server) => {
   let all: string;
   const api = apiClient(server, () => all);
-  const db = () => server().services.storage.db;
+  const db = () => server().internal.storage.db;
 
   beforeAll(async () => {
     all = await api.token('all', 'admin-bot');
