@@ -137,8 +137,9 @@ export class WebhookService {
 
   /** Queues a `webhook.test` event to this endpoint only, whatever it subscribes to. */
   async test(endpointId: number, actor: string): Promise<DeliveryJson> {
-    await this.row(endpointId);
+    if (!isDbId(endpointId)) throw notFound(endpointId);
     const id = await this.repos.transactions.change([], async (t) => {
+      await lockedRow(t.webhooks, endpointId);
       const [queued] = await this.queue.queueIn(t, [{ type: TEST_EVENT, time: Date.now(), data: { webhookId: endpointId } }], { endpointId });
       if (queued === undefined) throw new KeywardError('conflict', `webhook ${endpointId} is inactive; activate it first`);
       await t.audit.insert({ actor, action: 'webhook.tested', targetType: 'webhook', targetId: endpointId, after: { deliveryId: queued } });

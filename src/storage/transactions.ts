@@ -63,7 +63,7 @@ export class Transactions {
         }),
       );
     } finally {
-      await this.changes.announce(...announced);
+      if (announced.size) await this.changes.announce(...announced);
     }
   }
 }
