@@ -23,10 +23,14 @@ const LICENSE_BATCH = 1000; // 12 columns a row: 12,000 bound parameters, under 
 const LOG_BATCH = 2000; // 7 columns a row: 14,000 bound parameters
 const ROWS_PER_TRANSACTION = 50_000;
 
+/** The opened database (`storage`) and how to close it. */
 async function open(env) {
   const [{ loadConfig }, { openServices }] = await Promise.all([dist('config.js'), dist('services.js')]);
   // Only the given environment: no .env file, nothing from the developer's shell.
-  return openServices(loadConfig(env, { dotenv: false }));
+  const opened = await openServices(loadConfig(env, { dotenv: false }));
+  // A baseline build from before openServices returned { services, internal } returns the services.
+  if (!opened.internal) return opened;
+  return { storage: opened.internal.storage, close: () => opened.services.close() };
 }
 
 /** A progress printer that speaks at most every 2 s (and at the end). */
@@ -51,8 +55,8 @@ function progress(label, total, print) {
  */
 export async function seedDatabase({ env, licenses, logRows, productId, poolSize, poolFile, poolKeys, print = console.log }) {
   const [{ generateKey, digestKey, KeyCipher }] = await Promise.all([dist('licensing/key.js')]);
-  const services = await open(env);
-  const { db, dialect } = services.storage;
+  const opened = await open(env);
+  const { db, dialect } = opened.storage;
   const cipher = new KeyCipher(env.KEYWARD_SECRET);
   try {
     const max = await db.selectFrom('licenses').select((eb) => eb.fn.max('id').as('max')).executeTakeFirst();
@@ -155,14 +159,14 @@ export async function seedDatabase({ env, licenses, logRows, productId, poolSize
     }
     return { firstId, lastId, keys };
   } finally {
-    await services.close();
+    await opened.close();
   }
 }
 
 /** What the counter check compares: totals over a range of license ids, and the log. */
 export async function readTotals(env, { firstId, lastId }) {
-  const services = await open(env);
-  const { db } = services.storage;
+  const opened = await open(env);
+  const { db } = opened.storage;
   try {
     const range = lastId >= firstId
       ? await db
@@ -180,6 +184,6 @@ export async function readTotals(env, { firstId, lastId }) {
       .executeTakeFirst();
     return { rangeChecks: Number(range?.checks ?? 0), logRows: Number(logs?.n ?? 0), unknownKeyLogRows: Number(unknown?.n ?? 0) };
   } finally {
-    await services.close();
+    await opened.close();
   }
 }

@@ -3,7 +3,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifyReply, type F
 import type { Logger } from 'pino';
 import type { Answers } from './check/answers.js';
 import type { Config } from './config.js';
-import type { Services } from './services.js';
+import type { Internals, Services } from './services.js';
 import { createCheckHandler, JSON_TYPE, type CheckHandlerDeps } from './check/check-handler.js';
 import { publicKeyRoute } from './check/public-key-route.js';
 import { Metrics } from './metrics/metrics.js';
@@ -17,6 +17,8 @@ import { loadWebhookSettings } from './webhooks/settings.js';
 export interface AppDeps extends CheckHandlerDeps {
   config: Config;
   services: Services;
+  /** The server's own parts below the services (webhook delivery); the features never get them. */
+  internal: Internals;
   logger: Logger;
   answers: Answers;
 }
@@ -107,7 +109,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await core.register(publicKeyRoute, { signingKeys: services.signingKeys });
   if (deps.metrics instanceof Metrics) await core.register(metricsRoute, { metrics: deps.metrics, token: config.METRICS_TOKEN });
   // Background work runs in every server, whether or not anyone opens the API or the dashboard.
-  startWebhooks(core, services, webhookSettings, logger);
+  startWebhooks(core, services, deps.internal, webhookSettings, logger);
   startIdempotencyPurge(core, services, logger);
   core.addHook('preClose', async () => {
     closing = true;

@@ -9,7 +9,7 @@ import type { Config } from './config.js';
 import { AnswerSigner } from './licensing/answer-signer.js';
 import { LicenseChecker } from './licensing/check-license.js';
 import { RetentionJob } from './retention/retention-job.js';
-import { openServices, type Services } from './services.js';
+import { openServices, type Internals, type Services } from './services.js';
 import { Metrics } from './metrics/metrics.js';
 import { LicenseCache } from './storage/license-cache.js';
 import { WriteBehind } from './storage/write-behind.js';
@@ -22,6 +22,8 @@ export interface RunningServer {
   features(): Promise<FastifyInstance>;
   url: string;
   services: Services;
+  /** The check path's and background jobs' parts below the services (for tests, never for routes). */
+  internal: Internals;
   writeBehind: WriteBehind;
   /** Prunes Previous Auths older than AUTH_LOG_RETENTION_DAYS into daily counts, in the background. */
   retention: RetentionJob;
@@ -35,15 +37,16 @@ export function createLogger(config: Config): Logger {
 
 export async function startServer(config: Config, logger: Logger = createLogger(config)): Promise<RunningServer> {
   const clientIp = clientIpResolver(config.TRUST_PROXY);
-  const services = await openServices(config);
+  const { services, internal } = await openServices(config);
   let closeLimiter = async (): Promise<void> => {};
   // Set once the app is built: a start-up that fails after that (a port already taken) stops
   // what the app started when it became ready (webhook delivery, purges) before the database closes.
   let closeApp = async (): Promise<void> => {};
   try {
-    const { repos, storage } = services;
-    const cache = new LicenseCache(repos, storage.changes, {
+    const { checkPath, storage } = internal;
+    const cache = new LicenseCache(checkPath, storage.changes, {
       maxEntries: config.LICENSE_CACHE_SIZE,
+      bindFirstIp: checkPath.bindFirstIp,
       onError: (err) => logger.error({ err }, 'binding a license to its first IP failed'),
     });
     await storage.changes.watch();
@@ -51,7 +54,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     const metrics: Metrics | undefined = metricsOn
       ? new Metrics({ queueDepth: (): number => writeBehind.queued, pool: storage.pgPool, licenseCache: cache })
       : undefined;
-    const writeBehind: WriteBehind = new WriteBehind(repos.authLogs, {
+    const writeBehind: WriteBehind = new WriteBehind(checkPath.authLogs, {
       flushMs: config.LOG_FLUSH_MS,
       onFlush: metrics && ((seconds, rows) => metrics.flush(seconds, rows)),
       onError: (err, dropped) =>
@@ -62,7 +65,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
           'the database refused one Previous Auths row; it was set aside, the rest of its batch and the counters were written',
         ),
     });
-    const retention = new RetentionJob(repos.retention, { retentionDays: config.AUTH_LOG_RETENTION_DAYS, logger });
+    const retention = new RetentionJob(internal.retention, { retentionDays: config.AUTH_LOG_RETENTION_DAYS, logger });
     const answers = buildAnswers(config.PUBLIC_URL);
     const checker = new LicenseChecker(cache, writeBehind);
     const signer = new AnswerSigner(await services.signingKeys.current());
@@ -84,6 +87,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     const { core: app, features } = await buildApp({
       config,
       services,
+      internal,
       logger,
       checker,
       answers,
@@ -101,7 +105,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     logger.info({ url, database: config.dialect, publicUrl: config.PUBLIC_URL }, `Keyward is serving license checks on ${url}`);
     if ((await services.users.adminCount()) === 0) {
       logger.warn('No admin account yet. Create the first one with: npx keyward user create --username admin --role admin');
-      const setupUrl = await firstRunSetupUrl({ settings: services.repos.settings, users: services.users, publicUrl: config.PUBLIC_URL });
+      const setupUrl = await firstRunSetupUrl({ setup: services.setupTokens, users: services.users, publicUrl: config.PUBLIC_URL });
       if (setupUrl) logger.warn(`Or open this one-time setup URL (valid 24 hours) to create the first admin: ${setupUrl}`);
     }
     retention.start();
@@ -118,6 +122,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       features,
       url,
       services,
+      internal,
       retention,
       writeBehind,
       close: () =>

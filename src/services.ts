@@ -1,11 +1,12 @@
 import { hkdfSync } from 'node:crypto';
-import { IdempotencyService } from './api/idempotency-service.js';
-import { TokenService } from './api/token-service.js';
+import { IdempotencyService } from './licensing/idempotency-service.js';
+import { TokenService } from './licensing/token-service.js';
 import type { Config } from './config.js';
 import { FaxStoreImporter } from './import/faxstore-import.js';
 import { KeyCipher } from './licensing/key.js';
-import { CheckStats } from './retention/check-stats.js';
+import { CheckStats } from './licensing/check-stats.js';
 import { LicenseService } from './licensing/license-service.js';
+import { FirstIpBind } from './licensing/first-ip-bind.js';
 import { LogService } from './licensing/log-service.js';
 import { SigningKeyService } from './licensing/signing-keys.js';
 import { SigningKeyRepository } from './storage/signing-key-repository.js';
@@ -26,33 +27,21 @@ import { ApiTokenRepository } from './storage/api-token-repository.js';
 import { IdempotencyRepository } from './storage/idempotency-repository.js';
 import { WebhookRepository } from './storage/webhook-repository.js';
 import { CheckEventTap } from './webhooks/check-events.js';
-import { TappedAuthLogRepository, TappedLicenseRepository } from './webhooks/check-taps.js';
+import { TappedAuthLogRepository } from './webhooks/check-taps.js';
 import { WebhookQueue } from './webhooks/webhook-queue.js';
-import { WebhookService } from './webhooks/webhook-service.js';
+import { SessionService } from './dashboard/auth/session-service.js';
+import { SetupTokens } from './dashboard/auth/setup-token.js';
+import { SignInThrottle } from './dashboard/auth/sign-in-throttle.js';
+import { TwoFactorService } from './dashboard/auth/two-factor.js';
+import type { BindFirstIp } from './storage/license-cache.js';
+import { WebhookService } from './licensing/webhook-service.js';
 
-/** Everything the server and the CLI share: storage, repositories and domain services, wired once. */
+/**
+ * The domain: every rule and every write, for every front end (REST API, dashboard, CLI). Routes
+ * reach data only through these services; the repositories behind them are not part of it.
+ */
 export interface Services {
   config: Config;
-  storage: Storage;
-  repos: {
-    licenses: LicenseRepository;
-    products: ProductRepository;
-    users: UserRepository;
-    audit: AuditRepository;
-    authLogs: AuthLogRepository;
-    /** Daily counts of pruned Previous Auths (AUTH_LOG_RETENTION_DAYS). */
-    retention: RetentionRepository;
-    tokens: ApiTokenRepository;
-    idempotency: IdempotencyRepository;
-    webhooks: WebhookRepository;
-    /** Dashboard sign-in sessions and failed sign-ins. */
-    sessions: SessionRepository;
-    settings: SettingsRepository;
-    /** One transaction over the license, user, session and audit repositories (all-or-nothing changes). */
-    transactions: Transactions;
-  };
-  /** Encrypts secrets at rest with the server secret (license keys; the dashboard's TOTP secrets). */
-  cipher: KeyCipher;
   /** A 32-byte key derived (HKDF) from the server secret for one purpose only (e.g. signing cookies). */
   deriveKey(purpose: string): Buffer;
   /** `keyward import faxstore`: bulk import of a FaxStore License System. */
@@ -71,14 +60,45 @@ export interface Services {
   idempotency: IdempotencyService;
   /** Webhook endpoints and their delivery log. */
   webhooks: WebhookService;
-  /** Queues webhook deliveries in the database (LicenseService's event sink). */
-  webhookQueue: WebhookQueue;
-  /** Check-path events (failed checks, first-IP binds) for the server's webhook forwarder. */
-  checkEvents: CheckEventTap;
+  /** Dashboard sign-in sessions, and the CSRF key every instance shares. */
+  sessions: SessionService;
+  /** Counted password, second-factor and sign-up attempts (dashboard). */
+  signInThrottle: SignInThrottle;
+  /** The dashboard's TOTP second factor. */
+  twoFactor: TwoFactorService;
+  /** First-run setup: one-time URLs that create the first admin. */
+  setupTokens: SetupTokens;
   close(): Promise<void>;
 }
 
-export async function openServices(config: Config): Promise<Services> {
+/**
+ * What only the server itself (its check path and background jobs) and tests reach; never handed
+ * to routes. The check path reads and writes below the services, for speed: it has its own rules
+ * (licensing/check-license.ts) and writes only Previous Auths and first-IP binds.
+ */
+export interface Internals {
+  storage: Storage;
+  /** The server secret's cipher (keys at rest), for tests that read rows directly. */
+  cipher: KeyCipher;
+  /** What the license cache reads and the write-behind writes; the first-IP bind goes through the domain. */
+  checkPath: {
+    licenses: LicenseRepository;
+    products: ProductRepository;
+    authLogs: AuthLogRepository;
+    bindFirstIp: BindFirstIp;
+  };
+  /** Daily counts of pruned Previous Auths (AUTH_LOG_RETENTION_DAYS), for the retention job. */
+  retention: RetentionRepository;
+  /** For the delivery worker: the delivery queue, and check events (failed checks, first-IP binds). */
+  webhookDelivery: {
+    repo: WebhookRepository;
+    queue: WebhookQueue;
+    checkEvents: CheckEventTap;
+  };
+}
+
+/** Opens the database and wires every service once: the CLI uses `services`; the server both. */
+export async function openServices(config: Config): Promise<{ services: Services; internal: Internals }> {
   const secret = loadSecret(config.KEYWARD_SECRET, config.DATA_DIR);
   const storage = await openStorage({ dialect: config.dialect, databaseUrl: config.DATABASE_URL, sqlitePath: config.sqlitePath });
   // Refuse to run with a secret other than the database's: keys it encrypts would be unreadable.
@@ -96,7 +116,7 @@ export async function openServices(config: Config): Promise<Services> {
   // The check path's writes tell the tap what happened, after they are committed.
   const checkEvents = new CheckEventTap();
   const repos = {
-    licenses: new TappedLicenseRepository(db, checkEvents),
+    licenses: new LicenseRepository(db),
     products: new ProductRepository(db),
     users: new UserRepository(db),
     audit: new AuditRepository(db),
@@ -110,28 +130,42 @@ export async function openServices(config: Config): Promise<Services> {
     transactions: new Transactions(db, storage.dialect, changes),
   };
   const webhookQueue = new WebhookQueue(repos.webhooks, changes);
-  return {
+  const users = new UserService(repos);
+  const firstIpBind = new FirstIpBind(repos.transactions, (id, ips, time) => checkEvents.ipBound(id, ips, time));
+  const services: Services = {
     config,
-    storage,
-    repos,
-    cipher,
     deriveKey: (purpose) => Buffer.from(hkdfSync('sha256', secret, 'keyward', purpose, 32)),
     faxstoreImport: new FaxStoreImporter(repos, cipher, changes),
     checkStats: new CheckStats(repos.retention),
     licenses: new LicenseService(repos, cipher, webhookQueue, { ipChangesPerDay: config.IP_CHANGES_PER_DAY }),
-    products: new ProductService(repos, changes),
-    users: new UserService(repos, changes),
+    products: new ProductService(repos),
+    users,
     logs: new LogService(repos),
     signingKeys: new SigningKeyService(
-      { signingKeys: new SigningKeyRepository(db), audit: repos.audit },
+      { signingKeys: new SigningKeyRepository(db), transactions: repos.transactions },
       new KeyCipher(secret, 'signing-key-encryption-v1'),
       changes,
     ),
     tokens: new TokenService(repos, changes),
     idempotency: new IdempotencyService(repos.idempotency, cipher),
     webhooks: new WebhookService(repos, webhookQueue, cipher, { allowPrivate: config.WEBHOOK_ALLOW_PRIVATE }),
-    webhookQueue,
-    checkEvents,
+    sessions: new SessionService(repos.sessions, repos.users, repos.settings),
+    signInThrottle: new SignInThrottle(repos.sessions),
+    twoFactor: new TwoFactorService(repos.users, repos.transactions, cipher),
+    setupTokens: new SetupTokens(repos.settings, users),
     close: () => storage.close(),
   };
+  const internal: Internals = {
+    storage,
+    cipher,
+    checkPath: {
+      licenses: repos.licenses,
+      products: repos.products,
+      authLogs: repos.authLogs,
+      bindFirstIp: (id, ip, now) => firstIpBind.bind(id, ip, now),
+    },
+    retention: repos.retention,
+    webhookDelivery: { repo: repos.webhooks, queue: webhookQueue, checkEvents },
+  };
+  return { services, internal };
 }

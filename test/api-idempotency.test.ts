@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { IdempotencyService } from '../src/api/idempotency-service.js';
+import { IdempotencyService } from '../src/licensing/idempotency-service.js';
 import { apiClient, errorOf } from './helpers/api.js';
 import { freePort, startServerProcess, type ServerProcess } from './helpers/cli.js';
 import { describeEachDialect } from './helpers/dialects.js';
@@ -95,7 +95,7 @@ describeEachDialect('Idempotency-Key ($name)', (createDb) => {
   it('keys are kept 24 hours: an older one runs the request again', async () => {
     const first = await create(apiA, 'order-7');
     const day = 24 * 3600_000 + 1000;
-    await a.services.storage.db.updateTable('idempotency_keys').set({ created_at: Date.now() - day }).where('idem_key', '=', 'order-7').execute();
+    await a.internal.storage.db.updateTable('idempotency_keys').set({ created_at: Date.now() - day }).where('idem_key', '=', 'order-7').execute();
     const again = await create(apiA, 'order-7');
     expect(again.status).toBe(201);
     expect(again.json.id).not.toBe(first.json.id);
@@ -107,7 +107,7 @@ describeEachDialect('Idempotency-Key ($name)', (createDb) => {
     const body = { productIds: [8], note: 'order 8' };
     const hash = IdempotencyService.fingerprint({ method: 'POST', route: '/api/v1/licenses', params: {}, body });
     const insert = (updatedAt: number) =>
-      a.services.storage.db
+      a.internal.storage.db
         .insertInto('idempotency_keys')
         .values({ token_id: tokenId, idem_key: 'order-8', request_hash: hash, state: 'running', status_code: null, response: null, created_at: updatedAt, updated_at: updatedAt })
         .execute();

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiClient, errorOf } from './helpers/api.js';
 import { createSqlite } from './helpers/dialects.js';
-import { startTestServer, type TestServer } from './helpers/server.js';
+import { reposOf, startTestServer, type TestServer } from './helpers/server.js';
 import { eachDialect } from './helpers/suite.js';
 import { until } from './helpers/wait.js';
 import { startReceiver, type Receiver } from './helpers/webhook-receiver.js';
@@ -144,10 +144,10 @@ eachDialect(
     /** Stores an endpoint as it is, as one registered while WEBHOOK_ALLOW_PRIVATE was on (or before these rules) is. */
     const stored = async (url: string) => {
       const now = Date.now();
-      const row = await server().services.repos.webhooks.insertEndpoint({
+      const row = await reposOf(server()).webhooks.insertEndpoint({
         url,
         description: null,
-        secret_cipher: server().services.cipher.encrypt('whsec_test-secret-0123456789'),
+        secret_cipher: server().internal.cipher.encrypt('whsec_test-secret-0123456789'),
         events: JSON.stringify(['license.created']),
         active: 1,
         created_at: now,

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { SCOPES } from '../src/api/token-service.js';
+import { SCOPES } from '../src/licensing/token-service.js';
 import { apiClient, errorOf } from './helpers/api.js';
 import { ENDPOINTS, fill } from './helpers/api-endpoints.js';
 import { eachDialect } from './helpers/suite.js';
@@ -11,7 +11,7 @@ const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
 eachDialect('management API: security', (server) => {
   let all: string;
   const api = apiClient(server, () => all);
-  const db = () => server().services.storage.db;
+  const db = () => server().internal.storage.db;
 
   beforeAll(async () => {
     all = await api.token('all', 'admin-bot');

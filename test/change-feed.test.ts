@@ -1,7 +1,8 @@
 import { sql } from 'kysely';
 import { afterAll, afterEach, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
-import { openServices, type Services } from '../src/services.js';
+import { openServices, type Internals, type Services } from '../src/services.js';
+import { Transactions } from '../src/storage/transactions.js';
 import { TOPICS, type Topic } from '../src/storage/change-feed.js';
 import type { TestDatabase } from './helpers/dialects.js';
 import { describeEachIsolatedDialect } from './helpers/isolated-dialects.js';
@@ -14,15 +15,18 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Two processes' worth of services on one database: `a` watches (as a server does), `b` changes things (as the CLI does). */
 describeEachIsolatedDialect('the change feed between processes ($name)', (create, name) => {
   let db: TestDatabase | undefined;
-  const opened: Services[] = [];
-  const open = async () => {
+  type Opened = Services & Pick<Internals, 'storage'> & { authLogs: Internals['checkPath']['authLogs']; transactions: Transactions };
+  const opened: Opened[] = [];
+  const open = async (): Promise<Opened> => {
     db ??= await create();
-    const s = await openServices(loadConfig(db.env, { dotenv: false }));
+    const { services, internal } = await openServices(loadConfig(db.env, { dotenv: false }));
+    const { storage } = internal;
+    const s = { ...services, storage, authLogs: internal.checkPath.authLogs, transactions: new Transactions(storage.db, storage.dialect, storage.changes) };
     opened.push(s);
     return s;
   };
   /** What `services`' listeners heard, per topic. */
-  const listen = (services: Services) => {
+  const listen = (services: Opened) => {
     const heard = Object.fromEntries(TOPICS.map((t) => [t, 0])) as Record<Topic, number>;
     for (const topic of TOPICS) services.storage.changes.onChange(topic, () => heard[topic]++);
     return heard;
@@ -65,7 +69,7 @@ describeEachIsolatedDialect('the change feed between processes ($name)', (create
     for (let i = 0; i < 5; i++) {
       const time = Date.now();
       const row = { time, license_id: license.id, product_id: 8, ip: '192.0.2.1', status: 'AUTHORISED', info: null, user_agent: null };
-      await b.repos.authLogs.writeBatch([row], new Map([[license.id, { checks: 1, lastCheckAt: time, lastIp: '192.0.2.1' }]]));
+      await b.authLogs.writeBatch([row], new Map([[license.id, { checks: 1, lastCheckAt: time, lastIp: '192.0.2.1' }]]));
       await sleep(250);
     }
     expect((await a.licenses.show(license.id)).totalChecks).toBe(5);
@@ -81,7 +85,7 @@ describeEachIsolatedDialect('the change feed between processes ($name)', (create
     const heardByA = listen(a);
     const heardByB = listen(b);
 
-    const failing = b.repos.transactions.change('licenses', async (t) => {
+    const failing = b.transactions.change('licenses', async (t) => {
       await t.licenses.update(license.id, { note: 'rolled back', updated_at: Date.now() });
       throw new Error('refused after writing');
     });

@@ -79,7 +79,7 @@ eachDialect(
       await expect.poll(async () => (await s.services.licenses.show(id)).ips, { timeout: 2000 }).toEqual(['127.0.0.1']);
       expect((await request(s.url, { path: '/api/check/8', headers: { authorization: key } })).json.status).toBe('AUTHORISED');
       await s.flush();
-      const logged = await s.services.repos.authLogs.list({ licenseId: id, limit: 10 });
+      const logged = await s.internal.checkPath.authLogs.list({ licenseId: id, limit: 10 });
       expect(logged.map((r) => r.ip)).toEqual(['127.0.0.1', '127.0.0.1']);
       expect((await s.services.licenses.show(id)).lastIp).toBe('127.0.0.1');
     });
@@ -90,7 +90,7 @@ eachDialect(
       await request(s.url, { path: '/api/check/8', headers: { authorization: key, 'x-forwarded-for': 'garbage, 203.0.113.9' } });
       await request(s.url, { path: '/api/check/8', headers: { authorization: key, 'x-real-ip': ' 2001:DB8::0:1 ', 'x-forwarded-for': 'garbage' } });
       await s.flush();
-      const logged = await s.services.repos.authLogs.list({ licenseId: id, limit: 10 });
+      const logged = await s.internal.checkPath.authLogs.list({ licenseId: id, limit: 10 });
       expect(logged.map((r) => r.ip).sort()).toEqual(['2001:db8::1', '203.0.113.9']);
     });
   },
@@ -106,7 +106,7 @@ eachDialect('oversized User-Agent', (server) => {
     expect((await request(s.url, { path: '/api/check/8', headers: { authorization: key, 'user-agent': long } })).json.status).toBe('AUTHORISED');
     expect((await request(s.url, { path: '/api/check/8?info=exact', headers: { authorization: key, 'user-agent': exact } })).json.status).toBe('AUTHORISED');
     await s.flush();
-    const logged = await s.services.repos.authLogs.list({ licenseId: id, limit: 10 });
+    const logged = await s.internal.checkPath.authLogs.list({ licenseId: id, limit: 10 });
     expect(logged.find((r) => r.info === 'exact')!.user_agent).toBe(exact);
     expect(logged.find((r) => r.info === null)!.user_agent).toBe(long.slice(0, 1000));
   });
@@ -117,7 +117,7 @@ eachDialect('hostile info shapes', (server) => {
     request(server().url, { path: '/api/check/8', headers: { authorization: key, 'content-type': 'application/json' }, body });
   const storedInfo = async (id: number) => {
     await server().flush();
-    return (await server().services.repos.authLogs.list({ licenseId: id, limit: 1 }))[0]!.info;
+    return (await server().internal.checkPath.authLogs.list({ licenseId: id, limit: 1 }))[0]!.info;
   };
 
   it('info nested 20,000 levels deep: the key is AUTHORISED and the first 1,000 characters of its JSON text are stored', async () => {

@@ -3,7 +3,7 @@ import { request } from './helpers/http.js';
 import { eachDialect } from './helpers/suite.js';
 
 eachDialect('check side effects: counters and Previous Auths', (server) => {
-  const logsOf = async (licenseId: number) => server().services.repos.authLogs.list({ licenseId, limit: 1000 });
+  const logsOf = async (licenseId: number) => server().internal.checkPath.authLogs.list({ licenseId, limit: 1000 });
 
   it('counts every check of a known license, logged or not', async () => {
     const s = server();
@@ -78,7 +78,7 @@ eachDialect('check side effects: counters and Previous Auths', (server) => {
     const marker = `probe-${Date.now()}`;
     await request(s.url, { path: `/api/check/8?info=${marker}`, headers: { Authorization: 'definitely-not-a-key' } });
     await s.flush();
-    const rows = await s.services.repos.authLogs.list({ limit: 50 });
+    const rows = await s.internal.checkPath.authLogs.list({ limit: 50 });
     const row = rows.find((r) => r.info === marker);
     expect(row).toMatchObject({ license_id: null, product_id: 8, status: 'NOT FOUND' });
   });

@@ -4,7 +4,7 @@ import { runCli, type CliResult } from './helpers/cli.js';
 import { describeEachDialect, type TestDatabase } from './helpers/dialects.js';
 import { request } from './helpers/http.js';
 import { ISO_TIME, LICENSE_KEY } from './helpers/patterns.js';
-import { startTestServer, type TestServer } from './helpers/server.js';
+import { reposOf, startTestServer, type TestServer } from './helpers/server.js';
 
 /**
  * End-to-end tests of every command of the CLI reference (README.md), through the real built CLI
@@ -184,7 +184,7 @@ describeEachDialect('keyward CLI ($name)', (create) => {
     expect(carol).toMatchObject({ username: 'carol', role: 'customer' });
 
     // The stored hashes are argon2id of exactly the passwords (chosen, or generated and shown).
-    const users = (await theServer()).services.repos.users;
+    const users = reposOf(await theServer()).users;
     const stored = async (u: string) => (await users.findByUsername(u))!.password_hash!;
     expect(await stored('alice')).toMatch(/^\$argon2id\$/);
     expect(await argon2.verify(await stored('alice'), 'correct horse battery')).toBe(true);
@@ -479,7 +479,7 @@ describeEachDialect('keyward CLI ($name)', (create) => {
   });
 
   it('every change made through the CLI is in the audit log, by "cli:…", and nothing else', async () => {
-    const rows = [...(await (await theServer()).services.repos.audit.list(10_000))].reverse();
+    const rows = [...(await reposOf(await theServer()).audit.list(10_000))].reverse();
     expect(rows.map((r) => ({ action: r.action, targetId: r.target_id }))).toEqual(changes);
     for (const row of rows) {
       expect(row.actor).toMatch(/^cli:/);

@@ -27,7 +27,7 @@ describeEachDialect('crash safety: kill -9 under load ($name)', (create, name) =
   beforeAll(async () => {
     db = await create();
     // A realistic data set, made in-process (faster than one CLI run per license).
-    const services = await openServices(loadConfig(db.env, { dotenv: false }));
+    const { services } = await openServices(loadConfig(db.env, { dotenv: false }));
     try {
       await services.users.create({ username: 'buyer', password: 'correct horse battery staple', role: 'customer' }, 'test');
       for (const [id, productName] of [[8, 'Script'], [16, 'Map pack'], [32, 'Ünïcode ✓ product']] as const) {

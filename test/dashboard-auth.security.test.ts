@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { expect, it } from 'vitest';
 import { makeUser, passwordOf, signedIn, signInByForm } from './helpers/dashboard.js';
+import { reposOf } from './helpers/server.js';
 import { eachDialect } from './helpers/suite.js';
 import { cookieAttributes, pageText, WebClient } from './helpers/web-client.js';
 
@@ -27,7 +28,7 @@ eachDialect('dashboard security: cookies, CSRF, headers, escaping', (server) => 
     expect(attrs.has('domain')).toBe(false);
     const token = c.cookies.get(SESSION)!;
     expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
-    const rows = await server().services.storage.db.selectFrom('sessions').selectAll().execute();
+    const rows = await server().internal.storage.db.selectFrom('sessions').selectAll().execute();
     expect(JSON.stringify(rows)).not.toContain(token);
     expect(rows.map((r) => r.token_hash)).toContain(createHash('sha256').update(token).digest('hex'));
   });
@@ -209,7 +210,7 @@ eachDialect(
       await makeUser(server(), 'thr-ip-victim');
       const ip = '203.0.113.66';
       // 18 earlier failures from this IP (as the throttle records them), then two real ones.
-      await server().services.repos.sessions.addFailures(Array.from({ length: 18 }, () => `ip:${ip}`), Date.now());
+      await reposOf(server()).sessions.addFailures(Array.from({ length: 18 }, () => `ip:${ip}`), Date.now());
       const c = from(ip);
       for (const login of ['spray-1', 'spray-2']) {
         await c.get('/login');

@@ -79,7 +79,7 @@ describeEachDialect('first run: the one-time setup URL ($name)', (create) => {
     try {
       const path = setupUrlIn(lines)!;
       const token = new URL(path, 'http://x').searchParams.get('token')!;
-      const stored = await server.services.storage.db.selectFrom('settings').selectAll().execute();
+      const stored = await server.internal.storage.db.selectFrom('settings').selectAll().execute();
       // Only a hash of the token is stored.
       expect(stored.filter((r) => r.name.startsWith('setup_token:'))).toHaveLength(1);
       expect(JSON.stringify(stored)).not.toContain(token);
@@ -88,7 +88,7 @@ describeEachDialect('first run: the one-time setup URL ($name)', (create) => {
       expect((await c.get(path)).status).toBe(404);
       await c.get('/login');
       expect((await c.post('/setup', { token, username: 'late-admin', password: 'admin-pass-123', password2: 'admin-pass-123' })).status).toBe(404);
-      const rows = await server.services.storage.db.selectFrom('settings').select('name').execute();
+      const rows = await server.internal.storage.db.selectFrom('settings').select('name').execute();
       expect(rows.filter((r) => r.name.startsWith('setup_token:'))).toHaveLength(0);
     } finally {
       await server.close();

@@ -26,7 +26,7 @@ eachDialect('dashboard two-factor sign-in (TOTP) for staff and admins', (server)
   it('enrols, stores the secret encrypted, then asks for a code at sign-in before anything opens', async () => {
     const staff = await signedIn(server(), 'tf-staff', 'staff');
     const secret = await enrol(staff);
-    const row = await server().services.storage.db.selectFrom('users').selectAll().where('username', '=', 'tf-staff').executeTakeFirstOrThrow();
+    const row = await server().internal.storage.db.selectFrom('users').selectAll().where('username', '=', 'tf-staff').executeTakeFirstOrThrow();
     expect(row.totp_enabled).toBe(1);
     expect(row.totp_secret).not.toContain(secret);
     expect(row.totp_secret).toMatch(/^v1:/);
@@ -75,12 +75,12 @@ eachDialect('dashboard two-factor sign-in (TOTP) for staff and admins', (server)
     const staff = await signedIn(server(), 'tf-off', 'staff');
     const secret = await enrol(staff);
     // Let the enrolment's step pass so the current code is fresh again.
-    await server().services.storage.db.updateTable('users').set({ totp_last_step: null }).where('username', '=', 'tf-off').execute();
+    await server().internal.storage.db.updateTable('users').set({ totp_last_step: null }).where('username', '=', 'tf-off').execute();
     const refused = await staff.post('/account/totp/disable', { code: '000000' === codeAt(secret) ? '111111' : '000000' });
     expect(pageText((await staff.follow(refused)).text)).toContain('two-factor sign-in stays on');
     const off = await staff.post('/account/totp/disable', { code: codeAt(secret) });
     expect(pageText((await staff.follow(off)).text)).toContain('Two-factor sign-in is off.');
-    expect((await server().services.storage.db.selectFrom('users').select('totp_secret').where('username', '=', 'tf-off').executeTakeFirstOrThrow()).totp_secret).toBeNull();
+    expect((await server().internal.storage.db.selectFrom('users').select('totp_secret').where('username', '=', 'tf-off').executeTakeFirstOrThrow()).totp_secret).toBeNull();
 
     await enrol(staff);
     const admin = await signedIn(server(), 'tf-admin', 'admin');

@@ -20,7 +20,7 @@ eachDialect('held attacks, on every route', (server) => {
 
   /** What a refused request must leave untouched (sessions' last-seen times move on every page). */
   const snapshot = async () => {
-    const db = server().services.storage.db;
+    const db = server().internal.storage.db;
     const rows = await Promise.all(
       (['users', 'products', 'licenses', 'license_products', 'api_tokens', 'webhook_endpoints'] as const).map((t) =>
         db.selectFrom(t).selectAll().execute(),

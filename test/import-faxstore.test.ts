@@ -96,7 +96,7 @@ describe.skipIf(!mysqlUrl)('keyward import faxstore --from mysql://', () => {
     });
 
     it('stores each license exactly: key (digest + ciphertext), product, flags, IP lock, counters, owner, note', async () => {
-      const db = server.services.storage.db;
+      const db = server.internal.storage.db;
       const rows = await db
         .selectFrom('licenses')
         .leftJoin('users', 'users.id', 'licenses.owner_id')
@@ -173,7 +173,7 @@ describe.skipIf(!mysqlUrl)('keyward import faxstore --from mysql://', () => {
     });
 
     it('a second run changes nothing: no duplicates, everything reported as already there', async () => {
-      const db = server.services.storage.db;
+      const db = server.internal.storage.db;
       const count = async (table: 'licenses' | 'users' | 'products' | 'license_products') =>
         Number((await db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
       const before = [await count('licenses'), await count('users'), await count('products'), await count('license_products')];
@@ -203,7 +203,7 @@ describe.skipIf(!mysqlUrl)('keyward import faxstore --from mysql://', () => {
       expect(dry.code).toBe(0);
       const server = await startTestServer(db);
       try {
-        const q = server.services.storage.db;
+        const q = server.internal.storage.db;
         for (const table of ['licenses', 'users', 'products', 'audit_logs'] as const) {
           const { n } = await q.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
           expect(Number(n), table).toBe(0);

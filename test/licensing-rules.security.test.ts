@@ -323,6 +323,19 @@ eachDialect('licensing rules: roles need admin rights, and the last admin stays'
     expect(res.location).toMatch(/^\/login/);
   });
 
+  it('disabling a user on the dashboard ends their sessions: enabling them again does not bring one back', async () => {
+    const victim = await signedIn(server(), 'web-session-holder', 'customer');
+    const user = (await server().services.users.findByUsername('web-session-holder'))!;
+    expect((await victim.get('/licenses')).status).toBe(200);
+    await bossClient.get(`/staff/users/${user.id}`);
+    expect((await bossClient.post(`/staff/users/${user.id}/disable`, { disabled: '1' })).status).toBe(303);
+    expect((await bossClient.post(`/staff/users/${user.id}/disable`, { disabled: '0' })).status).toBe(303);
+    expect((await server().services.users.get(user.id)).disabled).toBe(false);
+    const res = await victim.get('/licenses');
+    expect(res.status).toBe(303);
+    expect(res.location).toMatch(/^\/login/);
+  });
+
   it('disabling a user with the CLI ends their sessions too', async () => {
     const victim = await signedIn(server(), 'cli-session-holder', 'customer');
     expect((await victim.get('/licenses')).status).toBe(200);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { RetentionJob } from '../src/retention/retention-job.js';
-import { openServices, type Services } from '../src/services.js';
+import { openServices, type Internals, type Services } from '../src/services.js';
 import type { AuthLogInsert } from '../src/storage/schema.js';
 import { describeEachDialect, type TestDatabase } from './helpers/dialects.js';
 import { startTestServer } from './helpers/server.js';
@@ -63,18 +63,19 @@ describe('AUTH_LOG_RETENTION_DAYS (config)', () => {
 describeEachDialect('retention ($name)', (create, name) => {
   let db: TestDatabase;
   let services: Services;
+  let internal: Internals;
   let a: number;
   let b: number;
   let c: number;
   const rows: AuthLogInsert[] = [];
   const insert = async (more: AuthLogInsert[]) => {
-    for (let i = 0; i < more.length; i += 500) await services.storage.db.insertInto('auth_logs').values(more.slice(i, i + 500)).execute();
+    for (let i = 0; i < more.length; i += 500) await internal.storage.db.insertInto('auth_logs').values(more.slice(i, i + 500)).execute();
     rows.push(...more);
   };
   const count = async () =>
-    Number((await services.storage.db.selectFrom('auth_logs').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+    Number((await internal.storage.db.selectFrom('auth_logs').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
   const job = (options: Partial<ConstructorParameters<typeof RetentionJob>[1]> = {}) =>
-    new RetentionJob(services.repos.retention, { retentionDays: 10, batchSize: 97, pauseMs: 0, now: () => NOW, ...options });
+    new RetentionJob(internal.retention, { retentionDays: 10, batchSize: 97, pauseMs: 0, now: () => NOW, ...options });
   /** The charts the dashboard draws: one license, several, a product, everything. */
   const charts = async () => ({
     all: await services.checkStats.checksPerDay({ from: iso(TODAY - 44), to: iso(TODAY) }),
@@ -94,7 +95,7 @@ describeEachDialect('retention ($name)', (create, name) => {
 
   beforeAll(async () => {
     db = await create();
-    services = await openServices(loadConfig(db.env, { dotenv: false }));
+    ({ services, internal } = await openServices(loadConfig(db.env, { dotenv: false })));
     await services.products.create({ id: 8, name: 'Eight' }, 'test');
     await services.products.create({ id: 9, name: 'Nine' }, 'test');
     a = (await services.licenses.create({ productIds: [8] }, 'test')).id;
@@ -125,9 +126,9 @@ describeEachDialect('retention ($name)', (create, name) => {
     const result = await j.runOnce();
     expect(result).toEqual({ pruned: old, cutoff });
     expect(await count()).toBe(2500 - old);
-    expect(await services.repos.retention.countOlderThan(cutoff)).toBe(0);
+    expect(await internal.retention.countOlderThan(cutoff)).toBe(0);
     // Whole days are kept: nothing from the first kept day went.
-    const kept = await services.storage.db.selectFrom('auth_logs').select((eb) => eb.fn.min('time').as('t')).executeTakeFirstOrThrow();
+    const kept = await internal.storage.db.selectFrom('auth_logs').select((eb) => eb.fn.min('time').as('t')).executeTakeFirstOrThrow();
     expect(Number(kept.t)).toBeGreaterThanOrEqual(cutoff);
     expect(await charts()).toEqual(expectedCharts());
     // Nothing left to do.
@@ -148,7 +149,7 @@ describeEachDialect('retention ($name)', (create, name) => {
   it('a shorter retention later prunes more, and the charts still add up', async () => {
     const { pruned } = await job({ retentionDays: 2, batchSize: 500 }).runOnce();
     expect(pruned).toBeGreaterThan(0);
-    expect(await services.repos.retention.countOlderThan((TODAY - 2) * DAY)).toBe(0);
+    expect(await internal.retention.countOlderThan((TODAY - 2) * DAY)).toBe(0);
     expect(await charts()).toEqual(expectedCharts());
   });
 
@@ -167,7 +168,7 @@ describeEachDialect('retention ($name)', (create, name) => {
     const j = job({ retentionDays: 5, firstRunMs: 10, intervalMs: 50, batchSize: 20 });
     j.start();
     const deadline = Date.now() + 10_000;
-    while ((await services.repos.retention.countOlderThan((TODAY - 5) * DAY)) > 0) {
+    while ((await internal.retention.countOlderThan((TODAY - 5) * DAY)) > 0) {
       expect(Date.now()).toBeLessThan(deadline);
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -190,16 +191,16 @@ describeEachDialect('retention ($name)', (create, name) => {
     it('two instances pruning at once count every check exactly once', async () => {
       await insert(makeRows(3000, 40, [a, b, c, null], new Map([[a, 8], [b, 9], [c, 8], [null, 8]]), 4));
       const before = await charts();
-      const older = await services.repos.retention.countOlderThan((TODAY - 3) * DAY);
+      const older = await internal.retention.countOlderThan((TODAY - 3) * DAY);
       expect(older).toBeGreaterThan(1000);
       const other = await openServices(loadConfig(db.env, { dotenv: false }));
       try {
-        const jobs = [job({ retentionDays: 3, batchSize: 40 }), new RetentionJob(other.repos.retention, { retentionDays: 3, batchSize: 40, pauseMs: 0, now: () => NOW })];
+        const jobs = [job({ retentionDays: 3, batchSize: 40 }), new RetentionJob(other.internal.retention, { retentionDays: 3, batchSize: 40, pauseMs: 0, now: () => NOW })];
         const [x, y] = await Promise.all(jobs.map((j) => j.runOnce()));
         // Whichever instance's DELETE removed a row counts it; the other's skips it.
         expect(x!.pruned + y!.pruned).toBe(older);
       } finally {
-        await other.close();
+        await other.services.close();
       }
       expect(await charts()).toEqual(before);
       expect(await charts()).toEqual(expectedCharts());
@@ -215,7 +216,7 @@ describeEachDialect('retention in the server ($name)', (create) => {
       const today = Math.floor(Date.now() / DAY);
       expect(server.retention.cutoff()).toBe((today - 7) * DAY);
       const old = Date.now() - 20 * DAY;
-      await server.services.storage.db
+      await server.internal.storage.db
         .insertInto('auth_logs')
         .values([{ time: old, license_id: null, product_id: 1, ip: '203.0.113.1', status: 'NOT FOUND', info: null, user_agent: null }])
         .execute();

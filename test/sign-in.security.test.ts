@@ -3,7 +3,7 @@ import { afterAll, expect, it } from 'vitest';
 import { makeUser, signedIn, TEST_PASSWORD } from './helpers/dashboard.js';
 import { OAuthStandIn } from './helpers/oauth-stand-in.js';
 import { eachDialect, PUBLIC_URL } from './helpers/suite.js';
-import type { TestServer } from './helpers/server.js';
+import { reposOf, type TestServer } from './helpers/server.js';
 import { pageText, WebClient } from './helpers/web-client.js';
 
 // The stand-in must be listening before the servers start: they read its URLs from the environment.
@@ -27,7 +27,7 @@ function wrongCode(secret: string): string {
 async function withTotp(server: TestServer, username: string): Promise<string> {
   const user = (await server.services.users.findByUsername(username))!;
   const secret = new Secret({ size: 20 }).base32;
-  await server.services.repos.users.setTotp(user.id, server.services.cipher.encrypt(secret), true, Date.now());
+  await reposOf(server).users.setTotp(user.id, server.internal.cipher.encrypt(secret), true, Date.now());
   return secret;
 }
 
@@ -78,7 +78,7 @@ eachDialect(
         ),
       );
       for (const a of answers) expect([303, 429]).toContain(a.status);
-      const created = (await server().services.storage.db.selectFrom('users').select('username').where('username', 'like', 'burst-%').execute()).length;
+      const created = (await server().internal.storage.db.selectFrom('users').select('username').where('username', 'like', 'burst-%').execute()).length;
       expect(created).toBe(answers.filter((a) => a.status === 303).length);
       expect(created).toBe(SIGNUPS_PER_IP);
     });
@@ -149,7 +149,7 @@ eachDialect(
       await c.get('/account');
       const locked = await c.post('/account/totp/disable', { code: codeAt(secret) });
       expect(pageText((await c.follow(locked)).text)).toContain('Too many wrong codes');
-      const row = await server().services.storage.db.selectFrom('users').select(['totp_enabled', 'totp_secret']).where('username', '=', 'totp-off-guessed').executeTakeFirstOrThrow();
+      const row = await server().internal.storage.db.selectFrom('users').select(['totp_enabled', 'totp_secret']).where('username', '=', 'totp-off-guessed').executeTakeFirstOrThrow();
       expect(row.totp_enabled).toBe(1);
       expect(row.totp_secret).not.toBeNull();
       // The same count guards the sign-in's second step.

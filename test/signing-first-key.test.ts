@@ -1,6 +1,6 @@
 import { afterAll, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
-import { openServices, type Services } from '../src/services.js';
+import { openServices, type Internals, type Services } from '../src/services.js';
 import { describeEachDialect, type TestDatabase } from './helpers/dialects.js';
 import { until } from './helpers/wait.js';
 
@@ -10,9 +10,9 @@ import { until } from './helpers/wait.js';
  */
 describeEachDialect('the first signing key reaches every instance ($name)', (create) => {
   let db: TestDatabase | undefined;
-  const opened: Services[] = [];
+  const opened: { services: Services; internal: Internals }[] = [];
   afterAll(async () => {
-    for (const s of opened) await s.close();
+    for (const s of opened) await s.services.close();
     await db?.cleanup();
   });
 
@@ -25,19 +25,19 @@ describeEachDialect('the first signing key reaches every instance ($name)', (cre
     };
     const first = await open();
     const second = await open();
-    await first.storage.changes.watch();
-    await second.storage.changes.watch();
+    await first.internal.storage.changes.watch();
+    await second.internal.storage.changes.watch();
     let told = 0;
-    first.storage.changes.onChange('signing-keys', () => told++);
+    first.internal.storage.changes.onChange('signing-keys', () => told++);
 
     // Both start on the empty table at once; either may create a key, or both may.
-    await Promise.all([first.signingKeys.current(), second.signingKeys.current()]);
-    expect((await first.storage.db.selectFrom('signing_keys').select('id').execute()).length).toBeGreaterThanOrEqual(1);
+    await Promise.all([first.services.signingKeys.current(), second.services.signingKeys.current()]);
+    expect((await first.internal.storage.db.selectFrom('signing_keys').select('id').execute()).length).toBeGreaterThanOrEqual(1);
 
     await until(() => told, (n) => n > 0, 2000);
     expect(told).toBeGreaterThan(0);
     // What a server does on a change: re-read. Both now sign with the same key.
-    const [a2, b2] = [await first.signingKeys.current(), await second.signingKeys.current()];
+    const [a2, b2] = [await first.services.signingKeys.current(), await second.services.signingKeys.current()];
     expect(a2.id).toBe(b2.id);
   });
 });

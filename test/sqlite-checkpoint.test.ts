@@ -29,7 +29,7 @@ describe('SQLite WAL checkpoints in the background', () => {
   });
 
   it('moves what the server writes into the database file without the server checkpointing', async () => {
-    const sqlite = server.services.storage.sqlite!;
+    const sqlite = server.internal.storage.sqlite!;
     expect(autocheckpoint(sqlite)).toBe(0);
     const file = db.file!;
     const before = statSync(file).size;
@@ -45,7 +45,7 @@ describe('SQLite WAL checkpoints in the background', () => {
         info: `${info}${batch}-${i}`,
         user_agent: null,
       }));
-      await server.services.repos.authLogs.writeBatch(rows, new Map());
+      await server.internal.checkPath.authLogs.writeBatch(rows, new Map());
     }
     // Only a checkpoint grows the database file; the worker does one within a second or so.
     expect(await until(() => statSync(file).size > before + 4_000_000, Boolean)).toBe(true);

@@ -26,7 +26,7 @@ describeEachDialect('webhooks across restarts and server instances ($name)', (cr
   beforeAll(async () => {
     db = await create();
     receiver = await startReceiver();
-    const setup = await openServices(loadConfig(db.env, { dotenv: false }));
+    const { services: setup } = await openServices(loadConfig(db.env, { dotenv: false }));
     await setup.products.create({ id: 8, name: 'Script' }, 'test');
     await setup.close();
   });
@@ -54,7 +54,7 @@ describeEachDialect('webhooks across restarts and server instances ($name)', (cr
     servers.length = 0;
 
     // No server running: a CLI-like process changes the license; the event waits in the database.
-    const cli = await openServices(loadConfig(db.env, { dotenv: false }));
+    const { services: cli } = await openServices(loadConfig(db.env, { dotenv: false }));
     await cli.licenses.update(license.id, { note: 'changed while the server was down' }, 'cli:test');
     await cli.close();
     const pending = await (await openServicesFor(db)).use((s) => s.webhooks.deliveries(hook.id));
@@ -75,13 +75,13 @@ describeEachDialect('webhooks across restarts and server instances ($name)', (cr
   });
 
   it('a delivery claimed by an instance that died is sent once its claim runs out', async () => {
-    const setup = await openServices(loadConfig(db.env, { dotenv: false }));
+    const { services: setup, internal } = await openServices(loadConfig(db.env, { dotenv: false }));
     const hook = await setup.webhooks.create({ url: receiver.url, events: ['license.deleted'] }, 'test');
     const license = await setup.licenses.create({ productIds: [8] }, 'test');
     await setup.licenses.delete(license.id, 'test');
-    const [row] = await setup.storage.db.selectFrom('webhook_deliveries').selectAll().where('endpoint_id', '=', hook.id).execute();
+    const [row] = await internal.storage.db.selectFrom('webhook_deliveries').selectAll().where('endpoint_id', '=', hook.id).execute();
     const claimEnds = Date.now() + 600;
-    await setup.storage.db.updateTable('webhook_deliveries').set({ locked_until: claimEnds, attempts: 1 }).where('id', '=', row!.id).execute();
+    await internal.storage.db.updateTable('webhook_deliveries').set({ locked_until: claimEnds, attempts: 1 }).where('id', '=', row!.id).execute();
     await setup.close();
 
     const server = await start();
@@ -93,14 +93,14 @@ describeEachDialect('webhooks across restarts and server instances ($name)', (cr
   });
 
   it('keeps finished deliveries WEBHOOK_LOG_DAYS days (30), and pending ones until they finish', async () => {
-    const setup = await openServices(loadConfig(db.env, { dotenv: false }));
+    const { services: setup, internal } = await openServices(loadConfig(db.env, { dotenv: false }));
     receiver.respond = () => 500;
     const hook = await setup.webhooks.create({ url: receiver.url, events: ['license.created'] }, 'test');
     for (let i = 0; i < 3; i++) await setup.licenses.create({ productIds: [8] }, 'test');
-    const rows = await setup.storage.db.selectFrom('webhook_deliveries').select('id').where('endpoint_id', '=', hook.id).orderBy('id').execute();
+    const rows = await internal.storage.db.selectFrom('webhook_deliveries').select('id').where('endpoint_id', '=', hook.id).orderBy('id').execute();
     const old = Date.now() - 31 * 86_400_000;
     const set = (id: number, status: 'pending' | 'delivered' | 'failed', updatedAt: number) =>
-      setup.storage.db.updateTable('webhook_deliveries').set({ status, updated_at: updatedAt, next_attempt_at: Date.now() + 3600_000 }).where('id', '=', id).execute();
+      internal.storage.db.updateTable('webhook_deliveries').set({ status, updated_at: updatedAt, next_attempt_at: Date.now() + 3600_000 }).where('id', '=', id).execute();
     await set(rows[0]!.id, 'delivered', old);
     await set(rows[1]!.id, 'failed', old);
     await set(rows[2]!.id, 'pending', old);
@@ -137,7 +137,7 @@ describeEachDialect('webhooks across restarts and server instances ($name)', (cr
 
 /** A short-lived services instance (as a CLI run has) for reading the database between servers. */
 async function openServicesFor(db: TestDatabase) {
-  const services = await openServices(loadConfig(db.env, { dotenv: false }));
+  const { services } = await openServices(loadConfig(db.env, { dotenv: false }));
   return {
     async use<T>(work: (s: typeof services) => Promise<T>): Promise<T> {
       try {

@@ -105,7 +105,7 @@ eachDialect('webhooks: signed deliveries of license and check events', (server) 
     await api.call('POST', '/licenses', { body: { productIds: [8], note: 'always failing' } });
     const [first] = await receiver.waitFor((r) => r.length >= 1);
     const deliveryId = Number(first!.headers['x-keyward-delivery']);
-    await server().services.storage.db.updateTable('webhook_deliveries').set({ retry_until: Date.now() + 400 }).where('id', '=', deliveryId).execute();
+    await server().internal.storage.db.updateTable('webhook_deliveries').set({ retry_until: Date.now() + 400 }).where('id', '=', deliveryId).execute();
     let delivery: any;
     const deadline = Date.now() + 8000;
     do {

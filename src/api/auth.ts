@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { KeywardError } from '../errors.js';
-import type { ApiPrincipal, Scope, TokenService } from './token-service.js';
+import type { ApiPrincipal, Scope, TokenService } from '../licensing/token-service.js';
 
 declare module 'fastify' {
   interface FastifyRequest {

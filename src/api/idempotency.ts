@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { KeywardError } from '../errors.js';
-import { IdempotencyService } from './idempotency-service.js';
+import { IdempotencyService } from '../licensing/idempotency-service.js';
 
 const KEY_RE = /^[\x21-\x7e]{1,255}$/;
 

@@ -1,6 +1,6 @@
 import type { SwaggerOptions } from '@fastify/swagger';
 import type { Config } from '../config.js';
-import { SCOPES } from './token-service.js';
+import { SCOPES } from '../licensing/token-service.js';
 
 /** The OpenAPI 3.1 document is generated from the routes' schemas; this is only its frame. */
 export function openapiOptions(config: Config): SwaggerOptions {

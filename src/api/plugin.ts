@@ -14,7 +14,7 @@ import { openapiOptions } from './openapi.js';
 import { productRoutes } from './product-routes.js';
 import { COMPONENTS } from './schemas.js';
 import { loadApiSettings } from './settings.js';
-import { digestToken } from './token-service.js';
+import { digestToken } from '../licensing/token-service.js';
 import { userRoutes } from './user-routes.js';
 import { apiValidatorCompiler } from './validator.js';
 import { webhookRoutes } from './webhook-routes.js';

@@ -1,5 +1,5 @@
 import { Type, type TSchema } from 'typebox';
-import type { Scope } from './token-service.js';
+import type { Scope } from '../licensing/token-service.js';
 
 /** TypeBox schemas shared by the routes: they validate input and generate the OpenAPI document. */
 

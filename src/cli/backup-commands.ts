@@ -53,7 +53,7 @@ export function backupCommands(program: Command): void {
         if (!result.wasInUse) {
           // Bring an older backup's schema up to date now, as the next start would.
           const { openServices } = await import('../services.js');
-          await (await openServices(config)).close();
+          await (await openServices(config)).services.close();
         }
         return result;
       }, (r) =>

@@ -27,7 +27,7 @@ export async function runCommand<T>(
 ): Promise<void> {
   let services: Services | null = null;
   try {
-    services = await openServices(loadConfig());
+    services = (await openServices(loadConfig())).services;
     const result = await work(services);
     process.stdout.write(opts.json ? `${JSON.stringify(result, null, 2)}\n` : `${human(result)}\n`);
   } catch (err) {

@@ -21,7 +21,7 @@ export function serveCommands(program: Command): void {
             import('../cluster.js'),
           ]);
           // Migrate once here, so the workers never race each other over the schema.
-          await (await openServices(config)).close();
+          await (await openServices(config)).services.close();
           runPrimary(workers, createLogger(config));
           return;
         }

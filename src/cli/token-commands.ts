@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { SCOPES, type TokenJson } from '../api/token-service.js';
+import { SCOPES, type TokenJson } from '../licensing/token-service.js';
 import { int } from './parse.js';
 import { cliActor, runCommand, table } from './run.js';
 

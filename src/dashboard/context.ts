@@ -3,10 +3,10 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config.js';
 import type { Services } from '../services.js';
 import { DiscordClient } from './auth/discord-client.js';
-import { SessionService } from './auth/session-service.js';
-import { SetupTokens } from './auth/setup-token.js';
-import { SignInThrottle } from './auth/sign-in-throttle.js';
-import { TwoFactorService } from './auth/two-factor.js';
+import type { SessionService } from './auth/session-service.js';
+import type { SetupTokens } from './auth/setup-token.js';
+import type { SignInThrottle } from './auth/sign-in-throttle.js';
+import type { TwoFactorService } from './auth/two-factor.js';
 import { setFlash, type Flash } from './flash.js';
 import { Pages } from './pages.js';
 import { SessionCookie } from './session-cookie.js';
@@ -44,10 +44,10 @@ export function buildContext(config: Config, services: Services, clientIp: (req:
   return {
     config,
     services,
-    sessions: new SessionService(services.repos.sessions, services.repos.users),
-    throttle: new SignInThrottle(services.repos.sessions),
-    twoFactor: new TwoFactorService(services.repos.users, services.repos.audit, services.cipher),
-    setup: new SetupTokens(services.repos.settings, services.users),
+    sessions: services.sessions,
+    throttle: services.signInThrottle,
+    twoFactor: services.twoFactor,
+    setup: services.setupTokens,
     discord,
     pages: new Pages({ discord: discord !== null, signup: config.SIGNUP === 'open', secure, publicUrl: config.PUBLIC_URL }),
     cookie: new SessionCookie(secure),

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import cookie from '@fastify/cookie';
 import csrf from '@fastify/csrf-protection';
 import formbody from '@fastify/formbody';
@@ -68,8 +67,7 @@ export async function dashboard(app: FastifyInstance, opts: DashboardOptions): P
     strictTransportSecurity: ctx.secure ? { maxAge: 31_536_000 } : false,
     crossOriginEmbedderPolicy: false,
   });
-  // The CSRF HMAC key is shared through the database so every instance accepts every instance's tokens.
-  const hmacKey = await services.repos.settings.setIfAbsent('dashboard_csrf_key', randomBytes(32).toString('hex'));
+  const hmacKey = await services.sessions.csrfKey();
   await app.register(csrf, {
     cookieKey: ctx.secure ? '__Host-keyward_csrf' : 'keyward_csrf',
     cookieOpts: { path: '/', sameSite: 'lax', httpOnly: true, secure: ctx.secure },

@@ -1,9 +1,10 @@
+import type { TransactionRepos } from '../storage/transactions.js';
 import type { LicenseJson } from './json.js';
 
 export const LICENSE_EVENTS = ['license.created', 'license.updated', 'license.deleted', 'license.regenerated'] as const;
 export type LicenseEventType = (typeof LICENSE_EVENTS)[number];
 
-/** A committed change to a license, as its public JSON (never with the clear key). */
+/** A change to a license, as its public JSON (never with the clear key). */
 export interface LicenseEvent {
   type: LicenseEventType;
   time: number;
@@ -13,9 +14,9 @@ export interface LicenseEvent {
 }
 
 /**
- * Where LicenseService reports changes, wherever they are made (CLI, API, dashboard), e.g. the
- * webhook queue. Called after the change is committed; it must not throw for its own faults.
+ * Where LicenseService queues a change's events (e.g. webhook deliveries): through the change's own
+ * transaction, so they commit with the change or not at all (an outbox). A failure fails the change.
  */
-export interface LicenseEventSink {
-  publish(event: LicenseEvent): Promise<void>;
+export interface LicenseEventOutbox {
+  queue(t: TransactionRepos, events: readonly LicenseEvent[]): Promise<void>;
 }

@@ -9,7 +9,7 @@ import type { TransactionRepos, Transactions } from '../storage/transactions.js'
 import type { Updateable } from 'kysely';
 import { customerAllowListProblem, normalizeAllowList } from './ip-allow-list.js';
 import { auditJson, licenseJson, type LicenseJson } from './json.js';
-import type { LicenseEvent, LicenseEventSink } from './license-events.js';
+import type { LicenseEvent, LicenseEventOutbox } from './license-events.js';
 import { checkKeyFormat, digestKey, generateKey, type KeyCipher } from './key.js';
 import type { Role } from './user-service.js';
 import { isDbId, parseIsoTime, quote } from './values.js';
@@ -77,7 +77,10 @@ const CUSTOMER_FIELDS: readonly (keyof LicenseUpdate)[] = ['ips', 'active'];
 const NOTE_MAX = 1000;
 const DAY_MS = 86_400_000;
 
-/** Issuing and changing licenses: validation, key handling, audit trail and change announcements. */
+/**
+ * Issuing and changing licenses: validation, key handling, and each change in one transaction with
+ * its audit entry and its webhook deliveries (the outbox), announced after it commits.
+ */
 export class LicenseService {
   constructor(
     private readonly repos: {
@@ -88,8 +91,8 @@ export class LicenseService {
       transactions: Transactions;
     },
     private readonly cipher: KeyCipher,
-    /** Told about every committed change (license.created/updated/deleted/regenerated), e.g. for webhooks. */
-    private readonly events?: LicenseEventSink,
+    /** Queues every change's event (license.created/updated/deleted/regenerated) in its transaction, e.g. webhooks. */
+    private readonly outbox?: LicenseEventOutbox,
     private readonly options: LicenseServiceOptions = {},
   ) {}
 
@@ -120,13 +123,13 @@ export class LicenseService {
         const id = await t.licenses.insert(row, productIds);
         const created = licenseJson(await found(t, id));
         await t.audit.insert({ actor, action: 'license.created', targetType: 'license', targetId: id, after: created }, now);
+        await this.queue(t, { type: 'license.created', time: now, license: created });
         return created;
       });
     } catch (err) {
       if (isUniqueViolation(err)) throw new KeywardError('key_exists', 'a license with this key already exists');
       throw err;
     }
-    await this.publish({ type: 'license.created', time: now, license });
     return { ...license, key };
   }
 
@@ -182,9 +185,9 @@ export class LicenseService {
         await t.audit.insert({ actor, action: 'license.updated', targetType: 'license', targetId: id, before, after }, now);
         out.push({ before, after });
       }
+      await this.queue(t, ...out.map(({ before, after }): LicenseEvent => ({ type: 'license.updated', time: now, license: after, previous: before })));
       return out;
     });
-    for (const { before, after } of changed) await this.publish({ type: 'license.updated', time: Date.now(), license: after, previous: before });
     return changed.map((c) => c.after.id);
   }
 
@@ -243,7 +246,7 @@ export class LicenseService {
     if (input.owner !== undefined) patch.owner_id = await this.ownerId(input.owner);
     const productIds = input.productIds && (await this.checkProducts(input.productIds));
     if (!isDbId(id)) throw notFound(id);
-    const { before, after } = await this.repos.transactions.change('licenses', async (t) => {
+    return this.repos.transactions.change('licenses', async (t) => {
       // Locked first: the allowance below is counted and used in one step.
       if (!(await t.licenses.lock(id))) throw notFound(id);
       const record = await found(t, id);
@@ -253,10 +256,9 @@ export class LicenseService {
       await t.licenses.update(id, patch, productIds);
       const after = licenseJson(await found(t, id));
       await t.audit.insert({ actor, action: 'license.updated', targetType: 'license', targetId: id, before, after }, now);
-      return { before, after };
+      await this.queue(t, { type: 'license.updated', time: now, license: after, previous: before });
+      return after;
     });
-    await this.publish({ type: 'license.updated', time: Date.now(), license: after, previous: before });
-    return after;
   }
 
   /** How many of the day's allowed-IP changes this customer has left on this license. */
@@ -270,26 +272,27 @@ export class LicenseService {
     await this.record(id);
     const key = generateKey();
     const license = await this.repos.transactions.change('licenses', async (t) => {
-      await t.licenses.update(id, { key_digest: digestKey(key), key_cipher: this.cipher.encrypt(key), updated_at: Date.now() });
+      const now = Date.now();
+      await t.licenses.update(id, { key_digest: digestKey(key), key_cipher: this.cipher.encrypt(key), updated_at: now });
       const changed = licenseJson(await found(t, id));
-      await t.audit.insert({ actor, action: 'license.regenerated', targetType: 'license', targetId: id });
+      await t.audit.insert({ actor, action: 'license.regenerated', targetType: 'license', targetId: id }, now);
+      await this.queue(t, { type: 'license.regenerated', time: now, license: changed });
       return changed;
     });
-    await this.publish({ type: 'license.regenerated', time: Date.now(), license });
     return { ...license, key };
   }
 
   async delete(id: number, actor: string): Promise<void> {
     if (!isDbId(id)) throw notFound(id);
-    const before = await this.repos.transactions.change('licenses', async (t) => {
+    await this.repos.transactions.change('licenses', async (t) => {
       if (!(await t.licenses.lock(id))) throw notFound(id);
       const record = await found(t, id);
       await t.licenses.delete(id);
       const gone = licenseJson(record);
-      await t.audit.insert({ actor, action: 'license.deleted', targetType: 'license', targetId: id, before: gone });
-      return gone;
+      const now = Date.now();
+      await t.audit.insert({ actor, action: 'license.deleted', targetType: 'license', targetId: id, before: gone }, now);
+      await this.queue(t, { type: 'license.deleted', time: now, license: gone });
     });
-    await this.publish({ type: 'license.deleted', time: Date.now(), license: before });
   }
 
   /** Refuses a customer's allowed-IP change beyond the day's allowance (run with the license locked). */
@@ -305,9 +308,9 @@ export class LicenseService {
     return this.options.ipChangesPerDay ?? 5;
   }
 
-  /** The change is committed: a failing listener must not turn it into an error. */
-  private async publish(event: LicenseEvent): Promise<void> {
-    await this.events?.publish(event).catch(() => {});
+  /** In the change's transaction: a delivery that cannot be queued fails the change, so none is lost. */
+  private async queue(t: TransactionRepos, ...events: LicenseEvent[]): Promise<void> {
+    if (events.length) await this.outbox?.queue(t, events);
   }
 
   private async record(id: number): Promise<LicenseRecord> {

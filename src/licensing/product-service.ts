@@ -1,11 +1,8 @@
 import { KeywardError } from '../errors.js';
-import type { AuditRepository } from '../storage/audit-repository.js';
-import type { ChangeFeed } from '../storage/change-feed.js';
-import type { LicenseRepository } from '../storage/license-repository.js';
-import type { ProductRepository } from '../storage/product-repository.js';
-import { productJson } from './json.js';
 import { isUniqueViolation } from '../storage/database.js';
-
+import type { ProductRepository } from '../storage/product-repository.js';
+import type { TransactionRepos, Transactions } from '../storage/transactions.js';
+import { productJson } from './json.js';
 import { isDbId, MAX_DB_ID } from './values.js';
 
 export interface ProductCreate {
@@ -15,11 +12,9 @@ export interface ProductCreate {
   description?: string | null;
 }
 
+/** Products: each change commits in one transaction with its audit entry, then is announced on `products`. */
 export class ProductService {
-  constructor(
-    private readonly repos: { products: ProductRepository; licenses: LicenseRepository; audit: AuditRepository },
-    private readonly changes: ChangeFeed,
-  ) {}
+  constructor(private readonly repos: { products: ProductRepository; transactions: Transactions }) {}
 
   async list() {
     return (await this.repos.products.list()).map(productJson);
@@ -27,32 +22,37 @@ export class ProductService {
 
   async get(id: number) {
     const row = isDbId(id) ? await this.repos.products.get(id) : undefined;
-    if (!row) throw new KeywardError('product_not_found', `product ${id} does not exist`);
+    if (!row) throw notFound(id);
     return productJson(row);
   }
 
   async update(id: number, input: { name?: string; description?: string | null }, actor: string) {
-    const before = await this.get(id);
-    const patch: { name?: string; description?: string | null; updated_at: number } = { updated_at: Date.now() };
+    await this.get(id);
+    const now = Date.now();
+    const patch: { name?: string; description?: string | null; updated_at: number } = { updated_at: now };
     if (input.name !== undefined) patch.name = checkName(input.name);
     if (input.description !== undefined) patch.description = checkDescription(input.description);
-    await this.repos.products.update(id, patch);
-    const after = await this.get(id);
-    await this.repos.audit.insert({ actor, action: 'product.updated', targetType: 'product', targetId: id, before, after });
-    await this.changes.announce('products');
-    return after;
+    return this.repos.transactions.change('products', async (t) => {
+      const before = await locked(t, id);
+      await t.products.update(id, patch);
+      const after = productJson((await t.products.get(id))!);
+      await t.audit.insert({ actor, action: 'product.updated', targetType: 'product', targetId: id, before, after }, now);
+      return after;
+    });
   }
 
   /** Refused while any license grants the product: deleting it would silently break those keys. */
   async delete(id: number, actor: string): Promise<void> {
-    const before = await this.get(id);
-    const using = await this.repos.licenses.countUsingProduct(id);
-    if (using > 0) {
-      throw new KeywardError('product_in_use', `product ${id} is granted by ${using} license(s); change or delete them first`);
-    }
-    await this.repos.products.delete(id);
-    await this.repos.audit.insert({ actor, action: 'product.deleted', targetType: 'product', targetId: id, before });
-    await this.changes.announce('products');
+    await this.get(id);
+    await this.repos.transactions.change('products', async (t) => {
+      const before = await locked(t, id);
+      const using = await t.licenses.countUsingProduct(id);
+      if (using > 0) {
+        throw new KeywardError('product_in_use', `product ${id} is granted by ${using} license(s); change or delete them first`);
+      }
+      await t.products.delete(id);
+      await t.audit.insert({ actor, action: 'product.deleted', targetType: 'product', targetId: id, before });
+    });
   }
 
   async create(input: ProductCreate, actor: string) {
@@ -65,17 +65,26 @@ export class ProductService {
     if (await this.repos.products.get(id)) throw new KeywardError('product_exists', `product ${id} already exists`);
     const now = Date.now();
     const row = { id, name, description, created_at: now, updated_at: now };
+    const product = productJson(row);
     try {
-      await this.repos.products.insert(row);
+      await this.repos.transactions.change('products', async (t) => {
+        await t.products.insert(row);
+        await t.audit.insert({ actor, action: 'product.created', targetType: 'product', targetId: id, after: product }, now);
+      });
     } catch (err) {
       if (isUniqueViolation(err)) throw new KeywardError('product_exists', `product ${id} already exists`);
       throw err;
     }
-    const product = productJson(row);
-    await this.repos.audit.insert({ actor, action: 'product.created', targetType: 'product', targetId: id, after: product }, now);
-    await this.changes.announce('products');
     return product;
   }
+}
+
+const notFound = (id: number) => new KeywardError('product_not_found', `product ${id} does not exist`);
+
+/** The product, locked for the rest of the transaction (a write first, as SQLite wants). */
+async function locked(t: TransactionRepos, id: number) {
+  if (!(await t.products.lock(id))) throw notFound(id);
+  return productJson((await t.products.get(id))!);
 }
 
 function checkName(value: string | undefined): string {

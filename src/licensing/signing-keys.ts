@@ -1,7 +1,7 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
-import type { AuditRepository } from '../storage/audit-repository.js';
 import type { ChangeFeed } from '../storage/change-feed.js';
 import type { SigningKeyRepository } from '../storage/signing-key-repository.js';
+import type { Transactions } from '../storage/transactions.js';
 import type { SigningKeyRow } from '../storage/schema.js';
 import type { SigningKey } from './answer-signer.js';
 import { iso } from './json.js';
@@ -32,7 +32,7 @@ export interface PublicKeysJson {
  */
 export class SigningKeyService {
   constructor(
-    private readonly repos: { signingKeys: SigningKeyRepository; audit: AuditRepository },
+    private readonly repos: { signingKeys: SigningKeyRepository; transactions: Transactions },
     /** A cipher for the `signing-key-encryption-v1` purpose. */
     private readonly cipher: KeyCipher,
     private readonly changes: ChangeFeed,
@@ -42,7 +42,7 @@ export class SigningKeyService {
   async current(): Promise<SigningKey> {
     let rows = await this.repos.signingKeys.list();
     if (rows.length === 0) {
-      await this.create();
+      await this.repos.signingKeys.insert(this.newKey());
       rows = await this.repos.signingKeys.list();
       // Instances that started at the same moment may each have created a first key: telling
       // them makes every one re-read and sign with the same (newest) key.
@@ -59,25 +59,26 @@ export class SigningKeyService {
     return { keyId: current.id, pem: current.pem, raw: current.raw, keys };
   }
 
+  /** A new current key; the others are retired in the same transaction, with the audit entry. */
   async rotate(actor: string): Promise<PublicKeysJson> {
-    const id = await this.create();
-    await this.repos.signingKeys.retireAllBut(id, Date.now());
-    await this.repos.audit.insert({ actor, action: 'signing_key.rotated', targetType: 'signing_key', targetId: id });
-    await this.changes.announce('signing-keys');
+    const key = this.newKey();
+    await this.repos.transactions.change('signing-keys', async (t) => {
+      await t.signingKeys.insert(key);
+      await t.signingKeys.retireAllBut(key.id, key.created_at);
+      await t.audit.insert({ actor, action: 'signing_key.rotated', targetType: 'signing_key', targetId: key.id }, key.created_at);
+    });
     return this.publicKeys();
   }
 
-  private async create(): Promise<string> {
+  private newKey(): SigningKeyRow {
     const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-    const id = `kw${new Date().toISOString().slice(0, 10).replaceAll('-', '')}-${randomBytes(4).toString('hex')}`;
-    await this.repos.signingKeys.insert({
-      id,
+    return {
+      id: `kw${new Date().toISOString().slice(0, 10).replaceAll('-', '')}-${randomBytes(4).toString('hex')}`,
       public_pem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
       private_cipher: this.cipher.encrypt(privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()),
       created_at: Date.now(),
       retired_at: null,
-    });
-    return id;
+    };
   }
 }
 

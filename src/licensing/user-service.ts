@@ -1,7 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { KeywardError } from '../errors.js';
-import type { AuditRepository } from '../storage/audit-repository.js';
-import type { ChangeFeed } from '../storage/change-feed.js';
 import type { Updateable } from 'kysely';
 import type { UserRow, UsersTable } from '../storage/schema.js';
 import type { TransactionRepos, Transactions } from '../storage/transactions.js';
@@ -52,10 +50,7 @@ export interface UserCreate {
 }
 
 export class UserService {
-  constructor(
-    private readonly repos: { users: UserRepository; audit: AuditRepository; transactions: Transactions },
-    private readonly changes: ChangeFeed,
-  ) {}
+  constructor(private readonly repos: { users: UserRepository; transactions: Transactions }) {}
 
   async create(input: UserCreate, actor: string, caller: UserCaller = FULL): Promise<ReturnType<typeof userJson> & { password?: string }> {
     const username = input.username?.trim() ?? '';
@@ -68,26 +63,29 @@ export class UserService {
     const generated = input.password === undefined ? randomBytes(12).toString('base64url') : undefined;
     const password = checkPassword(input.password ?? generated!);
     if (await this.repos.users.findByUsername(username)) throw new KeywardError('username_taken', `username "${username}" is taken`);
+    const passwordHash = await hashPassword(password);
     const now = Date.now();
-    let row: UserRow;
+    let user: ReturnType<typeof userJson>;
     try {
-      row = await this.repos.users.insert({
-        username,
-        email,
-        password_hash: await hashPassword(password),
-        discord_id: null,
-        role,
-        disabled: 0,
-        created_at: now,
-        updated_at: now,
+      user = await this.repos.transactions.change('users', async (t) => {
+        const row = await t.users.insert({
+          username,
+          email,
+          password_hash: passwordHash,
+          discord_id: null,
+          role,
+          disabled: 0,
+          created_at: now,
+          updated_at: now,
+        });
+        const created = userJson(row);
+        await t.audit.insert({ actor, action: 'user.created', targetType: 'user', targetId: row.id, after: created }, now);
+        return created;
       });
     } catch (err) {
       if (isUniqueViolation(err)) throw new KeywardError('username_taken', `username "${username}" is taken`);
       throw err;
     }
-    const user = userJson(row);
-    await this.repos.audit.insert({ actor, action: 'user.created', targetType: 'user', targetId: row.id, after: user }, now);
-    await this.changes.announce('users');
     return generated ? { ...user, password: generated } : user;
   }
 
@@ -158,8 +156,12 @@ export class UserService {
     const row = await this.row(id);
     if (!mayChangeUser(caller, row)) throw adminOnly();
     checkPassword(password);
-    await this.repos.users.update(id, { password_hash: await hashPassword(password), updated_at: Date.now() });
-    await this.repos.audit.insert({ actor, action: 'user.password_changed', targetType: 'user', targetId: id });
+    const passwordHash = await hashPassword(password);
+    await this.repos.transactions.change('users', async (t) => {
+      const now = Date.now();
+      await t.users.update(id, { password_hash: passwordHash, updated_at: now });
+      await t.audit.insert({ actor, action: 'user.password_changed', targetType: 'user', targetId: id }, now);
+    });
   }
 
   /**

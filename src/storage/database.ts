@@ -127,7 +127,12 @@ export async function migrate(db: Kysely<Database>, dialect: Dialect): Promise<v
   // Migrations are independent of each other, so one that lands after a later-numbered one
   // (parallel branches) is still applied rather than refused.
   const migrator = new Migrator({ db, provider: migrations(dialect), migrationTableSchema: schema, allowUnorderedMigrations: true });
-  const { error, results } = await migrator.migrateToLatest();
+  let { error, results } = await migrator.migrateToLatest();
+  // Kysely's table lookup reads every schema's privileges; another schema dropped during that
+  // read fails it with 3F000 (invalid schema name). Nothing was applied then: look again.
+  for (let retry = 0; retry < 3 && !results?.length && (error as { code?: string } | undefined)?.code === '3F000'; retry++) {
+    ({ error, results } = await migrator.migrateToLatest());
+  }
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName;
     throw new Error(`database migration ${failed ?? ''} failed: ${(error as Error).message ?? String(error)}`);

@@ -3,7 +3,6 @@ import { digestKey, KEY_MAX_LENGTH } from '../licensing/key.js';
 import { compileAllowList } from '../licensing/ip-allow-list.js';
 import type { LicenseSource } from '../licensing/check-license.js';
 import type { LicenseSnapshot } from '../licensing/validate-license.js';
-import type { AuditRepository } from './audit-repository.js';
 import type { ChangeFeed } from './change-feed.js';
 import { parseIps, type LicenseRepository } from './license-repository.js';
 import type { ProductRepository } from './product-repository.js';
@@ -12,8 +11,15 @@ import type { LicenseRow } from './schema.js';
 const MISSING = Symbol('missing');
 type Entry = LicenseSnapshot | typeof MISSING;
 
+/**
+ * Binds a locked license's first IP and records it, as one change that is announced (the domain's
+ * FirstIpBind, plugged in by server.ts): true when this call bound it.
+ */
+export type BindFirstIp = (licenseId: number, ip: string, now: number) => Promise<boolean>;
+
 export interface LicenseCacheOptions {
   maxEntries: number;
+  bindFirstIp: BindFirstIp;
   onError?: (err: unknown) => void;
 }
 
@@ -35,8 +41,8 @@ export class LicenseCache implements LicenseSource {
   misses = 0;
 
   constructor(
-    private readonly repos: { licenses: LicenseRepository; products: ProductRepository; audit: AuditRepository },
-    private readonly changes: ChangeFeed,
+    private readonly repos: { licenses: LicenseRepository; products: ProductRepository },
+    changes: ChangeFeed,
     private readonly options: LicenseCacheOptions,
   ) {
     this.licenses = new LRUCache<string, Entry>({ max: options.maxEntries });
@@ -104,23 +110,11 @@ export class LicenseCache implements LicenseSource {
     // The cached snapshot binds at once, so the next check from another IP is already refused.
     license.ips = [ip];
     license.ranges = compileAllowList(license.ips);
-    const now = Date.now();
-    this.repos.licenses
-      .bindIp(license.id, JSON.stringify(license.ips), now)
-      .then(async (won) => {
-        if (won) {
-          await this.repos.audit.insert(
-            { actor: 'system:check', action: 'license.ip_bound', targetType: 'license', targetId: license.id, after: { ips: license.ips } },
-            now,
-          );
-        }
-        // Either way others must re-read: we bound it, or another instance did first.
-        await this.changes.announce('licenses');
-      })
-      .catch((err) => {
-        this.invalidate();
-        this.options.onError?.(err);
-      });
+    // After the answer, off its path; the bind's announcement (made either way) empties this cache.
+    this.options.bindFirstIp(license.id, ip, Date.now()).catch((err: unknown) => {
+      this.invalidate();
+      this.options.onError?.(err);
+    });
   }
 }
 

@@ -41,6 +41,19 @@ export class ProductRepository {
     return added.map((r) => r.id);
   }
 
+  /**
+   * Locks the product's row until the surrounding transaction ends (a no-op update, as
+   * LicenseRepository.lock). False when there is no such product.
+   */
+  async lock(id: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable('products')
+      .set((eb) => ({ id: eb.ref('id') }))
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
   async update(id: number, patch: { name?: string; description?: string | null; updated_at: number }): Promise<void> {
     await this.db.updateTable('products').set(patch).where('id', '=', id).execute();
   }

@@ -1,4 +1,4 @@
-import { sql, type Insertable, type Kysely, type Updateable } from 'kysely';
+import { sql, type Insertable, type Kysely, type Transaction, type Updateable } from 'kysely';
 import type { Dialect } from './migrations/helpers.js';
 import type { Database, WebhookDeliveriesTable, WebhookDeliveryRow, WebhookEndpointRow, WebhookEndpointsTable } from './schema.js';
 
@@ -39,8 +39,24 @@ export class WebhookRepository {
     return q.orderBy('id').execute();
   }
 
-  async updateEndpoint(id: number, patch: Updateable<WebhookEndpointsTable>): Promise<void> {
-    await this.db.updateTable('webhook_endpoints').set(patch).where('id', '=', id).execute();
+  /** False when there is no such endpoint. */
+  async updateEndpoint(id: number, patch: Updateable<WebhookEndpointsTable>): Promise<boolean> {
+    const result = await this.db.updateTable('webhook_endpoints').set(patch).where('id', '=', id).executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  /**
+   * Locks the endpoint's row until the surrounding transaction ends (a no-op update, as
+   * LicenseRepository.lock), so its change and the "before" in its audit entry are not raced.
+   * False when there is no such endpoint.
+   */
+  async lockEndpoint(id: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable('webhook_endpoints')
+      .set((eb) => ({ id: eb.ref('id') }))
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
   }
 
   /** Deletes an endpoint and, by cascade, its deliveries. */
@@ -52,11 +68,13 @@ export class WebhookRepository {
   async insertDeliveries(rows: readonly Insertable<WebhookDeliveriesTable>[]): Promise<WebhookDeliveryRow[]> {
     const inserted: WebhookDeliveryRow[] = [];
     if (rows.length === 0) return inserted;
-    await this.db.transaction().execute(async (trx) => {
+    // Bound to a change's transaction (the outbox), the rows commit with the change.
+    const insert = async (db: Kysely<Database>) => {
       for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
-        inserted.push(...(await trx.insertInto('webhook_deliveries').values(rows.slice(i, i + INSERT_CHUNK)).returningAll().execute()));
+        inserted.push(...(await db.insertInto('webhook_deliveries').values(rows.slice(i, i + INSERT_CHUNK)).returningAll().execute()));
       }
-    });
+    };
+    await (this.db.isTransaction ? insert(this.db) : this.db.transaction().execute((trx: Transaction<Database>) => insert(trx)));
     return inserted;
   }
 

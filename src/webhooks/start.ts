@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { runWhileOpen } from '../app-jobs.js';
-import type { Services } from '../services.js';
+import type { Internals, Services } from '../services.js';
 import { CheckEventForwarder } from './check-events.js';
 import { DeliveryWorker } from './delivery-worker.js';
 import type { WebhookSettings } from './settings.js';
@@ -12,15 +12,15 @@ const PURGE_EVERY_MS = 3600_000;
  * Runs webhook delivery inside the server: the worker starts when the app is ready and stops
  * (finishing the deliveries in flight) when it closes; check events are forwarded in batches.
  */
-export function startWebhooks(app: FastifyInstance, services: Services, settings: WebhookSettings, logger: Logger): void {
-  services.webhookQueue.reportError = (err) => logger.error({ err }, 'queuing a webhook event failed');
-  const worker = new DeliveryWorker(services.repos.webhooks, services.storage.changes, {
+export function startWebhooks(app: FastifyInstance, services: Services, internal: Internals, settings: WebhookSettings, logger: Logger): void {
+  const { repo, queue, checkEvents } = internal.webhookDelivery;
+  const worker = new DeliveryWorker(repo, internal.storage.changes, {
     ...settings,
     allowPrivate: services.config.WEBHOOK_ALLOW_PRIVATE,
     log: logger,
     secretOf: (endpoint) => services.webhooks.secretOf(endpoint),
   });
-  const forwarder = new CheckEventForwarder(services.checkEvents, services.webhookQueue, {
+  const forwarder = new CheckEventForwarder(checkEvents, queue, {
     checkFailedPerMinute: settings.checkFailedPerMinute,
     onError: (err) => logger.error({ err }, 'queuing check webhook events failed'),
   });
@@ -29,7 +29,7 @@ export function startWebhooks(app: FastifyInstance, services: Services, settings
   runWhileOpen(
     app,
     PURGE_EVERY_MS,
-    () => services.repos.webhooks.purgeFinished(Date.now() - settings.logDays * 86_400_000),
+    () => repo.purgeFinished(Date.now() - settings.logDays * 86_400_000),
     (err) => logger.error({ err }, 'purging the webhook delivery log failed'),
   );
   app.addHook('onClose', async () => {

@@ -1,11 +1,12 @@
-import type { LicenseEvent, LicenseEventSink } from '../licensing/license-events.js';
+import type { LicenseEvent, LicenseEventOutbox } from '../licensing/license-events.js';
 import type { ChangeFeed } from '../storage/change-feed.js';
 import type { WebhookDeliveryRow, WebhookEndpointRow } from '../storage/schema.js';
+import type { TransactionRepos } from '../storage/transactions.js';
 import type { WebhookRepository } from '../storage/webhook-repository.js';
 import { RETRY_WINDOW_MS } from './backoff.js';
 import { eventBody, type QueuedEvent } from './events.js';
 
-/** Endpoints are re-read at most this often when events are queued in bursts. */
+/** Endpoints are re-read at most this often when check events are queued in bursts. */
 const ENDPOINT_CACHE_MS = 1000;
 
 export interface EnqueueOptions {
@@ -18,83 +19,86 @@ export interface EnqueueOptions {
 /**
  * Turns events into delivery rows, one per subscribed endpoint, in the database: whichever
  * process makes a change (CLI, API, dashboard), the server's delivery worker sends it, and a
- * restart loses nothing. It is LicenseService's event sink. Queued deliveries are announced on the
- * `webhooks` topic, which wakes the delivery worker of this process and of every other.
+ * restart loses nothing. A change's events are its outbox: queued through the change's own
+ * transaction (`queue`, `queueIn`), so they commit with it or not at all, and the change then
+ * announces `webhooks`, which wakes the delivery workers. Check events, which are not part of
+ * any change, are queued on their own (`enqueue`).
  */
-export class WebhookQueue implements LicenseEventSink {
+export class WebhookQueue implements LicenseEventOutbox {
   private endpoints: { rows: WebhookEndpointRow[]; at: number } | null = null;
-
-  /** Told when queuing an event failed (the change it describes is committed regardless). */
-  reportError: (err: unknown) => void = (err) => {
-    process.stderr.write(`keyward: warning: queuing a webhook event failed: ${(err as Error)?.message ?? String(err)}\n`);
-  };
 
   constructor(
     private readonly repo: WebhookRepository,
     private readonly changes: ChangeFeed,
   ) {}
 
-  async publish(event: LicenseEvent): Promise<void> {
-    const data: Record<string, unknown> = { license: event.license };
-    if (event.previous) data.previous = event.previous;
-    try {
-      await this.enqueue([{ type: event.type, time: event.time, data }]);
-    } catch (err) {
-      this.reportError(err);
-    }
-  }
-
-  /** Queues each event for every active endpoint subscribed to it; returns the deliveries made. */
-  async enqueue(events: readonly QueuedEvent[], options: EnqueueOptions = {}): Promise<number[]> {
-    if (events.length === 0) return [];
-    const endpoints = await this.activeEndpoints(options.endpointId !== undefined);
-    const now = Date.now();
-    const rows = [];
-    for (const event of events) {
-      let body: { id: string; text: string } | null = null;
-      for (const endpoint of endpoints) {
-        if (options.endpointId !== undefined ? endpoint.id !== options.endpointId : !subscribes(endpoint, event.type)) continue;
-        if (options.accept && !options.accept(endpoint, event)) continue;
-        // Built only when someone gets it: failed checks can be many and wanted by no one.
-        body ??= eventBody(event);
-        rows.push(pendingDelivery(endpoint.id, body.id, event.type, body.text, now));
-      }
-    }
-    const inserted = await this.repo.insertDeliveries(rows);
-    if (inserted.length) await this.wakeWorkers();
-    return inserted.map((r) => r.id);
-  }
-
-  /** Queues the same event (same id and body) to the same endpoint again, with a fresh 24 h of retries. */
-  async requeue(delivery: WebhookDeliveryRow): Promise<number> {
-    const now = Date.now();
-    const [row] = await this.repo.insertDeliveries([
-      pendingDelivery(delivery.endpoint_id, delivery.event_id, delivery.event, delivery.payload, now),
-    ]);
-    await this.wakeWorkers();
-    return row!.id;
+  /** LicenseService's outbox: the events' deliveries, in the change's transaction. */
+  async queue(t: TransactionRepos, events: readonly LicenseEvent[]): Promise<void> {
+    await this.queueIn(
+      t,
+      events.map((event) => ({ type: event.type, time: event.time, data: event.previous ? { license: event.license, previous: event.previous } : { license: event.license } })),
+    );
   }
 
   /**
-   * The deliveries are queued whatever happens here: this process's worker is told first, and a
-   * worker elsewhere that does not hear of them finds them on its next poll (WEBHOOK_POLL_MS).
+   * Queues each event for every active endpoint subscribed to it, in the transaction `t`, with the
+   * endpoints as that transaction sees them; returns the deliveries made.
    */
-  private async wakeWorkers(): Promise<void> {
-    await this.changes.announce('webhooks').catch(() => {});
+  async queueIn(t: TransactionRepos, events: readonly QueuedEvent[], options: EnqueueOptions = {}): Promise<number[]> {
+    if (events.length === 0) return [];
+    const rows = deliveryRows(events, await t.webhooks.listEndpoints(true), options, Date.now());
+    const inserted = await t.webhooks.insertDeliveries(rows);
+    if (inserted.length) t.alsoAnnounce('webhooks');
+    return inserted.map((r) => r.id);
   }
+
+  /** Queues the same event (same id and body) to the same endpoint again, in `t`, with a fresh 24 h of retries. */
+  async requeueIn(t: TransactionRepos, delivery: WebhookDeliveryRow): Promise<number> {
+    const [row] = await t.webhooks.insertDeliveries([
+      pendingDelivery(delivery.endpoint_id, delivery.event_id, delivery.event, delivery.payload, Date.now()),
+    ]);
+    t.alsoAnnounce('webhooks');
+    return row!.id;
+  }
+
+  /** Queues events that belong to no change (check events), on their own; returns the deliveries made. */
+  async enqueue(events: readonly QueuedEvent[], options: EnqueueOptions = {}): Promise<number[]> {
+    if (events.length === 0) return [];
+    const inserted = await this.repo.insertDeliveries(deliveryRows(events, await this.activeEndpoints(), options, Date.now()));
+    // This process's worker is told at once; a worker elsewhere that misses it finds them on its next poll (WEBHOOK_POLL_MS).
+    if (inserted.length) await this.changes.announce('webhooks').catch(() => {});
+    return inserted.map((r) => r.id);
+  }
+
 
   /** Endpoints changed in this process: do not wait for the cache to expire. */
   forgetEndpoints(): void {
     this.endpoints = null;
   }
 
-  private async activeEndpoints(fresh: boolean): Promise<WebhookEndpointRow[]> {
+  private async activeEndpoints(): Promise<WebhookEndpointRow[]> {
     const now = Date.now();
-    if (fresh || !this.endpoints || now - this.endpoints.at > ENDPOINT_CACHE_MS) {
+    if (!this.endpoints || now - this.endpoints.at > ENDPOINT_CACHE_MS) {
       this.endpoints = { rows: await this.repo.listEndpoints(true), at: now };
     }
     return this.endpoints.rows;
   }
+}
+
+/** One pending delivery per event and endpoint that wants it. */
+function deliveryRows(events: readonly QueuedEvent[], endpoints: readonly WebhookEndpointRow[], options: EnqueueOptions, now: number) {
+  const rows = [];
+  for (const event of events) {
+    let body: { id: string; text: string } | null = null;
+    for (const endpoint of endpoints) {
+      if (options.endpointId !== undefined ? endpoint.id !== options.endpointId : !subscribes(endpoint, event.type)) continue;
+      if (options.accept && !options.accept(endpoint, event)) continue;
+      // Built only when someone gets it: failed checks can be many and wanted by no one.
+      body ??= eventBody(event);
+      rows.push(pendingDelivery(endpoint.id, body.id, event.type, body.text, now));
+    }
+  }
+  return rows;
 }
 
 export function endpointEvents(row: WebhookEndpointRow): string[] {

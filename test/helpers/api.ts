@@ -1,4 +1,4 @@
-import { SCOPES } from '../../src/api/token-service.js';
+import { SCOPES } from '../../src/licensing/token-service.js';
 import { request, type RawResponse } from './http.js';
 import type { TestServer } from './server.js';
 

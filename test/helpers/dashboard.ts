@@ -1,5 +1,4 @@
-import { SessionService } from '../../src/dashboard/auth/session-service.js';
-import type { TestServer } from './server.js';
+import { reposOf, type TestServer } from './server.js';
 import { WebClient } from './web-client.js';
 
 /** Every test user's password. Its argon2id hash is computed once per test process (hashing is slow). */
@@ -13,7 +12,7 @@ const testHash = () =>
 /** Creates a user straight in the database with the shared test password (fast; no audit entry). */
 export async function makeUser(server: TestServer, username: string, role: 'customer' | 'staff' | 'admin' = 'customer') {
   const now = Date.now();
-  const row = await server.services.repos.users.insert({
+  const row = await reposOf(server).users.insert({
     username,
     email: `${username}@example.com`,
     password_hash: await testHash(),
@@ -30,7 +29,7 @@ export async function makeUser(server: TestServer, username: string, role: 'cust
 export async function signedIn(server: TestServer, username: string, role?: 'customer' | 'staff' | 'admin'): Promise<WebClient> {
   const user = role ? await makeUser(server, username, role) : await server.services.users.findByUsername(username);
   if (!user) throw new Error(`no user ${username}`);
-  const { token } = await new SessionService(server.services.repos.sessions, server.services.repos.users).start(user.id, 'full', {
+  const { token } = await server.services.sessions.start(user.id, 'full', {
     ip: '127.0.0.1',
     userAgent: 'keyward-test-client',
   });

@@ -1,6 +1,11 @@
 import pino from 'pino';
 import { loadConfig } from '../../src/config.js';
 import { startServer, type RunningServer } from '../../src/server.js';
+import { AuditRepository } from '../../src/storage/audit-repository.js';
+import { LicenseRepository } from '../../src/storage/license-repository.js';
+import { SessionRepository } from '../../src/storage/session-repository.js';
+import { UserRepository } from '../../src/storage/user-repository.js';
+import { WebhookRepository } from '../../src/storage/webhook-repository.js';
 import type { TestDatabase } from './dialects.js';
 
 export interface TestServer extends RunningServer {
@@ -36,9 +41,24 @@ export async function startTestServer(db: TestDatabase, env: Record<string, stri
   };
 }
 
+/**
+ * Repositories over a running server's database, for tests that set up or read rows directly
+ * (the server's routes reach data only through its services).
+ */
+export function reposOf(server: Pick<RunningServer, 'internal'>) {
+  const { db, dialect } = server.internal.storage;
+  return {
+    licenses: new LicenseRepository(db),
+    users: new UserRepository(db),
+    sessions: new SessionRepository(db, dialect),
+    webhooks: new WebhookRepository(db, dialect),
+    audit: new AuditRepository(db),
+  };
+}
+
 /** A license's clear key as stored (decrypted straight from its row: no reveal, no audit entry). */
 export async function storedKey(server: TestServer, id: number): Promise<string> {
-  const row = await server.services.repos.licenses.get(id);
+  const row = await reposOf(server).licenses.get(id);
   if (!row) throw new Error(`no license ${id}`);
-  return server.services.cipher.decrypt(row.key_cipher);
+  return server.internal.cipher.decrypt(row.key_cipher);
 }

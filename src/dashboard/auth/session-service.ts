@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { SessionRepository } from '../../storage/session-repository.js';
+import type { SettingsRepository } from '../../storage/settings-repository.js';
 import type { UserRepository } from '../../storage/user-repository.js';
 import type { SessionRow, UserRow } from '../../storage/schema.js';
 
@@ -40,7 +41,13 @@ export class SessionService {
   constructor(
     private readonly repo: SessionRepository,
     private readonly users: UserRepository,
+    private readonly settings: SettingsRepository,
   ) {}
+
+  /** The CSRF HMAC key, shared through the database so every instance accepts every instance's tokens. */
+  csrfKey(): Promise<string> {
+    return this.settings.setIfAbsent('dashboard_csrf_key', randomBytes(32).toString('hex'));
+  }
 
   /** The user as a session describes it (two-factor state included), or null. */
   async describe(userId: number): Promise<CurrentUser | null> {

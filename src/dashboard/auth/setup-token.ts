@@ -55,8 +55,8 @@ export class SetupTokens {
 }
 
 /** The URL to print at start-up while no admin exists, or null once one does. */
-export async function firstRunSetupUrl(deps: { settings: SettingsRepository; users: UserService; publicUrl: string }): Promise<string | null> {
+export async function firstRunSetupUrl(deps: { setup: SetupTokens; users: UserService; publicUrl: string }): Promise<string | null> {
   if ((await deps.users.adminCount()) > 0) return null;
-  const token = await new SetupTokens(deps.settings, deps.users).issue();
+  const token = await deps.setup.issue();
   return `${deps.publicUrl}/setup?token=${token}`;
 }

@@ -1,6 +1,6 @@
 import { Secret, TOTP } from 'otpauth';
 import type { KeyCipher } from '../../licensing/key.js';
-import type { AuditRepository } from '../../storage/audit-repository.js';
+import type { Transactions } from '../../storage/transactions.js';
 import type { UserRepository } from '../../storage/user-repository.js';
 
 const PERIOD = 30;
@@ -14,12 +14,13 @@ export interface Enrolment {
 
 /**
  * Optional TOTP (RFC 6238, 6 digits, 30 s) second factor. The secret is stored encrypted with the
- * server secret; each accepted time step is recorded so a code cannot be replayed.
+ * server secret; each accepted time step is recorded so a code cannot be replayed. Turning it on or
+ * off commits in one transaction with its audit entry.
  */
 export class TwoFactorService {
   constructor(
     private readonly users: UserRepository,
-    private readonly audit: AuditRepository,
+    private readonly transactions: Transactions,
     private readonly cipher: KeyCipher,
     private readonly issuer = 'Keyward',
   ) {}
@@ -45,8 +46,11 @@ export class TwoFactorService {
     if (!row?.totp_secret || row.totp_enabled === 1) return false;
     const step = this.match(row.totp_secret, row.username, code);
     if (step === null) return false;
-    await this.users.enableTotp(userId, step, Date.now());
-    await this.audit.insert({ actor, action: 'user.totp_enabled', targetType: 'user', targetId: userId });
+    await this.transactions.change('users', async (t) => {
+      const now = Date.now();
+      await t.users.enableTotp(userId, step, now);
+      await t.audit.insert({ actor, action: 'user.totp_enabled', targetType: 'user', targetId: userId }, now);
+    });
     return true;
   }
 
@@ -60,8 +64,11 @@ export class TwoFactorService {
   }
 
   async disable(userId: number, actor: string): Promise<void> {
-    await this.users.setTotp(userId, null, false, Date.now());
-    await this.audit.insert({ actor, action: 'user.totp_disabled', targetType: 'user', targetId: userId });
+    await this.transactions.change('users', async (t) => {
+      const now = Date.now();
+      await t.users.setTotp(userId, null, false, now);
+      await t.audit.insert({ actor, action: 'user.totp_disabled', targetType: 'user', targetId: userId }, now);
+    });
   }
 
   /** The time step the code belongs to (now ± one step), or null. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ChecksPerDayQuery, DayChecks } from '../../retention/check-stats.js';
+import type { ChecksPerDayQuery, DayChecks } from '../../licensing/check-stats.js';
 import { DailyChecksCache } from './overview-routes.js';
 
 const DAY = 86_400_000;

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { CheckStats } from '../../retention/check-stats.js';
+import type { CheckStats } from '../../licensing/check-stats.js';
 import type { ChartDay } from '../chart.js';
 import type { DashboardContext } from '../context.js';
 

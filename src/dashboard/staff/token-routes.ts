@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { KeywardError } from '../../errors.js';
-import { SCOPES } from '../../api/token-service.js';
+import { SCOPES } from '../../licensing/token-service.js';
 import type { DashboardContext } from '../context.js';
 import { all, formOf, positiveInt, text, trimmed } from '../forms.js';
 import { me } from '../guards.js';

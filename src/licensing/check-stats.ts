@@ -1,5 +1,5 @@
 import { KeywardError } from '../errors.js';
-import { isDbId, parseIsoTime } from '../licensing/values.js';
+import { isDbId, parseIsoTime } from './values.js';
 import { DAY_MS, type RetentionRepository } from '../storage/retention-repository.js';
 
 /** One UTC day of checks: `day` is YYYY-MM-DD; `byStatus` counts each check status seen. */

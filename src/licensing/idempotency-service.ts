@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { KeywardError } from '../errors.js';
-import type { KeyCipher } from '../licensing/key.js';
+import type { KeyCipher } from './key.js';
 import type { IdempotencyRepository } from '../storage/idempotency-repository.js';
 
 export interface Answer {

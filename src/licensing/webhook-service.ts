@@ -1,15 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { KeywardError } from '../errors.js';
-import type { KeyCipher } from '../licensing/key.js';
-import { isDbId } from '../licensing/values.js';
-import type { AuditRepository } from '../storage/audit-repository.js';
+import type { KeyCipher } from './key.js';
+import { isDbId } from './values.js';
 import type { WebhookDeliveryRow, WebhookEndpointRow, WebhookEndpointsTable } from '../storage/schema.js';
+import type { TransactionRepos, Transactions } from '../storage/transactions.js';
 import type { WebhookRepository } from '../storage/webhook-repository.js';
 import type { Updateable } from 'kysely';
-import { DEFAULT_EVENTS, TEST_EVENT, WEBHOOK_EVENTS, type WebhookEventType } from './events.js';
-import { deliveryJson, webhookJson, type DeliveryJson, type WebhookJson } from './json.js';
-import type { WebhookQueue } from './webhook-queue.js';
-import { checkTargetUrl } from './webhook-target.js';
+import { DEFAULT_EVENTS, TEST_EVENT, WEBHOOK_EVENTS, type WebhookEventType } from '../webhooks/events.js';
+import { deliveryJson, webhookJson, type DeliveryJson, type WebhookJson } from '../webhooks/json.js';
+import type { WebhookQueue } from '../webhooks/webhook-queue.js';
+import { checkTargetUrl } from '../webhooks/webhook-target.js';
 
 export interface WebhookCreate {
   url: string;
@@ -28,10 +28,13 @@ export interface WebhookUpdate {
   active?: boolean;
 }
 
-/** Managing webhook endpoints and reading their delivery log; every change is audited. */
+/**
+ * Managing webhook endpoints and reading their delivery log. Every change commits in one
+ * transaction with its audit entry (and the deliveries it queues), then is announced on `webhooks`.
+ */
 export class WebhookService {
   constructor(
-    private readonly repos: { webhooks: WebhookRepository; audit: AuditRepository },
+    private readonly repos: { webhooks: WebhookRepository; transactions: Transactions },
     private readonly queue: WebhookQueue,
     private readonly cipher: KeyCipher,
     /** WEBHOOK_ALLOW_PRIVATE: targets may be private, loopback or link-local addresses. */
@@ -45,18 +48,20 @@ export class WebhookService {
     const description = checkDescription(input.description);
     const secret = input.secret === undefined ? `whsec_${randomBytes(24).toString('base64url')}` : checkSecret(input.secret);
     const now = Date.now();
-    const row = await this.repos.webhooks.insertEndpoint({
-      url,
-      description,
-      secret_cipher: this.cipher.encrypt(secret),
-      events: JSON.stringify(events),
-      active: input.active === false ? 0 : 1,
-      created_at: now,
-      updated_at: now,
+    const json = await this.change(async (t) => {
+      const row = await t.webhooks.insertEndpoint({
+        url,
+        description,
+        secret_cipher: this.cipher.encrypt(secret),
+        events: JSON.stringify(events),
+        active: input.active === false ? 0 : 1,
+        created_at: now,
+        updated_at: now,
+      });
+      const created = webhookJson(row);
+      await t.audit.insert({ actor, action: 'webhook.created', targetType: 'webhook', targetId: row.id, after: created }, now);
+      return created;
     });
-    const json = webhookJson(row);
-    await this.repos.audit.insert({ actor, action: 'webhook.created', targetType: 'webhook', targetId: row.id, after: json }, now);
-    this.queue.forgetEndpoints();
     return { ...json, secret };
   }
 
@@ -69,34 +74,43 @@ export class WebhookService {
   }
 
   async update(id: number, input: WebhookUpdate, actor: string): Promise<WebhookJson> {
-    const before = webhookJson(await this.row(id));
-    const patch: Updateable<WebhookEndpointsTable> = { updated_at: Date.now() };
+    await this.row(id);
+    const now = Date.now();
+    const patch: Updateable<WebhookEndpointsTable> = { updated_at: now };
     if (input.url !== undefined) patch.url = checkTargetUrl(input.url, this.options.allowPrivate);
     if (input.events !== undefined) patch.events = JSON.stringify(checkEvents(input.events));
     if (input.description !== undefined) patch.description = checkDescription(input.description);
     if (input.active !== undefined) patch.active = input.active ? 1 : 0;
-    await this.repos.webhooks.updateEndpoint(id, patch);
-    const after = await this.get(id);
-    await this.repos.audit.insert({ actor, action: 'webhook.updated', targetType: 'webhook', targetId: id, before, after });
-    this.queue.forgetEndpoints();
-    return after;
+    return this.change(async (t) => {
+      const before = webhookJson(await lockedRow(t.webhooks, id));
+      await t.webhooks.updateEndpoint(id, patch);
+      const after = webhookJson((await t.webhooks.getEndpoint(id))!);
+      await t.audit.insert({ actor, action: 'webhook.updated', targetType: 'webhook', targetId: id, before, after }, now);
+      return after;
+    });
   }
 
   /** Deletes the endpoint and its delivery log; queued deliveries are not sent. */
   async delete(id: number, actor: string): Promise<void> {
-    const before = await this.get(id);
-    if (!(await this.repos.webhooks.deleteEndpoint(id))) throw notFound(id);
-    await this.repos.audit.insert({ actor, action: 'webhook.deleted', targetType: 'webhook', targetId: id, before });
-    this.queue.forgetEndpoints();
+    if (!isDbId(id)) throw notFound(id);
+    await this.change(async (t) => {
+      const before = webhookJson(await lockedRow(t.webhooks, id));
+      await t.webhooks.deleteEndpoint(id);
+      await t.audit.insert({ actor, action: 'webhook.deleted', targetType: 'webhook', targetId: id, before });
+    });
   }
 
   /** Replaces the signing secret; the new one is in the answer, the only time it is shown. */
   async rotateSecret(id: number, actor: string): Promise<WebhookJson & { secret: string }> {
-    await this.row(id);
+    if (!isDbId(id)) throw notFound(id);
     const secret = `whsec_${randomBytes(24).toString('base64url')}`;
-    await this.repos.webhooks.updateEndpoint(id, { secret_cipher: this.cipher.encrypt(secret), updated_at: Date.now() });
-    await this.repos.audit.insert({ actor, action: 'webhook.secret_rotated', targetType: 'webhook', targetId: id });
-    return { ...(await this.get(id)), secret };
+    const json = await this.change(async (t) => {
+      const now = Date.now();
+      if (!(await t.webhooks.updateEndpoint(id, { secret_cipher: this.cipher.encrypt(secret), updated_at: now }))) throw notFound(id);
+      await t.audit.insert({ actor, action: 'webhook.secret_rotated', targetType: 'webhook', targetId: id }, now);
+      return webhookJson((await t.webhooks.getEndpoint(id))!);
+    });
+    return { ...json, secret };
   }
 
   /** The endpoint's delivery log, newest first. */
@@ -113,23 +127,39 @@ export class WebhookService {
   /** Sends a delivery's event again, as a new delivery with a fresh 24 h of retries. */
   async resend(endpointId: number, deliveryId: number, actor: string): Promise<DeliveryJson> {
     const original = await this.deliveryRow(endpointId, deliveryId);
-    const id = await this.queue.requeue(original);
-    await this.repos.audit.insert({ actor, action: 'webhook.delivery_resent', targetType: 'webhook', targetId: endpointId, after: { deliveryId: id, resentFrom: deliveryId } });
+    const id = await this.repos.transactions.change([], async (t) => {
+      const queued = await this.queue.requeueIn(t, original);
+      await t.audit.insert({ actor, action: 'webhook.delivery_resent', targetType: 'webhook', targetId: endpointId, after: { deliveryId: queued, resentFrom: deliveryId } });
+      return queued;
+    });
     return this.delivery(endpointId, id);
   }
 
   /** Queues a `webhook.test` event to this endpoint only, whatever it subscribes to. */
   async test(endpointId: number, actor: string): Promise<DeliveryJson> {
-    await this.row(endpointId);
-    const [id] = await this.queue.enqueue([{ type: TEST_EVENT, time: Date.now(), data: { webhookId: endpointId } }], { endpointId });
-    if (id === undefined) throw new KeywardError('conflict', `webhook ${endpointId} is inactive; activate it first`);
-    await this.repos.audit.insert({ actor, action: 'webhook.tested', targetType: 'webhook', targetId: endpointId, after: { deliveryId: id } });
+    if (!isDbId(endpointId)) throw notFound(endpointId);
+    const id = await this.repos.transactions.change([], async (t) => {
+      await lockedRow(t.webhooks, endpointId);
+      const [queued] = await this.queue.queueIn(t, [{ type: TEST_EVENT, time: Date.now(), data: { webhookId: endpointId } }], { endpointId });
+      if (queued === undefined) throw new KeywardError('conflict', `webhook ${endpointId} is inactive; activate it first`);
+      await t.audit.insert({ actor, action: 'webhook.tested', targetType: 'webhook', targetId: endpointId, after: { deliveryId: queued } });
+      return queued;
+    });
     return this.delivery(endpointId, id);
   }
 
   /** The clear signing secret, for the delivery worker. */
   secretOf(row: WebhookEndpointRow): string {
     return this.cipher.decrypt(row.secret_cipher);
+  }
+
+  /** An endpoint change: announced on `webhooks`, and this process's endpoint cache forgets at once. */
+  private async change<T>(work: (t: TransactionRepos) => Promise<T>): Promise<T> {
+    try {
+      return await this.repos.transactions.change('webhooks', work);
+    } finally {
+      this.queue.forgetEndpoints();
+    }
   }
 
   private async row(id: number): Promise<WebhookEndpointRow> {
@@ -149,6 +179,12 @@ export class WebhookService {
 }
 
 const notFound = (id: number) => new KeywardError('webhook_not_found', `webhook ${id} does not exist`);
+
+/** The endpoint, locked for the rest of the transaction (a write first, as SQLite wants). */
+async function lockedRow(webhooks: WebhookRepository, id: number): Promise<WebhookEndpointRow> {
+  if (!(await webhooks.lockEndpoint(id))) throw notFound(id);
+  return (await webhooks.getEndpoint(id))!;
+}
 
 function checkEvents(events: readonly string[]): WebhookEventType[] {
   const unique = [...new Set(events.map((e) => e.trim()).filter(Boolean))];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { KeyCipher } from '../licensing/key.js';
+import { KeyCipher } from './key.js';
 import type { IdempotencyRepository } from '../storage/idempotency-repository.js';
 import type { IdempotencyKeyRow } from '../storage/schema.js';
 import { IdempotencyService } from './idempotency-service.js';

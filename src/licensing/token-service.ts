@@ -1,12 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { KeywardError } from '../errors.js';
-import { iso } from '../licensing/json.js';
-import { isDbId } from '../licensing/values.js';
+import { iso } from './json.js';
+import { isDbId } from './values.js';
 import type { ApiTokenRepository } from '../storage/api-token-repository.js';
-import type { AuditRepository } from '../storage/audit-repository.js';
 import type { ChangeFeed } from '../storage/change-feed.js';
 import { isUniqueViolation } from '../storage/database.js';
 import type { ApiTokenRow } from '../storage/schema.js';
+import type { Transactions } from '../storage/transactions.js';
 
 export const SCOPE_RESOURCES = ['products', 'licenses', 'users', 'logs', 'webhooks'] as const;
 export type ScopeResource = (typeof SCOPE_RESOURCES)[number];
@@ -59,8 +59,8 @@ export class TokenService {
   private touchTimer: NodeJS.Timeout | null = null;
 
   constructor(
-    private readonly repos: { tokens: ApiTokenRepository; audit: AuditRepository },
-    private readonly changes: ChangeFeed,
+    private readonly repos: { tokens: ApiTokenRepository; transactions: Transactions },
+    changes: ChangeFeed,
   ) {
     // A token revoked anywhere (CLI, dashboard, another instance) stops working at once.
     changes.onChange('tokens', () => this.cache.clear());
@@ -71,24 +71,27 @@ export class TokenService {
     const scopes = parseScopes(input.scopes);
     const token = `kw_${randomBytes(32).toString('base64url')}`;
     const now = Date.now();
-    let row: ApiTokenRow;
+    let json: TokenJson;
     try {
-      row = await this.repos.tokens.insert({
-        name,
-        token_digest: digestToken(token),
-        prefix: token.slice(0, 9),
-        scopes: JSON.stringify(scopes),
-        created_by: actor,
-        created_at: now,
-        last_used_at: null,
-        revoked_at: null,
+      json = await this.repos.transactions.change('tokens', async (t) => {
+        const row = await t.tokens.insert({
+          name,
+          token_digest: digestToken(token),
+          prefix: token.slice(0, 9),
+          scopes: JSON.stringify(scopes),
+          created_by: actor,
+          created_at: now,
+          last_used_at: null,
+          revoked_at: null,
+        });
+        const created = tokenJson(row);
+        await t.audit.insert({ actor, action: 'token.created', targetType: 'token', targetId: row.id, after: created }, now);
+        return created;
       });
     } catch (err) {
       if (isUniqueViolation(err)) throw new KeywardError('token_name_taken', `a token named "${name}" already exists`);
       throw err;
     }
-    const json = tokenJson(row);
-    await this.repos.audit.insert({ actor, action: 'token.created', targetType: 'token', targetId: row.id, after: json }, now);
     return { ...json, token };
   }
 
@@ -106,12 +109,14 @@ export class TokenService {
   async revoke(id: number, actor: string): Promise<TokenJson> {
     const before = await this.get(id);
     if (before.revokedAt) throw new KeywardError('conflict', `token ${id} is already revoked`);
-    const now = Date.now();
-    if (!(await this.repos.tokens.revoke(id, now))) throw new KeywardError('conflict', `token ${id} is already revoked`);
-    const after = await this.get(id);
-    await this.repos.audit.insert({ actor, action: 'token.revoked', targetType: 'token', targetId: id, before, after }, now);
-    await this.changes.announce('tokens');
-    return after;
+    // Announced on `tokens`: a token revoked anywhere stops working at once in every process.
+    return this.repos.transactions.change('tokens', async (t) => {
+      const now = Date.now();
+      if (!(await t.tokens.revoke(id, now))) throw new KeywardError('conflict', `token ${id} is already revoked`);
+      const after = tokenJson((await t.tokens.get(id))!);
+      await t.audit.insert({ actor, action: 'token.revoked', targetType: 'token', targetId: id, before, after }, now);
+      return after;
+    });
   }
 
   /** The live token this bearer value names, or null. Records its use off the request's path. */
