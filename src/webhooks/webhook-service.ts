@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { KeywardError } from '../errors.js';
 import type { KeyCipher } from '../licensing/key.js';
+import { checkInput } from '../licensing/schemas/check-input.js';
+import { WebhookDescription, WebhookSecret, type WebhookCreate, type WebhookUpdate } from '../licensing/schemas/webhook.js';
 import { isDbId } from '../licensing/values.js';
 import type { AuditRepository } from '../storage/audit-repository.js';
 import type { WebhookDeliveryRow, WebhookEndpointRow, WebhookEndpointsTable } from '../storage/schema.js';
@@ -10,23 +12,6 @@ import { DEFAULT_EVENTS, TEST_EVENT, WEBHOOK_EVENTS, type WebhookEventType } fro
 import { deliveryJson, webhookJson, type DeliveryJson, type WebhookJson } from './json.js';
 import type { WebhookQueue } from './webhook-queue.js';
 import { checkTargetUrl } from './webhook-target.js';
-
-export interface WebhookCreate {
-  url: string;
-  /** Defaults to every event except the opt-in `check.failed`. */
-  events?: readonly string[];
-  description?: string | null;
-  /** A signing secret of your own (16-200 characters); one is generated when absent. */
-  secret?: string;
-  active?: boolean;
-}
-
-export interface WebhookUpdate {
-  url?: string;
-  events?: readonly string[];
-  description?: string | null;
-  active?: boolean;
-}
 
 /** Managing webhook endpoints and reading their delivery log; every change is audited. */
 export class WebhookService {
@@ -161,15 +146,6 @@ function checkEvents(events: readonly string[]): WebhookEventType[] {
   return WEBHOOK_EVENTS.filter((e) => unique.includes(e));
 }
 
-function checkDescription(value: string | null | undefined): string | null {
-  const text = value?.trim() || null;
-  if (text && text.length > 200) throw new KeywardError('invalid_input', 'a webhook description is at most 200 characters');
-  return text;
-}
+const checkDescription = (value: string | null | undefined): string | null => checkInput(WebhookDescription, value?.trim() || null, 'description');
 
-function checkSecret(value: string): string {
-  if (value.length < 16 || value.length > 200 || !/^[\x21-\x7e]+$/.test(value)) {
-    throw new KeywardError('invalid_input', 'a webhook secret is 16-200 printable characters without spaces');
-  }
-  return value;
-}
+const checkSecret = (value: string): string => checkInput(WebhookSecret, value, 'secret');
