@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { KeywardError } from '../errors.js';
 import type { KeyCipher } from '../licensing/key.js';
+import { pageSize } from '../licensing/paging.js';
 import { checkInput } from '../licensing/schemas/check-input.js';
 import { WebhookDescription, WebhookSecret, type WebhookCreate, type WebhookUpdate } from '../licensing/schemas/webhook.js';
 import { isDbId } from '../licensing/values.js';
@@ -87,7 +88,7 @@ export class WebhookService {
   /** The endpoint's delivery log, newest first. */
   async deliveries(endpointId: number, filter: { status?: WebhookDeliveryRow['status']; beforeId?: number; limit?: number } = {}): Promise<DeliveryJson[]> {
     await this.row(endpointId);
-    const limit = Math.min(Math.max(filter.limit ?? 50, 1), 10_000);
+    const limit = pageSize(filter.limit, 50);
     return (await this.repos.webhooks.listDeliveries({ endpointId, status: filter.status, beforeId: filter.beforeId, limit })).map(deliveryJson);
   }
 

@@ -12,8 +12,10 @@ export const LIMITS = {
     note: 1000,
     /** Products one license grants (a bundle). */
     productIds: 100,
-    /** Allow-list entries a license holds; customers get fewer (CUSTOMER_ALLOW_LIST). */
+    /** Allow-list entries a license holds when staff set them. */
     ips: 1000,
+    /** What a customer may set on their own license: a few entries, none wider than a hosting subnet. */
+    customerAllowList: { maxEntries: 5, minPrefix: { ipv4: 24, ipv6: 48 } },
     /** One IP or CIDR block as written, and the IP search text. */
     ipEntry: 64,
     /** Imported keys; generated ones are 45 characters. */
@@ -31,6 +33,8 @@ export const LIMITS = {
   },
   token: { name: 64 },
   webhook: { url: { min: 8, max: 2000 }, description: 200, secret: { min: 16, max: 200 } },
+  /** What the check API keeps of a caller's input: longer info and User-Agents are cut, longer nonces ignored. */
+  check: { info: 1000, userAgent: 1000, nonce: 128, productIds: 100 },
   log: {
     /** Actor and action filters of the audit log. */
     text: 100,
