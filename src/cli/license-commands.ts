@@ -3,7 +3,7 @@ import type { LicenseJson } from '../licensing/json.js';
 import { licenseState } from '../licensing/license-state.js';
 import { PAGE_SIZE } from '../licensing/paging.js';
 import { LIMITS } from '../licensing/schemas/limits.js';
-import { bool, collectIds, int, list, pageLimit } from './parse.js';
+import { bool, collectIds, dbId, int, list, pageLimit } from './parse.js';
 import { cliActor, runCommand, table } from './run.js';
 
 const show = (l: LicenseJson & { key?: string }): string =>
@@ -52,7 +52,7 @@ export function licenseCommands(program: Command): void {
   license
     .command('list')
     .description('list licenses (never their keys)')
-    .option('--product <id>', 'only licenses granting this product', int)
+    .option('--product <id>', 'only licenses granting this product', dbId)
     .option('--owner <username>', 'only licenses of this user')
     .option('--limit <n>', `at most this many (1-${PAGE_SIZE.max})`, pageLimit, PAGE_SIZE.default)
     .option('--json', 'print JSON')

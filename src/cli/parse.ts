@@ -24,10 +24,10 @@ function checked<T extends TSchema>(schema: T, value: unknown, expected: string)
 }
 
 /** A product id (or any row id) the database can hold. */
-export const id = (value: string): number => checked(Id, int(value), `expected an id from ${LIMITS.id.min} to ${LIMITS.id.max}`);
+export const dbId = (value: string): number => checked(Id, int(value), `expected an id from ${LIMITS.id.min} to ${LIMITS.id.max}`);
 
 export function collectIds(value: string, previous: number[] = []): number[] {
-  return previous.concat(value.split(',').map((v) => id(v)));
+  return previous.concat(value.split(',').map((v) => dbId(v)));
 }
 
 /** How many rows a listing prints. */

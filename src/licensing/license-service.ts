@@ -13,28 +13,24 @@ import type { LicenseEvent, LicenseEventSink } from './license-events.js';
 import { checkKeyFormat, digestKey, generateKey, type KeyCipher } from './key.js';
 import type { Role } from './user-service.js';
 import type { LicenseState } from './license-state.js';
+export type { LicenseSearch } from './schemas/license.js';
 import { decodeCursor, pageOf, pageSize, type Page } from './paging.js';
 import { checkInput } from './schemas/check-input.js';
-import { LicenseCreateInput, LicenseStatus, LicenseUpdateInput, type LicenseCreate, type LicenseJson, type LicenseUpdate } from './schemas/license.js';
+import {
+  LicenseCreateInput,
+  LicenseSearchInput,
+  LicenseUpdateInput,
+  type LicenseCreate,
+  type LicenseJson,
+  type LicenseSearch,
+  type LicenseUpdate,
+} from './schemas/license.js';
 import { isDbId, parseIsoTime, quote } from './values.js';
 
 /** What creating a license takes (see LicenseCreateInput); `ips` may also be comma-separated text. */
 export type LicenseCreateArgs = Omit<LicenseCreate, 'ips' | 'productIds'> & { productIds: readonly number[]; ips?: string | readonly string[] };
 /** What changing a license takes (see LicenseUpdateInput); `ips` may also be comma-separated text. */
 export type LicenseUpdateArgs = Omit<LicenseUpdate, 'ips' | 'productIds'> & { productIds?: readonly number[]; ips?: string | readonly string[] };
-
-export interface LicenseSearch {
-  productId?: number;
-  /** Owner by username (an unknown one matches nothing) or by id. */
-  owner?: string;
-  ownerId?: number;
-  /** An exact clear key. */
-  key?: string;
-  ip?: string;
-  status?: LicenseState;
-  limit?: number;
-  cursor?: string;
-}
 
 /**
  * Who changes a license. Staff and admins (dashboard staff pages, and the trusted tools: API
@@ -120,9 +116,9 @@ export class LicenseService {
    * Finds licenses, oldest first, a page at a time: pass the returned `nextCursor` as `cursor`
    * for the next page (null when there is none).
    */
-  async search(filter: LicenseSearch): Promise<Page<LicenseJson>> {
+  async search(search: LicenseSearch): Promise<Page<LicenseJson>> {
+    const filter = checkInput(LicenseSearchInput, search);
     const limit = pageSize(filter.limit);
-    const status = filter.status === undefined ? undefined : checkInput(LicenseStatus, filter.status, 'status');
     let ownerId = filter.ownerId;
     // An unknown owner matches nothing, answered as for an owner without licenses (the same
     // query runs), so a search never tells a caller which usernames exist.
@@ -132,7 +128,7 @@ export class LicenseService {
       ownerId,
       keyDigest: filter.key ? digestKey(filter.key.trim()) : undefined,
       ip: filter.ip,
-      status,
+      status: filter.status,
       afterId: decodeCursor('licenses', filter.cursor),
       limit: limit + 1,
     });
@@ -207,12 +203,12 @@ export class LicenseService {
    * the daily allowance) and `active`.
    */
   async update(id: number, args: LicenseUpdateArgs, actor: string, caller: LicenseCaller = STAFF): Promise<LicenseJson> {
-    const input = checkInput(LicenseUpdateInput, { ...args, ips: listOf(args.ips) });
     const customer = caller.role === 'customer';
     if (customer) {
-      const other = (Object.keys(input) as (keyof LicenseUpdate)[]).filter((k) => input[k] !== undefined && !CUSTOMER_FIELDS.includes(k));
+      const other = (Object.keys(args) as (keyof LicenseUpdate)[]).filter((k) => args[k] !== undefined && !CUSTOMER_FIELDS.includes(k));
       if (other.length) throw new KeywardError('forbidden', `only staff may change ${other.join(', ')}`);
     }
+    const input = checkInput(LicenseUpdateInput, { ...args, ips: listOf(args.ips) });
     const now = Date.now();
     const patch: Updateable<LicensesTable> = { updated_at: now };
     if (input.active !== undefined) patch.active = input.active ? 1 : 0;

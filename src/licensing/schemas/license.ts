@@ -1,6 +1,7 @@
 import { Type, type Static } from 'typebox';
 import { LICENSE_STATES } from '../license-state.js';
 import { Id, Literals, Nullable, Time, TimeText } from './common.js';
+import { PageQuery, PAGE_SIZE } from '../paging.js';
 import { LIMITS } from './limits.js';
 
 /** A license: what staff issue and change, and the JSON every surface shows. */
@@ -52,6 +53,20 @@ export const LicenseFilters = {
   status: Type.Optional(LicenseStatus),
   ip: Type.Optional(Type.String({ minLength: 1, maxLength: L.ipEntry, description: 'Part of an allowed IP/CIDR or of the last caller IP' })),
 };
+
+/** What a license search takes, on every surface: the filters, an exact key or owner id, and a page. */
+export const LicenseSearchInput = Type.Object(
+  {
+    ...LicenseFilters,
+    ownerId: Type.Optional(Id),
+    /** An exact clear key; only its digest is looked up, so any text is safe here. */
+    key: Type.Optional(Type.String()),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: PAGE_SIZE.max })),
+    cursor: PageQuery.cursor,
+  },
+  { additionalProperties: false },
+);
+export type LicenseSearch = Static<typeof LicenseSearchInput>;
 
 const licenseFields = {
   id: Id,
