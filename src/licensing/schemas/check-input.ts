@@ -35,7 +35,7 @@ export function checkInput<T extends TSchema>(schema: T, value: unknown, name = 
 }
 
 /** The fields that failed, one problem each, from the errors of a schema check. */
-export function inputProblems(schema: TSchema, errors: readonly SchemaError[], name = ''): InputProblem[] {
+function inputProblems(schema: TSchema, errors: readonly SchemaError[], name = ''): InputProblem[] {
   const out: InputProblem[] = [];
   const seen = new Set<string>();
   const add = (pointer: string, message: string) => {
