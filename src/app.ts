@@ -8,11 +8,9 @@ import { createCheckHandler, JSON_TYPE, type CheckHandlerDeps } from './check/ch
 import { publicKeyRoute } from './check/public-key-route.js';
 import { Metrics } from './metrics/metrics.js';
 import { metricsRoute } from './metrics/metrics-route.js';
-import { loadApiSettings } from './api/settings.js';
 import { checkAssets } from './dashboard/paths.js';
 import { startIdempotencyPurge } from './api/idempotency-purge.js';
 import { startWebhooks } from './webhooks/start.js';
-import { loadWebhookSettings } from './webhooks/settings.js';
 
 export interface AppDeps extends CheckHandlerDeps {
   config: Config;
@@ -43,9 +41,7 @@ const CORE_PATHS = new Set(['/healthz', '/api/public-key', '/metrics']);
  */
 export async function buildApp(deps: AppDeps): Promise<App> {
   const { config, services, logger } = deps;
-  // What the features check when they load is checked now, so a broken install fails at start.
-  loadApiSettings();
-  const webhookSettings = loadWebhookSettings();
+  // What the features need when they load is checked now, so a broken install fails at start.
   checkAssets();
 
   const checks = createCheckHandler(deps);
@@ -109,7 +105,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await core.register(publicKeyRoute, { signingKeys: services.signingKeys });
   if (deps.metrics instanceof Metrics) await core.register(metricsRoute, { metrics: deps.metrics, token: config.METRICS_TOKEN });
   // Background work runs in every server, whether or not anyone opens the API or the dashboard.
-  startWebhooks(core, services, deps.internal, webhookSettings, logger);
+  startWebhooks(core, services, deps.internal, logger);
   startIdempotencyPurge(core, services, logger);
   core.addHook('preClose', async () => {
     closing = true;

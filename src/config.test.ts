@@ -29,6 +29,14 @@ describe('loadConfig: defaults', () => {
     expect(config.KEYWARD_SECRET).toBeUndefined();
     expect(config.DATA_DIR).toBe('./data');
     expect(config.WEBHOOK_ALLOW_PRIVATE).toBe(false);
+    expect(config).toMatchObject({
+      API_RATE_LIMIT: 600,
+      WEBHOOK_RETRY_BASE_MS: 10_000,
+      WEBHOOK_POLL_MS: 1000,
+      WEBHOOK_TIMEOUT_MS: 10_000,
+      WEBHOOK_CHECK_FAILED_PER_MINUTE: 60,
+      WEBHOOK_LOG_DAYS: 30,
+    });
   });
 
   it('treats empty variables as unset', () => {
@@ -90,6 +98,11 @@ describe('loadConfig: values', () => {
     expect(config).toMatchObject({ TRUST_PROXY: 'loopback', REDIS_URL: 'rediss://cache:6380', KEYWARD_SECRET: secret, DATA_DIR: '/srv/kw' });
   });
 
+  it('reads the API and webhook settings', () => {
+    const config = load({ API_RATE_LIMIT: '5', WEBHOOK_RETRY_BASE_MS: '100', WEBHOOK_POLL_MS: '50', WEBHOOK_CHECK_FAILED_PER_MINUTE: '0', WEBHOOK_LOG_DAYS: '1' });
+    expect(config).toMatchObject({ API_RATE_LIMIT: 5, WEBHOOK_RETRY_BASE_MS: 100, WEBHOOK_POLL_MS: 50, WEBHOOK_CHECK_FAILED_PER_MINUTE: 0, WEBHOOK_LOG_DAYS: 1 });
+  });
+
   it('reads WEBHOOK_ALLOW_PRIVATE as true or false', () => {
     expect(load({ WEBHOOK_ALLOW_PRIVATE: 'true' }).WEBHOOK_ALLOW_PRIVATE).toBe(true);
     expect(load({ WEBHOOK_ALLOW_PRIVATE: 'false' }).WEBHOOK_ALLOW_PRIVATE).toBe(false);
@@ -133,6 +146,20 @@ describe('loadConfig: bad values', () => {
     }
     expect(err.message).not.toContain('HOST');
     expect(err.message).not.toContain('127.0.0.1');
+  });
+
+  it.each([
+    ['PORT', 'abc', 'PORT must be a whole number from 0 to 65535 (got "abc")'],
+    ['API_RATE_LIMIT', '0', 'API_RATE_LIMIT must be a whole number from 1 to 1000000 (got "0")'],
+    ['WEBHOOK_POLL_MS', '5', 'WEBHOOK_POLL_MS must be a whole number from 10 to 60000 (got "5")'],
+    ['WEBHOOK_LOG_DAYS', '1.5', 'WEBHOOK_LOG_DAYS must be a whole number from 1 to 3650 (got "1.5")'],
+    ['WEBHOOK_ALLOW_PRIVATE', 'yes', 'WEBHOOK_ALLOW_PRIVATE must be true or false (got "yes")'],
+    ['METRICS', 'maybe', 'METRICS must be on or off (got "maybe")'],
+    ['LOG_LEVEL', 'verbose', 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent (got "verbose")'],
+    ['PUBLIC_URL', 'license.example.com', 'PUBLIC_URL must be an absolute URL such as https://license.example.com (got "license.example.com")'],
+    ['KEYWARD_SECRET', 'short', 'KEYWARD_SECRET must be at least 32 characters'],
+  ])('says what is wrong with %s=%j and what is allowed', (name, value, message) => {
+    expect(configError({ [name]: value }).message).toBe(`invalid configuration: ${message}`);
   });
 
   it('does not echo a rejected secret', () => {

@@ -1,73 +1,73 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import dotenv from 'dotenv';
-import { z } from 'zod';
+import { Type, type Static, type TLiteral, type TUnion } from 'typebox';
+import { Compile } from 'typebox/compile';
+import { Format } from 'typebox/format';
 
-const int = (min: number, max: number, fallback: number) =>
-  z
-    .string()
-    .regex(/^\d+$/, { message: `must be a whole number from ${min} to ${max}` })
-    .transform(Number)
-    .pipe(z.number().min(min, { message: `must be at least ${min}` }).max(max, { message: `must be at most ${max}` }))
-    .default(String(fallback));
+// Whatever `new URL()` reads: an absolute URL with a scheme.
+Format.Set('absolute-url', (value) => URL.canParse(value));
 
-/** Every environment variable Keyward reads, with its default and its check. */
-const schema = z.object({
+const int = (minimum: number, maximum: number, fallback: number) => Type.Integer({ minimum, maximum, default: fallback });
+type LiteralsOf<T extends readonly string[]> = { -readonly [K in keyof T]: TLiteral<T[K]> };
+const oneOf = <const T extends readonly string[]>(values: T, fallback: T[number]) =>
+  Type.Union(values.map((v) => Type.Literal(v)) as unknown as LiteralsOf<T>, { default: fallback }) as unknown as TUnion<LiteralsOf<T>>;
+const url = (fallback: string, rule = 'must be an absolute URL') => Type.String({ format: 'absolute-url', default: fallback, rule });
+
+/** Every environment variable Keyward reads, with its default (`default`) and its check; the rest are optional. */
+const schema = Type.Object({
   PORT: int(0, 65535, 3001),
-  HOST: z.string().min(1, { message: 'must not be empty' }).default('0.0.0.0'),
-  DATABASE_URL: z
-    .string()
-    .default('sqlite:./data/keyward.db')
-    .refine((v) => /^(sqlite:|postgres:\/\/|postgresql:\/\/)/.test(v), {
-      message: 'must start with sqlite: (e.g. sqlite:./data/keyward.db) or postgres://',
-    }),
-  PUBLIC_URL: z
-    .string()
-    .url({ message: 'must be an absolute URL such as https://license.example.com' })
-    .default('http://localhost:3001')
-    .transform((v) => v.replace(/\/+$/, '')),
-  TRUST_PROXY: z.string().optional(),
-  REDIS_URL: z
-    .string()
-    .regex(/^rediss?:\/\//, { message: 'must start with redis:// or rediss://' })
-    .optional(),
-  KEYWARD_SECRET: z.string().min(32, { message: 'must be at least 32 characters' }).optional(),
-  DATA_DIR: z.string().min(1).default('./data'),
-  LOG_LEVEL: z
-    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
-      errorMap: () => ({ message: 'must be one of fatal, error, warn, info, debug, trace, silent' }),
-    })
-    .default('info'),
+  HOST: Type.String({ minLength: 1, default: '0.0.0.0' }),
+  DATABASE_URL: Type.String({
+    pattern: '^(sqlite:|postgres://|postgresql://)',
+    default: 'sqlite:./data/keyward.db',
+    rule: 'must start with sqlite: (e.g. sqlite:./data/keyward.db) or postgres://',
+  }),
+  PUBLIC_URL: url('http://localhost:3001', 'must be an absolute URL such as https://license.example.com'),
+  TRUST_PROXY: Type.Optional(Type.String()),
+  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://', rule: 'must start with redis:// or rediss://' })),
+  KEYWARD_SECRET: Type.Optional(Type.String({ minLength: 32 })),
+  DATA_DIR: Type.String({ minLength: 1, default: './data' }),
+  LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
   BODY_LIMIT: int(1024, 10 * 1024 * 1024, 64 * 1024),
   LOG_FLUSH_MS: int(10, 250, 100),
   /** NOT FOUND answers for distinct keys one IP (IPv6: /64) may get in 60 s before its checks answer 429; 0 turns the brake off. */
   CHECK_FAIL_LIMIT: int(0, 1_000_000_000, 30),
   LICENSE_CACHE_SIZE: int(100, 100_000_000, 100_000),
   /** GET /metrics (Prometheus): off unless METRICS=on or METRICS_TOKEN is set (then a Bearer token is required). */
-  METRICS: z.enum(['on', 'off'], { errorMap: () => ({ message: 'must be on or off' }) }).default('off'),
-  METRICS_TOKEN: z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
+  METRICS: oneOf(['on', 'off'], 'off'),
+  METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16 })),
   // Dashboard (docs/dashboard.md).
-  SIGNUP: z
-    .enum(['open', 'closed'], { errorMap: () => ({ message: 'must be open or closed' }) })
-    .default('closed'),
+  SIGNUP: oneOf(['open', 'closed'], 'closed'),
   IP_CHANGES_PER_DAY: int(0, 1000, 5),
-  DISCORD_CLIENT_ID: z.string().optional(),
-  DISCORD_CLIENT_SECRET: z.string().optional(),
-  DISCORD_AUTHORIZE_URL: z.string().url({ message: 'must be an absolute URL' }).default('https://discord.com/oauth2/authorize'),
-  DISCORD_TOKEN_URL: z.string().url({ message: 'must be an absolute URL' }).default('https://discord.com/api/oauth2/token'),
-  DISCORD_USER_URL: z.string().url({ message: 'must be an absolute URL' }).default('https://discord.com/api/users/@me'),
+  DISCORD_CLIENT_ID: Type.Optional(Type.String()),
+  DISCORD_CLIENT_SECRET: Type.Optional(Type.String()),
+  DISCORD_AUTHORIZE_URL: url('https://discord.com/oauth2/authorize'),
+  DISCORD_TOKEN_URL: url('https://discord.com/api/oauth2/token'),
+  DISCORD_USER_URL: url('https://discord.com/api/users/@me'),
   /** Previous Auths older than this many days are pruned (their daily counts are kept); 0 keeps them forever. */
   AUTH_LOG_RETENTION_DAYS: int(0, 36500, 90),
+  // The management API and webhooks (docs/api.md#configuration).
+  /** Requests a minute each API token (or, without a token, each client IP) may make. */
+  API_RATE_LIMIT: int(1, 1_000_000, 600),
+  /** First webhook retry delay; each further retry doubles it (capped at an hour). */
+  WEBHOOK_RETRY_BASE_MS: int(10, 3_600_000, 10_000),
+  /** How often the delivery worker looks for deliveries queued by other processes. */
+  WEBHOOK_POLL_MS: int(10, 60_000, 1_000),
+  /** How long one delivery attempt may take. */
+  WEBHOOK_TIMEOUT_MS: int(100, 60_000, 10_000),
+  /** Per endpoint and server instance: at most this many `check.failed` events a minute. */
+  WEBHOOK_CHECK_FAILED_PER_MINUTE: int(0, 100_000, 60),
+  /** Finished deliveries are kept in the delivery log this many days. */
+  WEBHOOK_LOG_DAYS: int(1, 3650, 30),
   /** Webhook receivers on private, loopback and link-local addresses (docs/deployment.md): refused unless true. */
-  WEBHOOK_ALLOW_PRIVATE: z
-    .enum(['true', 'false'], { errorMap: () => ({ message: 'must be true or false' }) })
-    .default('false')
-    .transform((v) => v === 'true'),
+  WEBHOOK_ALLOW_PRIVATE: Type.Boolean({ default: false }),
 });
 
+const check = Compile(schema);
 const SENSITIVE = new Set(['KEYWARD_SECRET', 'DATABASE_URL', 'REDIS_URL', 'METRICS_TOKEN', 'DISCORD_CLIENT_SECRET']);
 
-export type Config = z.infer<typeof schema> & { dialect: 'sqlite' | 'postgres'; sqlitePath?: string };
+export type Config = Static<typeof schema> & { dialect: 'sqlite' | 'postgres'; sqlitePath?: string };
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -77,20 +77,27 @@ export class ConfigError extends Error {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: { dotenv?: boolean } = {}): Config {
   if (opts.dotenv !== false && existsSync('.env')) dotenv.config({ path: '.env', quiet: true } as never);
   const source: Record<string, string> = {};
-  for (const key of Object.keys(schema.shape)) {
-    const value = env[key];
-    if (value !== undefined && value !== '') source[key] = value;
+  const values: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const [name, rule] of Object.entries(schema.properties) as [string, VariableSchema][]) {
+    const text = env[name];
+    if (text === undefined || text === '') {
+      if (rule.default !== undefined) values[name] = rule.default;
+      continue;
+    }
+    source[name] = text;
+    values[name] = fromText(rule, text);
   }
-  const parsed = schema.safeParse(source);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => {
-      const name = String(i.path[0]);
-      // Never echo values that may hold a secret or a password.
-      return SENSITIVE.has(name) ? `${name} ${i.message}` : `${name} ${i.message} (got "${source[name]}")`;
-    });
-    throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+  for (const name of new Set([...check.Errors(values)].map((e) => e.instancePath.split('/')[1] ?? ''))) {
+    const rule = (schema.properties as Record<string, VariableSchema>)[name];
+    if (!rule) continue;
+    // Never echo values that may hold a secret or a password.
+    const problem = `${name} ${problemOf(rule)}`;
+    problems.push(SENSITIVE.has(name) ? problem : `${problem} (got "${source[name]}")`);
   }
-  const config = parsed.data;
+  if (problems.length) throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+  const config = values as Static<typeof schema>;
+  config.PUBLIC_URL = config.PUBLIC_URL.replace(/\/+$/, '');
   if (!config.DISCORD_CLIENT_ID !== !config.DISCORD_CLIENT_SECRET) {
     throw new ConfigError('invalid configuration: DISCORD_CLIENT_ID and DISCORD_CLIENT_SECRET must be set together');
   }
@@ -100,4 +107,34 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: { dotenv?
     return { ...config, dialect: 'sqlite', sqlitePath: file === ':memory:' ? file : path.resolve(file) };
   }
   return { ...config, dialect: 'postgres' };
+}
+
+interface VariableSchema {
+  type?: string;
+  default?: unknown;
+  minimum?: number;
+  maximum?: number;
+  minLength?: number;
+  anyOf?: { const: string }[];
+  rule?: string;
+}
+
+/** The variable's text as the value its schema checks: whole numbers and true/false are written exactly so. */
+function fromText(rule: VariableSchema, text: string): unknown {
+  if (rule.type === 'integer') return /^\d{1,16}$/.test(text) ? Number(text) : text;
+  if (rule.type === 'boolean') return text === 'true' ? true : text === 'false' ? false : text;
+  return text;
+}
+
+/** What the variable must be, with its allowed range or values. */
+function problemOf(rule: VariableSchema): string {
+  if (rule.type === 'integer') return `must be a whole number from ${rule.minimum} to ${rule.maximum}`;
+  if (rule.type === 'boolean') return 'must be true or false';
+  if (rule.anyOf) {
+    const values = rule.anyOf.map((v) => v.const);
+    return values.length === 2 ? `must be ${values[0]} or ${values[1]}` : `must be one of ${values.join(', ')}`;
+  }
+  if (rule.rule) return rule.rule;
+  if (rule.minLength !== undefined && rule.minLength > 1) return `must be at least ${rule.minLength} characters`;
+  return 'must not be empty';
 }

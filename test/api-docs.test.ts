@@ -10,8 +10,8 @@ import { freePort, ROOT } from './helpers/cli.js';
 import { request } from './helpers/http.js';
 import { eachDialect } from './helpers/suite.js';
 
-// Fast webhook polling for the receiver snippet; this file runs in its own process.
-process.env.WEBHOOK_POLL_MS = '50';
+// Fast webhook polling for the receiver snippet.
+const FAST_POLL = { WEBHOOK_POLL_MS: '50' };
 
 const DOC = readFileSync(path.join(ROOT, 'docs', 'api.md'), 'utf8');
 
@@ -138,4 +138,4 @@ eachDialect('docs/api.md snippets work as written', (server) => {
     expect(issued).toHaveLength(1);
     expect(issued[0]!.productIds).toEqual([8]);
   });
-});
+}, FAST_POLL);

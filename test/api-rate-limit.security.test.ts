@@ -7,8 +7,7 @@ import { request } from './helpers/http.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { eachDialect } from './helpers/suite.js';
 
-// Read when each server starts; this file runs in its own process.
-process.env.API_RATE_LIMIT = '5';
+const LIMITED = { API_RATE_LIMIT: '5' };
 
 eachDialect('management API: rate limit per token', (server) => {
   const api = apiClient(server);
@@ -34,7 +33,7 @@ eachDialect('management API: rate limit per token', (server) => {
     for (let i = 0; i < 6; i++) last = (await api.call('GET', '/products', { token: null })).status;
     expect(last).toBe(429);
   });
-});
+}, LIMITED);
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -58,9 +57,9 @@ describeEachDialect('management API: rate limit shared through REDIS_URL ($name)
       probe.disconnect();
     }
     const db = await create();
-    a = await startTestServer(db, { REDIS_URL });
+    a = await startTestServer(db, { ...LIMITED, REDIS_URL });
     // The second instance is its own process, as in production.
-    b = await startServerProcess({ ...db.env, REDIS_URL, API_RATE_LIMIT: '5' }, await freePort(), 'warn');
+    b = await startServerProcess({ ...db.env, ...LIMITED, REDIS_URL }, await freePort(), 'warn');
   });
   afterAll(async () => {
     await b?.stop();

@@ -7,9 +7,8 @@ import { eachDialect } from './helpers/suite.js';
 import { until } from './helpers/wait.js';
 import { startReceiver, type Receiver } from './helpers/webhook-receiver.js';
 
-// Read when each server starts; this file runs in its own process. Fast retries for the tests.
-process.env.WEBHOOK_RETRY_BASE_MS = '100';
-process.env.WEBHOOK_POLL_MS = '50';
+// Fast retries for the tests.
+const FAST = { WEBHOOK_RETRY_BASE_MS: '100', WEBHOOK_POLL_MS: '50' };
 
 /** A well-formed bearer value that names no token. */
 const randomToken = () => `kw_${randomBytes(32).toString('base64url')}`;
@@ -19,14 +18,7 @@ describe('management API: the per-IP limit counts unknown tokens', () => {
   const api = apiClient(() => server);
 
   beforeAll(async () => {
-    server = await startTestServer(await createSqlite());
-    // API_RATE_LIMIT is read when the API loads (on its first use): load it now with a limit of 5.
-    process.env.API_RATE_LIMIT = '5';
-    try {
-      await server.features();
-    } finally {
-      delete process.env.API_RATE_LIMIT;
-    }
+    server = await startTestServer(await createSqlite(), { ...FAST, API_RATE_LIMIT: '5' });
   });
   afterAll(async () => {
     await server?.close();
@@ -67,7 +59,7 @@ eachDialect('management API: what a reader learns', (server) => {
     expect(unknown.status).toBe(known.status);
     expect(unknown.text).toBe(known.text);
   });
-});
+}, FAST);
 
 eachDialect('management API: user search takes underscores and percent signs literally', (server) => {
   let token: string;
@@ -99,7 +91,7 @@ eachDialect('management API: user search takes underscores and percent signs lit
   it('a backslash is an ordinary character too', async () => {
     expect(await found('x\\y')).toEqual(['back']);
   });
-});
+}, FAST);
 
 eachDialect('management API: Idempotency-Key fingerprints', (server) => {
   let token: string;
@@ -129,10 +121,10 @@ eachDialect('management API: Idempotency-Key fingerprints', (server) => {
       expect(errorOf(res).code).toBe('idempotency_key_reused');
     }
   });
-});
+}, FAST);
 
 /** The test helpers allow private webhook targets (their receiver is on 127.0.0.1); these suites use the default. */
-const DEFAULT_TARGETS = { WEBHOOK_ALLOW_PRIVATE: 'false' };
+const DEFAULT_TARGETS = { ...FAST, WEBHOOK_ALLOW_PRIVATE: 'false' };
 
 eachDialect(
   'webhooks: targets on private addresses are refused by default',
@@ -251,7 +243,7 @@ describe('webhooks: WEBHOOK_ALLOW_PRIVATE=true lets a receiver on your own netwo
   const api = apiClient(() => server);
 
   beforeAll(async () => {
-    server = await startTestServer(await createSqlite(), { WEBHOOK_ALLOW_PRIVATE: 'true' });
+    server = await startTestServer(await createSqlite(), { ...FAST, WEBHOOK_ALLOW_PRIVATE: 'true' });
     receiver = await startReceiver();
   });
   afterAll(async () => {

@@ -8,9 +8,8 @@ import { startTestServer, type TestServer } from './helpers/server.js';
 import { until } from './helpers/wait.js';
 import { startReceiver, type Receiver } from './helpers/webhook-receiver.js';
 
-// Read when each server starts; this file runs in its own process. Fast retries for the tests.
-process.env.WEBHOOK_RETRY_BASE_MS = '100';
-process.env.WEBHOOK_POLL_MS = '50';
+// Fast retries for the tests.
+const FAST = { WEBHOOK_RETRY_BASE_MS: '100', WEBHOOK_POLL_MS: '50' };
 
 /** The queue lives in the database: restarts lose nothing, and several instances send each delivery once. */
 describeEachDialect('webhooks across restarts and server instances ($name)', (create) => {
@@ -18,7 +17,7 @@ describeEachDialect('webhooks across restarts and server instances ($name)', (cr
   let receiver: Receiver;
   const servers: TestServer[] = [];
   const start = async () => {
-    const s = await startTestServer(db);
+    const s = await startTestServer(db, FAST);
     servers.push(s);
     return s;
   };

@@ -6,10 +6,8 @@ import { request } from './helpers/http.js';
 import { eachDialect } from './helpers/suite.js';
 import { startReceiver, type Received, type Receiver } from './helpers/webhook-receiver.js';
 
-// Read when each server starts; this file runs in its own process. Fast retries for the tests.
-process.env.WEBHOOK_RETRY_BASE_MS = '100';
-process.env.WEBHOOK_POLL_MS = '50';
-process.env.WEBHOOK_CHECK_FAILED_PER_MINUTE = '3';
+// Fast retries for the tests, and a small check.failed cap to reach.
+const ENV = { WEBHOOK_RETRY_BASE_MS: '100', WEBHOOK_POLL_MS: '50', WEBHOOK_CHECK_FAILED_PER_MINUTE: '3' };
 
 const verifies = (secret: string, r: Received) =>
   verify(secret, { timestamp: r.headers['x-keyward-timestamp'] as string, signature: r.headers['x-keyward-webhook-signature'] as string }, r.body);
@@ -186,5 +184,4 @@ eachDialect('webhooks: signed deliveries of license and check events', (server) 
       await quiet.close();
     }
   });
-});
-
+}, ENV);

@@ -91,6 +91,10 @@ export function validationDetails(errors: readonly SchemaError[], context: strin
 
 function alternatives(errors: readonly SchemaError[], anyOf: SchemaError): string {
   const branches = errors.filter((e) => e.instancePath === anyOf.instancePath && e.schemaPath.startsWith(`${anyOf.schemaPath}/anyOf/`));
+  // A value of the right type for one branch (a string where string or null is allowed) broke
+  // that branch's own rule, e.g. its length: say that rule.
+  const fitting = branches.find((e) => e.keyword !== 'type' && e.keyword !== 'const' && e.message);
+  if (fitting) return fitting.message!;
   const consts = branches.filter((e) => e.keyword === 'const').map((e) => JSON.stringify(e.params?.allowedValue));
   const types = branches.filter((e) => e.keyword === 'type').map((e) => String(e.params?.type));
   if (consts.length && consts.length === branches.length) return `must be one of ${consts.join(', ')}`;

@@ -4,50 +4,12 @@ import { Type } from 'typebox';
 import type { Services } from '../services.js';
 import { actorOf } from './auth.js';
 import { answerOnce } from './idempotency.js';
-import { describe, errorResponses, Id, IdempotencyHeaders, IdParams, LicenseStatus, NoContent, Nullable, one, page, Pagination } from './schemas.js';
+import { LicenseCreateInput, LicenseFilters, LicenseUpdateInput } from '../licensing/schemas/license.js';
+import { body, describe, errorResponses, IdempotencyHeaders, IdParams, NoContent, one, page, Pagination } from './schemas.js';
 
-const Ips = Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 1000, description: 'Allowed IPs / CIDR blocks' });
-const Expiry = Nullable(Type.String({ maxLength: 40, description: 'ISO 8601 date or date-time (UTC when no zone), or null for never' }));
-const Note = Nullable(Type.String({ maxLength: 1000 }));
-const Owner = Nullable(Type.String({ maxLength: 64, description: 'Username of the owner; null or "" for none' }));
-
-const CreateBody = Type.Object(
-  {
-    productIds: Type.Array(Id, { minItems: 1, maxItems: 100, description: 'The products it grants (a bundle when several)' }),
-    owner: Type.Optional(Owner),
-    ipLocked: Type.Optional(Type.Boolean({ description: 'Lock to `ips` (or, when empty, to the first IP that checks it)' })),
-    ips: Type.Optional(Ips),
-    expiresAt: Type.Optional(Expiry),
-    note: Type.Optional(Note),
-    key: Type.Optional(Type.String({ minLength: 8, maxLength: 256, description: 'Keep this existing key (migrations); generated when absent' })),
-  },
-  { additionalProperties: false },
-);
-
-const UpdateBody = Type.Object(
-  {
-    productIds: Type.Optional(Type.Array(Id, { minItems: 1, maxItems: 100, description: 'Replaces the whole list' })),
-    owner: Type.Optional(Owner),
-    active: Type.Optional(Type.Boolean()),
-    disabled: Type.Optional(Type.Boolean()),
-    ipLocked: Type.Optional(Type.Boolean()),
-    ips: Type.Optional(Ips),
-    expiresAt: Type.Optional(Expiry),
-    note: Type.Optional(Note),
-  },
-  { additionalProperties: false, minProperties: 1 },
-);
-
-const ListQuery = Type.Object(
-  {
-    productId: Type.Optional(Id),
-    owner: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'Username (an unknown one matches nothing)' })),
-    status: Type.Optional(LicenseStatus),
-    ip: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'Part of an allowed IP/CIDR or of the last caller IP' })),
-    ...Pagination,
-  },
-  { additionalProperties: false },
-);
+const CreateBody = body(LicenseCreateInput);
+const UpdateBody = body(LicenseUpdateInput, { atLeastOne: true });
+const ListQuery = Type.Object({ ...LicenseFilters, ...Pagination }, { additionalProperties: false });
 
 export function licenseRoutes(scope: FastifyInstance, services: Services): void {
   const api = scope.withTypeProvider<TypeBoxTypeProvider>();

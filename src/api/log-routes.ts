@@ -2,8 +2,10 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { Services } from '../services.js';
-import { decodeCursor, DEFAULT_LIMIT, pageOf, timeParam } from './pagination.js';
-import { describe, errorResponses, Id, page, Pagination, TimeFilter } from './schemas.js';
+import { decodeCursor, PAGE_SIZE, pageOf } from '../licensing/paging.js';
+import { AuditFilters, CheckFilters, TimeFilter } from '../licensing/schemas/log.js';
+import { describe, errorResponses, page, Pagination } from './schemas.js';
+import { timeParam } from './time-filter.js';
 
 const Range = {
   from: Type.Optional({ ...TimeFilter, description: 'Only entries at or after this time (ISO 8601; no zone means UTC)' }),
@@ -23,9 +25,7 @@ export function logRoutes(scope: FastifyInstance, services: Services): void {
         ...describe('logs', 'listChecks', 'List Previous Auths (every logged check), newest first', 'logs:read'),
         querystring: Type.Object(
           {
-            licenseId: Type.Optional(Id),
-            productId: Type.Optional(Id),
-            status: Type.Optional(Type.String({ minLength: 1, maxLength: 40, description: 'e.g. AUTHORISED, NOT FOUND, EXPIRED' })),
+            ...CheckFilters,
             ...Range,
             ...Pagination,
           },
@@ -36,17 +36,17 @@ export function logRoutes(scope: FastifyInstance, services: Services): void {
     },
     async (req) => {
       const q = req.query;
-      const limit = q.limit ?? DEFAULT_LIMIT;
+      const limit = q.limit ?? PAGE_SIZE.default;
       const rows = await logs.checks({
         licenseId: q.licenseId,
         productId: q.productId,
         status: q.status,
         from: timeParam('from', q.from),
         to: timeParam('to', q.to),
-        beforeId: decodeCursor('c', q.cursor),
+        beforeId: decodeCursor('checks', q.cursor),
         limit: limit + 1,
       });
-      return pageOf(rows, limit, 'c');
+      return pageOf(rows, limit, 'checks');
     },
   );
 
@@ -58,10 +58,7 @@ export function logRoutes(scope: FastifyInstance, services: Services): void {
         ...describe('logs', 'listAudit', 'List the audit log (who changed what), newest first', 'logs:read'),
         querystring: Type.Object(
           {
-            actor: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'e.g. token:shop' })),
-            action: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'e.g. license.created' })),
-            targetType: Type.Optional(Type.String({ minLength: 1, maxLength: 40, description: 'license, product, user, token, webhook' })),
-            targetId: Type.Optional(Type.String({ minLength: 1, maxLength: 40 })),
+            ...AuditFilters,
             ...Range,
             ...Pagination,
           },
@@ -72,7 +69,7 @@ export function logRoutes(scope: FastifyInstance, services: Services): void {
     },
     async (req) => {
       const q = req.query;
-      const limit = q.limit ?? DEFAULT_LIMIT;
+      const limit = q.limit ?? PAGE_SIZE.default;
       const rows = await logs.audit({
         actor: q.actor,
         action: q.action,
@@ -80,10 +77,10 @@ export function logRoutes(scope: FastifyInstance, services: Services): void {
         targetId: q.targetId,
         from: timeParam('from', q.from),
         to: timeParam('to', q.to),
-        beforeId: decodeCursor('a', q.cursor),
+        beforeId: decodeCursor('audit', q.cursor),
         limit: limit + 1,
       });
-      return pageOf(rows, limit, 'a');
+      return pageOf(rows, limit, 'audit');
     },
   );
 }

@@ -13,7 +13,6 @@ import { logRoutes } from './log-routes.js';
 import { openapiOptions } from './openapi.js';
 import { productRoutes } from './product-routes.js';
 import { COMPONENTS } from './schemas.js';
-import { loadApiSettings } from './settings.js';
 import { digestToken } from '../licensing/token-service.js';
 import { userRoutes } from './user-routes.js';
 import { apiValidatorCompiler } from './validator.js';
@@ -32,7 +31,6 @@ export interface ManagementApiOptions {
  */
 export async function managementApi(app: FastifyInstance, options: ManagementApiOptions): Promise<void> {
   const { services, logger } = options;
-  const apiSettings = loadApiSettings();
 
   const redis = options.config.REDIS_URL ? await connectRedis(options.config.REDIS_URL) : null;
   if (redis) app.addHook('onClose', async () => redis.disconnect());
@@ -60,7 +58,7 @@ export async function managementApi(app: FastifyInstance, options: ManagementApi
       // Per live token, else per client IP: a bearer value that names no token (a random one on
       // each request) counts against the caller's address like no token at all.
       await api.register(rateLimit, {
-        max: apiSettings.rateLimit,
+        max: options.config.API_RATE_LIMIT,
         timeWindow: 60_000,
         // With REDIS_URL every instance counts against the same limit; if Redis fails, requests pass.
         ...(redis ? { redis, nameSpace: 'keyward:api-rate:', skipOnError: true } : {}),

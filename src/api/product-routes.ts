@@ -4,11 +4,9 @@ import { Type } from 'typebox';
 import type { Services } from '../services.js';
 import { actorOf } from './auth.js';
 import { answerOnce } from './idempotency.js';
-import { decodeCursor, DEFAULT_LIMIT, pageOf } from './pagination.js';
-import { describe, errorResponses, Id, IdempotencyHeaders, IdParams, NoContent, Nullable, one, page, Pagination } from './schemas.js';
-
-const Name = Type.String({ minLength: 1, maxLength: 200 });
-const Description = Nullable(Type.String({ maxLength: 2000 }));
+import { decodeCursor, PAGE_SIZE, pageOf } from '../licensing/paging.js';
+import { ProductCreateInput, ProductUpdateInput } from '../licensing/schemas/product.js';
+import { body, describe, errorResponses, IdempotencyHeaders, IdParams, NoContent, one, page, Pagination } from './schemas.js';
 
 export function productRoutes(scope: FastifyInstance, services: Services): void {
   const api = scope.withTypeProvider<TypeBoxTypeProvider>();
@@ -25,11 +23,11 @@ export function productRoutes(scope: FastifyInstance, services: Services): void 
       },
     },
     async (req) => {
-      const afterId = decodeCursor('p', req.query.cursor);
-      const limit = req.query.limit ?? DEFAULT_LIMIT;
+      const afterId = decodeCursor('products', req.query.cursor);
+      const limit = req.query.limit ?? PAGE_SIZE.default;
       // Products are few (a seller's catalogue): the page is cut from the whole list.
       const all = await products.list();
-      return pageOf(all.filter((p) => afterId === undefined || p.id > afterId).slice(0, limit + 1), limit, 'p');
+      return pageOf(all.filter((p) => afterId === undefined || p.id > afterId).slice(0, limit + 1), limit, 'products');
     },
   );
 
@@ -40,10 +38,7 @@ export function productRoutes(scope: FastifyInstance, services: Services): void 
       schema: {
         ...describe('products', 'createProduct', 'Create a product (keep its FaxStore item id with `id`)', 'products:write'),
         headers: IdempotencyHeaders,
-        body: Type.Object(
-          { id: Type.Optional(Id), name: Name, description: Type.Optional(Description) },
-          { additionalProperties: false },
-        ),
+        body: body(ProductCreateInput),
         response: { 201: one('Product'), ...errorResponses(409, 422) },
       },
     },
@@ -70,10 +65,7 @@ export function productRoutes(scope: FastifyInstance, services: Services): void 
       schema: {
         ...describe('products', 'updateProduct', 'Rename or describe a product', 'products:write'),
         params: IdParams,
-        body: Type.Object(
-          { name: Type.Optional(Name), description: Type.Optional(Description) },
-          { additionalProperties: false, minProperties: 1 },
-        ),
+        body: body(ProductUpdateInput, { atLeastOne: true }),
         response: { 200: one('Product'), ...errorResponses(404) },
       },
     },

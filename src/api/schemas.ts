@@ -1,16 +1,23 @@
-import { Type, type TSchema } from 'typebox';
+import { Type, type TObject, type TSchema } from 'typebox';
+import { PageQuery } from '../licensing/paging.js';
+import { Id, Nullable } from '../licensing/schemas/common.js';
+import { License, LicenseWithKey } from '../licensing/schemas/license.js';
+import { AuditEntry, CheckEntry } from '../licensing/schemas/log.js';
+import { Product } from '../licensing/schemas/product.js';
+import { CreatedUser, User } from '../licensing/schemas/user.js';
+import { Delivery, Webhook, WebhookWithSecret } from '../licensing/schemas/webhook.js';
 import type { Scope } from '../licensing/token-service.js';
 
-/** TypeBox schemas shared by the routes: they validate input and generate the OpenAPI document. */
+/**
+ * What the routes share. Entities, inputs and their limits are the domain's schemas
+ * (licensing/schemas/); here they get their OpenAPI component names, and the API its frame.
+ */
 
-export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
-
-const MAX_ID = 2_147_483_647;
-export const Id = Type.Integer({ minimum: 1, maximum: MAX_ID });
 export const IdParams = Type.Object({ id: Id }, { additionalProperties: false });
-const Time = Type.String({ format: 'date-time', description: 'ISO 8601 UTC' });
-/** Times in filters: a date or date-time (a time without a zone is UTC). */
-export const TimeFilter = Type.String({ minLength: 10, maxLength: 40, description: 'ISO 8601 date or date-time; no zone means UTC' });
+
+/** A domain input schema as a request body: unknown fields refused, and (for a change) at least one field. */
+export const body = <T extends TObject>(input: T, options: { atLeastOne?: boolean } = {}): T =>
+  ({ ...input, additionalProperties: false, ...(options.atLeastOne ? { minProperties: 1 } : {}) }) as T;
 
 export const ErrorBody = Type.Object(
   {
@@ -45,132 +52,29 @@ export function errorResponses(...extra: number[]): Record<number, TSchema> {
 const ref = (id: string) => Type.Unsafe<unknown>({ $ref: `${id}#` });
 export const ErrorRef = ref('Error');
 
-export const Pagination = {
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'Page size (default 100)' })),
-  cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'The `nextCursor` of the previous page' })),
-};
+export const Pagination = PageQuery;
 
 /** A page of a list: pass `nextCursor` as `cursor` for the next page; null on the last one. */
 export const page = (itemRef: string, description: string) =>
   Type.Object({ items: Type.Array(ref(itemRef)), nextCursor: Nullable(Type.String()) }, { description });
 
-export const LicenseStatus = Type.Union([Type.Literal('active'), Type.Literal('inactive'), Type.Literal('disabled'), Type.Literal('expired')]);
-
-const licenseFields = {
-  id: Id,
-  productIds: Type.Array(Id),
-  owner: Nullable(Type.String({ description: 'Username of the owner' })),
-  active: Type.Boolean({ description: "The owner's on/off switch" }),
-  disabled: Type.Boolean({ description: "Staff's disable switch" }),
-  ipLocked: Type.Boolean(),
-  ips: Type.Array(Type.String(), { description: 'Allowed IPs / CIDR blocks' }),
-  expiresAt: Nullable(Time),
-  note: Nullable(Type.String()),
-  totalChecks: Type.Integer(),
-  lastCheckAt: Nullable(Time),
-  lastIp: Nullable(Type.String()),
-  createdAt: Time,
-  updatedAt: Time,
-};
-export const License = Type.Object(licenseFields, { $id: 'License' });
-export const LicenseWithKey = Type.Object(
-  { ...licenseFields, key: Type.String({ description: 'The clear key: shown in this answer only' }) },
-  { $id: 'LicenseWithKey' },
-);
-
-export const Product = Type.Object(
-  { id: Id, name: Type.String(), description: Nullable(Type.String()), createdAt: Time, updatedAt: Time },
-  { $id: 'Product' },
-);
-
-export const Role = Type.Union([Type.Literal('customer'), Type.Literal('staff'), Type.Literal('admin')]);
-const userFields = {
-  id: Id,
-  username: Type.String(),
-  email: Nullable(Type.String()),
-  role: Role,
-  discordId: Nullable(Type.String()),
-  disabled: Type.Boolean(),
-  createdAt: Time,
-};
-export const User = Type.Object(userFields, { $id: 'User' });
-export const CreatedUser = Type.Object(
-  { ...userFields, password: Type.Optional(Type.String({ description: 'The generated password, when none was given: shown in this answer only' })) },
-  { $id: 'CreatedUser' },
-);
-
-export const CheckEntry = Type.Object(
-  {
-    id: Type.Integer(),
-    time: Time,
-    licenseId: Nullable(Type.Integer()),
-    productId: Nullable(Type.Integer()),
-    ip: Type.String(),
-    status: Type.String({ description: 'AUTHORISED, NOT FOUND, KEY DISABLED, NOT ACTIVE, EXPIRED, NOT AUTHORISED, …' }),
-    info: Nullable(Type.String()),
-    userAgent: Nullable(Type.String()),
-  },
-  { $id: 'CheckEntry', description: 'One Previous Auths entry' },
-);
-
-export const AuditEntry = Type.Object(
-  {
-    id: Type.Integer(),
-    time: Time,
-    actor: Type.String({ description: 'e.g. `token:<name>`, `cli:<user>`, `user:<name>`' }),
-    action: Type.String(),
-    targetType: Type.String(),
-    targetId: Nullable(Type.String()),
-    before: Type.Unknown(),
-    after: Type.Unknown(),
-  },
-  { $id: 'AuditEntry' },
-);
-
-export const WebhookEvent = Type.Union([
-  Type.Literal('license.created'),
-  Type.Literal('license.updated'),
-  Type.Literal('license.deleted'),
-  Type.Literal('license.regenerated'),
-  Type.Literal('check.failed'),
-  Type.Literal('check.ip_bound'),
-]);
-const webhookFields = {
-  id: Id,
-  url: Type.String(),
-  description: Nullable(Type.String()),
-  events: Type.Array(Type.String()),
-  active: Type.Boolean(),
-  createdAt: Time,
-  updatedAt: Time,
-};
-export const Webhook = Type.Object(webhookFields, { $id: 'Webhook' });
-export const WebhookWithSecret = Type.Object(
-  { ...webhookFields, secret: Type.String({ description: 'The signing secret: shown in this answer only' }) },
-  { $id: 'WebhookWithSecret' },
-);
-
-export const DeliveryStatus = Type.Union([Type.Literal('pending'), Type.Literal('delivered'), Type.Literal('failed')]);
-export const Delivery = Type.Object(
-  {
-    id: Type.Integer(),
-    webhookId: Id,
-    eventId: Type.String(),
-    event: Type.String(),
-    status: DeliveryStatus,
-    attempts: Type.Integer(),
-    nextAttemptAt: Nullable(Time),
-    lastStatusCode: Nullable(Type.Integer()),
-    lastError: Nullable(Type.String()),
-    createdAt: Time,
-    deliveredAt: Nullable(Time),
-    payload: Type.Unknown({ description: 'The JSON body sent' }),
-  },
-  { $id: 'Delivery' },
-);
+/** A domain schema under its OpenAPI component name. */
+const component = <T extends TSchema>(schema: T, $id: string): T => ({ ...schema, $id }) as T;
 
 /** Shared component schemas (OpenAPI `components.schemas`), registered once on the API scope. */
-export const COMPONENTS = [ErrorBody, License, LicenseWithKey, Product, User, CreatedUser, CheckEntry, AuditEntry, Webhook, WebhookWithSecret, Delivery];
+export const COMPONENTS = [
+  ErrorBody,
+  component(License, 'License'),
+  component(LicenseWithKey, 'LicenseWithKey'),
+  component(Product, 'Product'),
+  component(User, 'User'),
+  component(CreatedUser, 'CreatedUser'),
+  component(CheckEntry, 'CheckEntry'),
+  component(AuditEntry, 'AuditEntry'),
+  component(Webhook, 'Webhook'),
+  component(WebhookWithSecret, 'WebhookWithSecret'),
+  component(Delivery, 'Delivery'),
+];
 export const one = (id: string, description?: string) => ({ ...ref(id), ...(description ? { description } : {}) });
 
 export const IdempotencyHeaders = Type.Object({

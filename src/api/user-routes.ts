@@ -6,10 +6,12 @@ import type { UserCaller } from '../licensing/user-service.js';
 import type { Services } from '../services.js';
 import { actorOf } from './auth.js';
 import { answerOnce } from './idempotency.js';
-import { decodeCursor, DEFAULT_LIMIT, pageOf } from './pagination.js';
-import { describe, errorResponses, IdempotencyHeaders, IdParams, Nullable, one, page, Pagination, Role } from './schemas.js';
+import { decodeCursor, PAGE_SIZE, pageOf } from '../licensing/paging.js';
+import { RoleSchema, UserCreateInput, UserSearch, UserUpdateInput } from '../licensing/schemas/user.js';
+import { body, describe, errorResponses, IdempotencyHeaders, IdParams, one, page, Pagination } from './schemas.js';
 
-const Email = Nullable(Type.String({ maxLength: 254 }));
+/** The API changes role, email and disabled; the Discord link is the dashboard's. */
+const UpdateBody = body(Type.Omit(UserUpdateInput, ['discordId']), { atLeastOne: true });
 
 /** A token's rights over users: staff and admin accounts and roles need `users:admin` besides `users:write`. */
 const callerOf = (req: FastifyRequest): UserCaller => ({ admin: req.apiToken?.scopes.has('users:admin') ?? false });
@@ -37,16 +39,16 @@ export function userRoutes(scope: FastifyInstance, services: Services): void {
       schema: {
         ...describe('users', 'listUsers', 'List users by id', 'users:read'),
         querystring: Type.Object(
-          { q: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'Part of the username or email' })), role: Type.Optional(Role), ...Pagination },
+          { q: Type.Optional(UserSearch), role: Type.Optional(RoleSchema), ...Pagination },
           { additionalProperties: false },
         ),
         response: { 200: page('User', 'A page of users'), ...errorResponses() },
       },
     },
     async (req) => {
-      const limit = req.query.limit ?? DEFAULT_LIMIT;
-      const rows = await users.list({ q: req.query.q, role: req.query.role, afterId: decodeCursor('u', req.query.cursor), limit: limit + 1 });
-      return pageOf(rows, limit, 'u');
+      const limit = req.query.limit ?? PAGE_SIZE.default;
+      const rows = await users.list({ q: req.query.q, role: req.query.role, afterId: decodeCursor('users', req.query.cursor), limit: limit + 1 });
+      return pageOf(rows, limit, 'users');
     },
   );
 
@@ -62,15 +64,7 @@ export function userRoutes(scope: FastifyInstance, services: Services): void {
           'users:write',
         ),
         headers: IdempotencyHeaders,
-        body: Type.Object(
-          {
-            username: Type.String({ minLength: 1, maxLength: 32 }),
-            password: Type.Optional(Type.String({ minLength: 8, maxLength: 1024 })),
-            email: Type.Optional(Email),
-            role: Type.Optional(Role),
-          },
-          { additionalProperties: false },
-        ),
+        body: body(UserCreateInput),
         response: { 201: one('CreatedUser'), ...errorResponses(409, 422) },
       },
     },
@@ -102,10 +96,7 @@ export function userRoutes(scope: FastifyInstance, services: Services): void {
           'users:write',
         ),
         params: IdParams,
-        body: Type.Object(
-          { role: Type.Optional(Role), email: Type.Optional(Email), disabled: Type.Optional(Type.Boolean()) },
-          { additionalProperties: false, minProperties: 1 },
-        ),
+        body: UpdateBody,
         response: { 200: one('User'), ...errorResponses(404, 409) },
       },
     },

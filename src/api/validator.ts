@@ -2,6 +2,7 @@ import type { FastifySchemaCompiler } from 'fastify';
 import type { TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { Value } from 'typebox/value';
+import { ruleAt } from '../licensing/schemas/check-input.js';
 
 interface Problem {
   keyword: string;
@@ -34,9 +35,16 @@ export const apiValidatorCompiler: FastifySchemaCompiler<TSchema> = ({ schema, h
       converted = Value.Convert(schema, value);
     }
     if (check.Check(converted)) return { value: converted };
-    return { error: [...check.Errors(converted)] as never };
+    return { error: [...check.Errors(converted)].map((e) => withRule(schema, e)) as never };
   };
 };
+
+/** A pattern or format failure says the rule the domain schema states (`rule`), not the raw pattern. */
+function withRule<E extends { keyword: string; schemaPath: string; message: string }>(schema: TSchema, e: E): E {
+  if (e.keyword !== 'pattern' && e.keyword !== 'format') return e;
+  const rule = ruleAt(schema, e.schemaPath);
+  return rule ? { ...e, message: rule } : e;
+}
 
 function problem(keyword: string, instancePath: string, message: string): Problem {
   return { keyword, instancePath, schemaPath: '#', params: {}, message };

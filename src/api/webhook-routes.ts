@@ -4,20 +4,11 @@ import { Type } from 'typebox';
 import type { Services } from '../services.js';
 import { actorOf } from './auth.js';
 import { answerOnce } from './idempotency.js';
-import { decodeCursor, DEFAULT_LIMIT, pageOf } from './pagination.js';
-import { DeliveryStatus, describe, errorResponses, Id, IdempotencyHeaders, IdParams, NoContent, Nullable, one, page, Pagination, WebhookEvent } from './schemas.js';
+import { decodeCursor, PAGE_SIZE, pageOf } from '../licensing/paging.js';
+import { Id } from '../licensing/schemas/common.js';
+import { DeliveryStatus, WebhookCreateInput, WebhookUpdateInput } from '../licensing/schemas/webhook.js';
+import { body, describe, errorResponses, IdempotencyHeaders, IdParams, NoContent, one, page, Pagination } from './schemas.js';
 
-const Url = Type.String({
-  minLength: 8,
-  maxLength: 2000,
-  description: 'An http:// or https:// URL that receives POSTs; no user:pass@, and a public address unless the server sets WEBHOOK_ALLOW_PRIVATE=true',
-});
-const Events = Type.Array(WebhookEvent, {
-  minItems: 1,
-  maxItems: 6,
-  description: 'Default: every event except the opt-in, rate-capped `check.failed`',
-});
-const Description = Nullable(Type.String({ maxLength: 200 }));
 const DeliveryParams = Type.Object({ id: Id, deliveryId: Id }, { additionalProperties: false });
 
 export function webhookRoutes(scope: FastifyInstance, services: Services): void {
@@ -35,10 +26,10 @@ export function webhookRoutes(scope: FastifyInstance, services: Services): void 
       },
     },
     async (req) => {
-      const afterId = decodeCursor('w', req.query.cursor);
-      const limit = req.query.limit ?? DEFAULT_LIMIT;
+      const afterId = decodeCursor('webhooks', req.query.cursor);
+      const limit = req.query.limit ?? PAGE_SIZE.default;
       const all = await webhooks.list();
-      return pageOf(all.filter((w) => afterId === undefined || w.id > afterId).slice(0, limit + 1), limit, 'w');
+      return pageOf(all.filter((w) => afterId === undefined || w.id > afterId).slice(0, limit + 1), limit, 'webhooks');
     },
   );
 
@@ -49,16 +40,7 @@ export function webhookRoutes(scope: FastifyInstance, services: Services): void 
       schema: {
         ...describe('webhooks', 'createWebhook', 'Register an endpoint; the answer carries its signing secret, shown this once', 'webhooks:write'),
         headers: IdempotencyHeaders,
-        body: Type.Object(
-          {
-            url: Url,
-            events: Type.Optional(Events),
-            description: Type.Optional(Description),
-            secret: Type.Optional(Type.String({ minLength: 16, maxLength: 200, description: 'Your own signing secret; generated when absent' })),
-            active: Type.Optional(Type.Boolean()),
-          },
-          { additionalProperties: false },
-        ),
+        body: body(WebhookCreateInput),
         response: { 201: one('WebhookWithSecret'), ...errorResponses(409, 422) },
       },
     },
@@ -85,10 +67,7 @@ export function webhookRoutes(scope: FastifyInstance, services: Services): void 
       schema: {
         ...describe('webhooks', 'updateWebhook', 'Change an endpoint’s URL, events, description or active flag', 'webhooks:write'),
         params: IdParams,
-        body: Type.Object(
-          { url: Type.Optional(Url), events: Type.Optional(Events), description: Type.Optional(Description), active: Type.Optional(Type.Boolean()) },
-          { additionalProperties: false, minProperties: 1 },
-        ),
+        body: body(WebhookUpdateInput, { atLeastOne: true }),
         response: { 200: one('Webhook'), ...errorResponses(404) },
       },
     },
@@ -149,9 +128,9 @@ export function webhookRoutes(scope: FastifyInstance, services: Services): void 
       },
     },
     async (req) => {
-      const limit = req.query.limit ?? DEFAULT_LIMIT;
-      const rows = await webhooks.deliveries(req.params.id, { status: req.query.status, beforeId: decodeCursor('d', req.query.cursor), limit: limit + 1 });
-      return pageOf(rows, limit, 'd');
+      const limit = req.query.limit ?? PAGE_SIZE.default;
+      const rows = await webhooks.deliveries(req.params.id, { status: req.query.status, beforeId: decodeCursor('deliveries', req.query.cursor), limit: limit + 1 });
+      return pageOf(rows, limit, 'deliveries');
     },
   );
 

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { AnswerSigner } from '../licensing/answer-signer.js';
 import type { CheckResult, LicenseChecker } from '../licensing/check-license.js';
-import { MAX_DB_ID } from '../licensing/values.js';
+import { MAX_DB_ID } from '../licensing/schemas/limits.js';
 import type { Answers } from './answers.js';
 import type { ClientIpResolver } from './client-ip.js';
 import type { FailLimiter } from './fail-limiter.js';

@@ -1,3 +1,4 @@
+import { LIMITS } from '../licensing/schemas/limits.js';
 import { jsonPrefix } from './json-prefix.js';
 
 /** What a check request says, gathered from its header, query string and body (docs/check-api.md). */
@@ -11,10 +12,10 @@ export interface CheckInput {
   nonce: string | null;
 }
 
-export const INFO_MAX = 1000;
-export const USER_AGENT_MAX = 1000;
-export const NONCE_MAX = 128;
-const MAX_PRO_IDS = 100;
+export const INFO_MAX = LIMITS.check.info;
+export const USER_AGENT_MAX = LIMITS.check.userAgent;
+export const NONCE_MAX = LIMITS.check.nonce;
+const MAX_PRO_IDS = LIMITS.check.productIds;
 const NO_LOG = new Set(['false', '0', 'no', 'off']);
 const KEY_PREFIX = /^(?:bearer|license)(?:\s+|$)/i;
 

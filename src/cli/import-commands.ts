@@ -1,7 +1,7 @@
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { KeywardError } from '../errors.js';
 import type { ImportProblem, ImportSummary } from '../import/faxstore-import.js';
-import { int } from './parse.js';
+import { dbId } from './parse.js';
 import { createProgress } from './progress.js';
 import { cliActor, runCommand, table } from './run.js';
 
@@ -25,7 +25,7 @@ export function importCommands(program: Command): void {
     .description('import a FaxStore License System: every key keeps working (see docs/import.md)')
     .option('--from <url>', 'the FaxStore MySQL/MariaDB database, e.g. mysql://user:password@host:3306/faxstore')
     .option('--from-csv <file>', 'a CSV export of the licensesystem table (header: id,userId,productName,productId,…)')
-    .option('--default-product <id>', 'the product that licenses with productId 0 grant (otherwise they are skipped)', productId)
+    .option('--default-product <id>', 'the product that licenses with productId 0 grant (otherwise they are skipped)', dbId)
     .option('--dry-run', 'check and report everything, write nothing')
     .option('--quiet', 'no progress output')
     .option('--json', 'print the summary as JSON')
@@ -54,11 +54,6 @@ export function importCommands(program: Command): void {
     );
 }
 
-function productId(value: string): number {
-  const id = int(value);
-  if (id < 1 || id > 2_147_483_647) throw new InvalidArgumentError('expected a product id (1-2147483647).');
-  return id;
-}
 
 function humanSummary(s: ImportSummary): string {
   const would = s.dryRun ? ' (would be)' : '';

@@ -1,6 +1,9 @@
 import type { Command } from 'commander';
 import type { LicenseJson } from '../licensing/json.js';
-import { bool, collectInt, int } from './parse.js';
+import { licenseState } from '../licensing/license-state.js';
+import { PAGE_SIZE } from '../licensing/paging.js';
+import { LIMITS } from '../licensing/schemas/limits.js';
+import { bool, collectIds, dbId, int, list, pageLimit } from './parse.js';
 import { cliActor, runCommand, table } from './run.js';
 
 const show = (l: LicenseJson & { key?: string }): string =>
@@ -21,23 +24,20 @@ const show = (l: LicenseJson & { key?: string }): string =>
     created: l.createdAt,
   });
 
-const status = (l: LicenseJson): string =>
-  l.disabled ? 'disabled' : !l.active ? 'inactive' : l.expiresAt && Date.parse(l.expiresAt) <= Date.now() ? 'expired' : 'active';
-
 export function licenseCommands(program: Command): void {
   const license = program.command('license').description('issue and manage license keys');
 
   license
     .command('create')
     .description('issue a license; prints its key once')
-    .requiredOption('--product <id>', 'product id it grants (repeat or comma-separate for a bundle)', collectInt)
+    .requiredOption('--product <id>', 'product id it grants (repeat or comma-separate for a bundle)', collectIds)
     .option('--owner <username>', 'owning user')
     .option('--ip-lock [bool]', 'lock to --ips (or to the first caller IP when --ips is empty)', bool)
-    .option('--ips <list>', 'comma-separated IPs/CIDRs allowed')
+    .option('--ips <list>', 'comma-separated IPs/CIDRs allowed', list)
     .option('--expires <iso>', 'expiry time (ISO 8601, UTC)')
-    .option('--note <text>', 'staff note')
+    .option('--note <text>', `staff note (at most ${LIMITS.license.note} characters)`)
     .option('--json', 'print JSON')
-    .action((o: { product: number[]; owner?: string; ipLock?: boolean | true; ips?: string; expires?: string; note?: string; json?: boolean }) =>
+    .action((o: { product: number[]; owner?: string; ipLock?: boolean | true; ips?: string[]; expires?: string; note?: string; json?: boolean }) =>
       runCommand(
         o,
         (s) =>
@@ -52,9 +52,9 @@ export function licenseCommands(program: Command): void {
   license
     .command('list')
     .description('list licenses (never their keys)')
-    .option('--product <id>', 'only licenses granting this product', int)
+    .option('--product <id>', 'only licenses granting this product', dbId)
     .option('--owner <username>', 'only licenses of this user')
-    .option('--limit <n>', 'at most this many (1-10000)', int, 100)
+    .option('--limit <n>', `at most this many (1-${PAGE_SIZE.max})`, pageLimit, PAGE_SIZE.default)
     .option('--json', 'print JSON')
     .action((o: { product?: number; owner?: string; limit: number; json?: boolean }) =>
       runCommand(
@@ -63,7 +63,7 @@ export function licenseCommands(program: Command): void {
         (list) =>
           list.length
             ? list
-                .map((l) => `${String(l.id).padStart(6)}  products ${l.productIds.join(',')}  owner ${l.owner ?? '-'}  ${status(l)}  checks ${l.totalChecks}`)
+                .map((l) => `${String(l.id).padStart(6)}  products ${l.productIds.join(',')}  owner ${l.owner ?? '-'}  ${licenseState(l)}  checks ${l.totalChecks}`)
                 .join('\n')
             : 'No licenses found.',
       ),
@@ -81,16 +81,16 @@ export function licenseCommands(program: Command): void {
     .option('--active <bool>', "owner's on/off switch", bool)
     .option('--disabled <bool>', "staff's disable switch", bool)
     .option('--ip-lock [bool]', 'IP lock on/off (alone: on)', bool)
-    .option('--ips <list>', 'comma-separated IPs/CIDRs allowed (empty to clear)')
+    .option('--ips <list>', 'comma-separated IPs/CIDRs allowed (empty to clear)', list)
     .option('--expires <iso>', 'expiry time (ISO 8601, UTC) or "never"')
-    .option('--note <text>', 'staff note (empty to clear)')
-    .option('--product <id>', 'replace the products it grants (repeatable)', collectInt)
+    .option('--note <text>', `staff note (at most ${LIMITS.license.note} characters; empty to clear)`)
+    .option('--product <id>', 'replace the products it grants (repeatable)', collectIds)
     .option('--owner <username>', 'new owner ("" to clear)')
     .option('--json', 'print JSON')
     .action(
       (
         id: string,
-        o: { active?: boolean; disabled?: boolean; ipLock?: boolean; ips?: string; expires?: string; note?: string; product?: number[]; owner?: string; json?: boolean },
+        o: { active?: boolean; disabled?: boolean; ipLock?: boolean; ips?: string[]; expires?: string; note?: string; product?: number[]; owner?: string; json?: boolean },
       ) =>
         runCommand(
           o,

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { int } from './parse.js';
+import { PAGE_SIZE } from '../licensing/paging.js';
+import { int, pageLimit } from './parse.js';
 import { runCommand } from './run.js';
 
 export function logCommands(program: Command): void {
@@ -9,7 +10,7 @@ export function logCommands(program: Command): void {
     .command('list')
     .description('list checks, newest first')
     .option('--license <id>', 'only this license', int)
-    .option('--limit <n>', 'at most this many (1-10000)', int, 50)
+    .option('--limit <n>', `at most this many (1-${PAGE_SIZE.max})`, pageLimit, 50)
     .option('--json', 'print JSON')
     .action((o: { license?: number; limit: number; json?: boolean }) =>
       runCommand(

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { cliActor, runCommand, table } from './run.js';
-import { int } from './parse.js';
+import { LIMITS } from '../licensing/schemas/limits.js';
+import { dbId } from './parse.js';
 
 export function productCommands(program: Command): void {
   const product = program.command('product').description('manage products (the ids your software checks)');
@@ -8,9 +9,9 @@ export function productCommands(program: Command): void {
   product
     .command('create')
     .description('create a product')
-    .requiredOption('--name <name>', 'product name')
-    .option('--id <n>', 'product id (e.g. your FaxStore item id); next free id if omitted', int)
-    .option('--description <text>', 'description')
+    .requiredOption('--name <name>', `product name (at most ${LIMITS.product.name} characters)`)
+    .option('--id <n>', 'product id (e.g. your FaxStore item id); next free id if omitted', dbId)
+    .option('--description <text>', `description (at most ${LIMITS.product.description} characters)`)
     .option('--json', 'print JSON')
     .action((o: { name: string; id?: number; description?: string; json?: boolean }) =>
       runCommand(

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { SCOPES, type TokenJson } from '../licensing/token-service.js';
+import { LIMITS } from '../licensing/schemas/limits.js';
 import { int } from './parse.js';
 import { cliActor, runCommand, table } from './run.js';
 
@@ -20,7 +21,7 @@ export function tokenCommands(program: Command): void {
   token
     .command('create')
     .description('create an API token; prints it once')
-    .requiredOption('--name <name>', 'a name for it (the audit log shows its changes as token:<name>)')
+    .requiredOption('--name <name>', `a name for it, at most ${LIMITS.token.name} characters (the audit log shows its changes as token:<name>)`)
     .requiredOption('--scopes <list>', `comma-separated: ${SCOPES.join(',')}`)
     .option('--json', 'print JSON: {id, name, scopes, token}')
     .action((o: { name: string; scopes: string; json?: boolean }) =>

@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import { KeywardError } from '../errors.js';
 import { quote } from '../licensing/values.js';
-import { ROLES, type UserService } from '../licensing/user-service.js';
-import { bool } from './parse.js';
+import { LIMITS } from '../licensing/schemas/limits.js';
+import { ROLES, type Role, type UserService } from '../licensing/user-service.js';
+import { bool, role } from './parse.js';
 import { cliActor, runCommand, table } from './run.js';
 
 /** A user by id (digits) or username. */
@@ -20,11 +21,11 @@ export function userCommands(program: Command): void {
     .command('create')
     .description('create a user (a password is generated and shown once if --password is omitted)')
     .requiredOption('--username <name>', 'user name')
-    .option('--password <pw>', 'password (at least 8 characters)')
+    .option('--password <pw>', `password (${LIMITS.user.password.min}-${LIMITS.user.password.max} characters)`)
     .option('--email <email>', 'email address')
-    .option('--role <role>', `one of ${ROLES.join(', ')}`, 'customer')
+    .option('--role <role>', `one of ${ROLES.join(', ')}`, role, 'customer' as Role)
     .option('--json', 'print JSON')
-    .action((o: { username: string; password?: string; email?: string; role: string; json?: boolean }) =>
+    .action((o: { username: string; password?: string; email?: string; role: Role; json?: boolean }) =>
       runCommand(
         o,
         (s) => s.users.create({ username: o.username, password: o.password, email: o.email, role: o.role }, cliActor(), { admin: true }),
@@ -38,11 +39,11 @@ export function userCommands(program: Command): void {
   user
     .command('update <user>')
     .description('change a user (by id or username): role, email, sign-in on/off; disabling ends their dashboard sessions')
-    .option('--role <role>', `one of ${ROLES.join(', ')}`)
+    .option('--role <role>', `one of ${ROLES.join(', ')}`, role)
     .option('--email <email>', 'email address ("" to clear)')
     .option('--disabled <bool>', 'true stops the user signing in', bool)
     .option('--json', 'print JSON')
-    .action((ref: string, o: { role?: string; email?: string; disabled?: boolean; json?: boolean }) =>
+    .action((ref: string, o: { role?: Role; email?: string; disabled?: boolean; json?: boolean }) =>
       runCommand(
         o,
         async (s) => {

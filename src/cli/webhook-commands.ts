@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
 import { WEBHOOK_EVENTS } from '../webhooks/events.js';
 import type { WebhookJson } from '../webhooks/json.js';
-import { int } from './parse.js';
+import { PAGE_SIZE } from '../licensing/paging.js';
+import { LIMITS } from '../licensing/schemas/limits.js';
+import { int, list, pageLimit } from './parse.js';
 import { cliActor, runCommand, table } from './run.js';
 
 const show = (w: WebhookJson & { secret?: string }): string =>
@@ -14,8 +16,6 @@ const show = (w: WebhookJson & { secret?: string }): string =>
     ...(w.secret ? { secret: `${w.secret}   (shown this once; keep it safe)` } : {}),
   });
 
-const list = (value: string): string[] => value.split(',').map((v) => v.trim()).filter(Boolean);
-
 export function webhookCommands(program: Command): void {
   const webhook = program.command('webhook').description('manage outgoing webhooks (deliveries are sent by the running server)');
 
@@ -24,8 +24,8 @@ export function webhookCommands(program: Command): void {
     .description('register a webhook endpoint; prints its signing secret once')
     .requiredOption('--url <url>', 'http:// or https:// URL that receives the events')
     .option('--events <list>', `comma-separated: ${WEBHOOK_EVENTS.join(',')} (default: all but check.failed)`, list)
-    .option('--description <text>', 'what it is for')
-    .option('--secret <secret>', 'your own signing secret (16-200 characters); generated when omitted')
+    .option('--description <text>', `what it is for (at most ${LIMITS.webhook.description} characters)`)
+    .option('--secret <secret>', `your own signing secret (${LIMITS.webhook.secret.min}-${LIMITS.webhook.secret.max} characters); generated when omitted`)
     .option('--json', 'print JSON')
     .action((o: { url: string; events?: string[]; description?: string; secret?: string; json?: boolean }) =>
       runCommand(o, (s) => s.webhooks.create({ url: o.url, events: o.events, description: o.description, secret: o.secret }, cliActor()), show),
@@ -61,7 +61,7 @@ export function webhookCommands(program: Command): void {
   webhook
     .command('deliveries <id>')
     .description("show a webhook's delivery log, newest first")
-    .option('--limit <n>', 'at most this many (1-1000)', int, 20)
+    .option('--limit <n>', `at most this many (1-${PAGE_SIZE.max})`, pageLimit, 20)
     .option('--json', 'print JSON')
     .action((id: string, o: { limit: number; json?: boolean }) =>
       runCommand(

@@ -1,4 +1,5 @@
 import type { CheckLogFilter } from '../licensing/log-service.js';
+import { cut } from '../licensing/paging.js';
 import { CHECK_STATUSES } from './format.js';
 import { positiveInt, text, type Form } from './forms.js';
 
@@ -19,9 +20,8 @@ export async function checksPage<T extends { id: number }>(
   q: Form,
 ): Promise<{ rows: T[]; nextBefore: number | null; first: boolean }> {
   const beforeId = positiveInt(text(q, 'before'));
-  const rows = await load({ beforeId, limit: PAGE_SIZE + 1 });
-  const page = rows.slice(0, PAGE_SIZE);
-  return { rows: page, nextBefore: rows.length > PAGE_SIZE ? page[page.length - 1]!.id : null, first: beforeId === undefined };
+  const { items, lastId } = cut(await load({ beforeId, limit: PAGE_SIZE + 1 }), PAGE_SIZE);
+  return { rows: items, nextBefore: lastId, first: beforeId === undefined };
 }
 
 /** The current query string with `before` replaced (for the "older" link). */

@@ -1,15 +1,6 @@
-import type { LicenseJson } from '../licensing/json.js';
+import type { LicenseState } from '../licensing/license-state.js';
 
 /** Display helpers the templates use; everything they return is plain text (templates escape it). */
-
-export type LicenseState = 'active' | 'inactive' | 'disabled' | 'expired';
-
-export function licenseState(l: LicenseJson, now = Date.now()): LicenseState {
-  if (l.disabled) return 'disabled';
-  if (!l.active) return 'inactive';
-  if (l.expiresAt !== null && Date.parse(l.expiresAt) <= now) return 'expired';
-  return 'active';
-}
 
 export const STATE_LABELS: Record<LicenseState, string> = {
   active: 'Active',

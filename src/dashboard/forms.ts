@@ -1,4 +1,6 @@
 import type { FastifyRequest } from 'fastify';
+import { Value } from 'typebox/value';
+import { Id } from '../licensing/schemas/common.js';
 
 /** Reading urlencoded form bodies and query strings: every value arrives as a string or a list of them. */
 export type Form = Record<string, string | string[] | undefined>;
@@ -31,19 +33,22 @@ export function checked(form: Form, name: string): boolean {
   return v !== '' && !['0', 'false', 'off', 'no'].includes(v);
 }
 
-/** A positive whole number, or undefined for anything else (so a typo shows nothing, not everything). */
+/** Digits as a number (NaN for anything else): form fields are text, the domain schemas judge numbers. */
+export const wholeNumber = (value: string): number => (/^\d{1,15}$/.test(value) ? Number(value) : Number.NaN);
+
+/** A row id (the domain's Id schema), or undefined for anything else (so a typo shows nothing, not everything). */
 export function positiveInt(value: string | undefined): number | undefined {
-  if (value === undefined || !/^\d{1,10}$/.test(value)) return undefined;
-  const n = Number(value);
-  return n >= 1 && n <= 2_147_483_647 ? n : undefined;
+  if (value === undefined) return undefined;
+  const n = wholeNumber(value);
+  return Value.Check(Id, n) ? n : undefined;
 }
 
-/** Whole numbers from repeated fields and/or comma/space separated lists. */
+/** Whole numbers from repeated fields and/or comma/space separated lists (NaN for what is not one). */
 export function intList(form: Form, name: string): number[] {
   return all(form, name)
     .flatMap((v) => v.split(/[\s,]+/))
     .filter(Boolean)
-    .map((v) => positiveInt(v) ?? Number.NaN);
+    .map(wholeNumber);
 }
 
 /** A path on this site to return to after sign-in; anything else (other hosts, odd schemes) is refused. */

@@ -2,7 +2,7 @@ import type { FastifyReply } from 'fastify';
 import type { LicenseJson } from '../licensing/json.js';
 import { checksPage, resultFilter, withBefore } from './checks-query.js';
 import type { DashboardContext } from './context.js';
-import { licenseState } from './format.js';
+import { licenseState } from '../licensing/license-state.js';
 import { queryOf } from './forms.js';
 import { me } from './guards.js';
 import type { WithId } from './load-by-id.js';

@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Eta } from 'eta';
+import { LIMITS } from '../licensing/schemas/limits.js';
 import { checksChart } from './chart.js';
 import { takeFlash } from './flash.js';
 import { formOf, text } from './forms.js';
@@ -48,6 +49,7 @@ export class Pages {
       site: this.site,
       path: req.url.split('?')[0],
       fmt: format,
+      limits: LIMITS,
       chart: checksChart,
     });
     return reply.code(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(html);

@@ -8,6 +8,7 @@ import type { ProductRepository } from '../storage/product-repository.js';
 import type { LicensesTable, ProductRow } from '../storage/schema.js';
 import type { UserRepository } from '../storage/user-repository.js';
 import { isSnowflake, mapFaxStoreRow, rowId, type LicensePlan, type RowRef, type SkipCode, type WarningCode } from './faxstore-row.js';
+import { LIMITS } from '../licensing/schemas/limits.js';
 import { planOwners, type OwnerPlan } from './owners.js';
 import type { FaxStoreSource } from './source.js';
 
@@ -55,7 +56,7 @@ const READ_PAGE = 5000;
  * one transaction still holds SQLite's write lock for only a few hundred ms.
  */
 const WRITE_BATCH = 5000;
-const NAME_MAX = 200;
+const NAME_MAX = LIMITS.product.name;
 const ANNOUNCE_EVERY_MS = 500;
 
 /**

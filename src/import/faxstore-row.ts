@@ -1,6 +1,7 @@
 import { normalizeAllowList } from '../licensing/ip-allow-list.js';
 import { checkKeyFormat, digestKey } from '../licensing/key.js';
-import { MAX_DB_ID, parseIsoTime, quote } from '../licensing/values.js';
+import { MAX_DB_ID } from '../licensing/schemas/limits.js';
+import { parseIsoTime, quote } from '../licensing/values.js';
 
 /** The columns of FaxStore's `licensesystem` table (also the CSV header), plus the owner's name for CSV. */
 export const FAXSTORE_COLUMNS = [

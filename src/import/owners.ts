@@ -1,3 +1,6 @@
+import { Value } from 'typebox/value';
+import { LIMITS } from '../licensing/schemas/limits.js';
+import { Username } from '../licensing/schemas/user.js';
 import { isSnowflake } from './faxstore-row.js';
 
 /** What FaxStore's `users` table (or a CSV's username/email columns) says about an owner. */
@@ -31,7 +34,7 @@ export interface OwnerPlan {
   unknown: Set<string>;
 }
 
-const USERNAME = /^[A-Za-z0-9_.-]{2,32}$/;
+const USERNAME_MAX = LIMITS.user.username.max;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 /**
@@ -54,7 +57,7 @@ export function planOwners(ownerIds: Iterable<string>, faxUsers: ReadonlyMap<str
   for (const ownerId of [...new Set(ownerIds)].sort()) {
     const fax = faxUsers.get(ownerId);
     if (!fax) plan.unknown.add(ownerId);
-    const email = fax?.email && EMAIL.test(fax.email.trim()) ? fax.email.trim().slice(0, 254) : null;
+    const email = fax?.email && EMAIL.test(fax.email.trim()) ? fax.email.trim().slice(0, LIMITS.user.email) : null;
     if (isSnowflake(ownerId)) {
       const found = existing.byDiscordId.get(ownerId);
       if (found !== undefined) {
@@ -83,7 +86,7 @@ export function planOwners(ownerIds: Iterable<string>, faxUsers: ReadonlyMap<str
   return plan;
 }
 
-/** A Keyward username from any display name: other characters become "_", at most 32 characters. */
+/** A Keyward username from any display name: other characters become "_", within the username limits. */
 export function sanitizeUsername(name: string | null | undefined): string | null {
   if (!name) return null;
   const cleaned = name
@@ -91,14 +94,14 @@ export function sanitizeUsername(name: string | null | undefined): string | null
     .replace(/[\u0300-\u036f]/g, '')
     .replace(/[^A-Za-z0-9_.-]+/g, '_')
     .replace(/^[_.-]+|[_.-]+$/g, '')
-    .slice(0, 32)
+    .slice(0, USERNAME_MAX)
     .replace(/[_.-]+$/, '');
-  return USERNAME.test(cleaned) ? cleaned : null;
+  return Value.Check(Username, cleaned) ? cleaned : null;
 }
 
 /** `base`, or `base-1234` (the id's last digits), or `discord-<id>`, or a numbered variant: whichever is free. */
 function uniqueUsername(base: string, discordId: string, taken: ReadonlySet<string>): string {
-  const withSuffix = (suffix: string) => `${base.slice(0, 32 - suffix.length - 1)}-${suffix}`;
+  const withSuffix = (suffix: string) => `${base.slice(0, USERNAME_MAX - suffix.length - 1)}-${suffix}`;
   const candidates = [base, withSuffix(discordId.slice(-4)), `discord-${discordId}`];
   for (const c of candidates) if (!taken.has(c)) return c;
   for (let n = 2; ; n++) {

@@ -1,4 +1,5 @@
 import ipaddr from 'ipaddr.js';
+import { LIMITS } from './schemas/limits.js';
 import { quote } from './values.js';
 
 type Address = ipaddr.IPv4 | ipaddr.IPv6;
@@ -78,7 +79,7 @@ export function normalizeAllowList(input: string | readonly string[]): string[] 
  * What a customer may put in their own license's allow-list: a few entries, each a single address
  * or a block no wider than a typical hosting subnet. Staff set anything (docs/dashboard.md).
  */
-export const CUSTOMER_ALLOW_LIST = { maxEntries: 5, minPrefix: { ipv4: 24, ipv6: 48 } } as const;
+export const CUSTOMER_ALLOW_LIST = LIMITS.license.customerAllowList;
 
 /** Why a customer may not set this (canonical) allow-list, or null when they may. */
 export function customerAllowListProblem(entries: readonly string[]): string | null {

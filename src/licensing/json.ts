@@ -1,25 +1,22 @@
 import { parseIps, type LicenseRecord } from '../storage/license-repository.js';
 import type { AuditLogRow, AuthLogRow, ProductRow, UserRow } from '../storage/schema.js';
+import type { Static } from 'typebox';
+import type { LicenseJson } from './schemas/license.js';
+import type { AuditEntry, CheckEntry } from './schemas/log.js';
+import type { ProductJson } from './schemas/product.js';
+import type { UserJson } from './schemas/user.js';
 
-/** The public JSON shapes (CLI `--json`, later the REST API). Times are ISO 8601 UTC. */
+export type { LicenseJson } from './schemas/license.js';
+export type { ProductJson } from './schemas/product.js';
+export type { UserJson } from './schemas/user.js';
+export type CheckEntryJson = Static<typeof CheckEntry>;
+export type AuditJson = Static<typeof AuditEntry>;
+
+/**
+ * The public JSON shapes (the API, CLI `--json`, the dashboard), built from rows; their schemas
+ * are in schemas/. Times are ISO 8601 UTC.
+ */
 export const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
-
-export interface LicenseJson {
-  id: number;
-  productIds: number[];
-  owner: string | null;
-  active: boolean;
-  disabled: boolean;
-  ipLocked: boolean;
-  ips: string[];
-  expiresAt: string | null;
-  note: string | null;
-  totalChecks: number;
-  lastCheckAt: string | null;
-  lastIp: string | null;
-  createdAt: string;
-  updatedAt: string;
-}
 
 export function licenseJson(r: LicenseRecord): LicenseJson {
   return {
@@ -40,7 +37,7 @@ export function licenseJson(r: LicenseRecord): LicenseJson {
   };
 }
 
-export const productJson = (p: ProductRow) => ({
+export const productJson = (p: ProductRow): ProductJson => ({
   id: p.id,
   name: p.name,
   description: p.description,
@@ -48,7 +45,7 @@ export const productJson = (p: ProductRow) => ({
   updatedAt: iso(p.updated_at)!,
 });
 
-export const userJson = (u: UserRow) => ({
+export const userJson = (u: UserRow): UserJson => ({
   id: u.id,
   username: u.username,
   email: u.email,
@@ -58,7 +55,7 @@ export const userJson = (u: UserRow) => ({
   createdAt: iso(u.created_at)!,
 });
 
-export const authLogJson = (r: AuthLogRow) => ({
+export const authLogJson = (r: AuthLogRow): Omit<CheckEntryJson, 'id'> => ({
   time: iso(r.time)!,
   licenseId: r.license_id,
   productId: r.product_id,
@@ -68,7 +65,7 @@ export const authLogJson = (r: AuthLogRow) => ({
   userAgent: r.user_agent,
 });
 
-export const auditJson = (r: AuditLogRow) => ({
+export const auditJson = (r: AuditLogRow): AuditJson => ({
   id: r.id,
   time: iso(r.time)!,
   actor: r.actor,

@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
+import { LIMITS } from './schemas/limits.js';
 
 const KEY_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-';
 export const KEY_LENGTH = 45;
@@ -17,11 +18,11 @@ export function digestKey(key: string): string {
 }
 
 /** The longest license key there can be (imported keys included). */
-export const KEY_MAX_LENGTH = 256;
+export const KEY_MAX_LENGTH = LIMITS.license.key.max;
 
 /** Keys may be imported in any format, but must be printable and of sane length. */
 export function checkKeyFormat(key: string): string | null {
-  if (key.length < 8) return 'a license key must be at least 8 characters';
+  if (key.length < LIMITS.license.key.min) return `a license key must be at least ${LIMITS.license.key.min} characters`;
   if (key.length > KEY_MAX_LENGTH) return `a license key must be at most ${KEY_MAX_LENGTH} characters`;
   if (!/^[\x21-\x7e]+$/.test(key)) return 'a license key may only contain printable ASCII without spaces';
   return null;

@@ -1,54 +1,36 @@
 import { KeywardError } from '../errors.js';
 import type { AuditRepository } from '../storage/audit-repository.js';
 import { isUniqueViolation } from '../storage/database.js';
-import type { LicenseRecord, LicenseRepository, LicenseStatus } from '../storage/license-repository.js';
+import type { LicenseRecord, LicenseRepository } from '../storage/license-repository.js';
 import type { ProductRepository } from '../storage/product-repository.js';
 import type { UserRepository } from '../storage/user-repository.js';
 import type { LicensesTable } from '../storage/schema.js';
 import type { TransactionRepos, Transactions } from '../storage/transactions.js';
 import type { Updateable } from 'kysely';
 import { customerAllowListProblem, normalizeAllowList } from './ip-allow-list.js';
-import { auditJson, licenseJson, type LicenseJson } from './json.js';
+import { auditJson, licenseJson } from './json.js';
 import type { LicenseEvent, LicenseEventOutbox } from './license-events.js';
 import { checkKeyFormat, digestKey, generateKey, type KeyCipher } from './key.js';
 import type { Role } from './user-service.js';
+import type { LicenseState } from './license-state.js';
+export type { LicenseSearch } from './schemas/license.js';
+import { decodeCursor, pageOf, pageSize, type Page } from './paging.js';
+import { checkInput } from './schemas/check-input.js';
+import {
+  LicenseCreateInput,
+  LicenseSearchInput,
+  LicenseUpdateInput,
+  type LicenseCreate,
+  type LicenseJson,
+  type LicenseSearch,
+  type LicenseUpdate,
+} from './schemas/license.js';
 import { isDbId, parseIsoTime, quote } from './values.js';
 
-export interface LicenseCreate {
-  productIds: readonly number[];
-  owner?: string | null;
-  ipLocked?: boolean;
-  ips?: string | readonly string[];
-  /** ISO 8601 time, or null for no expiry. */
-  expiresAt?: string | null;
-  note?: string | null;
-  /** An existing key to keep (imports); a new one is generated when absent. */
-  key?: string;
-}
-
-export interface LicenseSearch {
-  productId?: number;
-  /** Owner by username (an unknown one matches nothing) or by id. */
-  owner?: string;
-  ownerId?: number;
-  /** An exact clear key. */
-  key?: string;
-  ip?: string;
-  status?: LicenseStatus;
-  limit?: number;
-  cursor?: string;
-}
-
-export interface LicenseUpdate {
-  productIds?: readonly number[];
-  owner?: string | null;
-  active?: boolean;
-  disabled?: boolean;
-  ipLocked?: boolean;
-  ips?: string | readonly string[];
-  expiresAt?: string | null;
-  note?: string | null;
-}
+/** What creating a license takes (see LicenseCreateInput); `ips` may also be comma-separated text. */
+export type LicenseCreateArgs = Omit<LicenseCreate, 'ips' | 'productIds'> & { productIds: readonly number[]; ips?: string | readonly string[] };
+/** What changing a license takes (see LicenseUpdateInput); `ips` may also be comma-separated text. */
+export type LicenseUpdateArgs = Omit<LicenseUpdate, 'ips' | 'productIds'> & { productIds?: readonly number[]; ips?: string | readonly string[] };
 
 /**
  * Who changes a license. Staff and admins (dashboard staff pages, and the trusted tools: API
@@ -74,7 +56,6 @@ export interface LicenseServiceOptions {
 
 const STAFF: LicenseCaller = { role: 'staff' };
 const CUSTOMER_FIELDS: readonly (keyof LicenseUpdate)[] = ['ips', 'active'];
-const NOTE_MAX = 1000;
 const DAY_MS = 86_400_000;
 
 /**
@@ -96,7 +77,8 @@ export class LicenseService {
     private readonly options: LicenseServiceOptions = {},
   ) {}
 
-  async create(input: LicenseCreate, actor: string): Promise<LicenseJson & { key: string }> {
+  async create(args: LicenseCreateArgs, actor: string): Promise<LicenseJson & { key: string }> {
+    const input = checkInput(LicenseCreateInput, { ...args, ips: listOf(args.ips) });
     const productIds = await this.checkProducts(input.productIds);
     const key = input.key ?? generateKey();
     const keyProblem = checkKeyFormat(key);
@@ -137,24 +119,23 @@ export class LicenseService {
    * Finds licenses, oldest first, a page at a time: pass the returned `nextCursor` as `cursor`
    * for the next page (null when there is none).
    */
-  async search(filter: LicenseSearch): Promise<{ items: LicenseJson[]; nextCursor: string | null }> {
-    const limit = Math.min(Math.max(filter.limit ?? 100, 1), 10_000);
+  async search(search: LicenseSearch): Promise<Page<LicenseJson>> {
+    const filter = checkInput(LicenseSearchInput, search);
+    const limit = pageSize(filter.limit);
     let ownerId = filter.ownerId;
     // An unknown owner matches nothing, answered as for an owner without licenses (the same
     // query runs), so a search never tells a caller which usernames exist.
     if (filter.owner !== undefined && filter.owner !== '') ownerId = (await this.repos.users.findByUsername(filter.owner))?.id ?? NO_USER_ID;
-    const afterId = filter.cursor ? decodeCursor(filter.cursor) : undefined;
     const rows = await this.repos.licenses.list({
       productId: filter.productId,
       ownerId,
       keyDigest: filter.key ? digestKey(filter.key.trim()) : undefined,
       ip: filter.ip,
       status: filter.status,
-      afterId,
+      afterId: decodeCursor('licenses', filter.cursor),
       limit: limit + 1,
     });
-    const items = rows.slice(0, limit).map(licenseJson);
-    return { items, nextCursor: rows.length > limit ? encodeCursor(items[items.length - 1]!.id) : null };
+    return pageOf(rows.map(licenseJson), limit, 'licenses');
   }
 
   async list(filter: LicenseSearch): Promise<LicenseJson[]> {
@@ -191,9 +172,9 @@ export class LicenseService {
     return changed.map((c) => c.after.id);
   }
 
-  /** How many licenses there are, and how many are active (not disabled, not switched off) or disabled. */
-  async counts(): Promise<{ total: number; active: number; disabled: number }> {
-    return this.repos.licenses.count();
+  /** How many licenses there are, in all and in each state (licenseState's rule: an expired license is not active). */
+  async counts(now = Date.now()): Promise<{ total: number } & Record<LicenseState, number>> {
+    return this.repos.licenses.count(now);
   }
 
   /** The owner's user id (null for none), for authorising owner-only actions. */
@@ -224,12 +205,13 @@ export class LicenseService {
    * anything; a customer only their own license's `ips` (within the customer allow-list rules and
    * the daily allowance) and `active`.
    */
-  async update(id: number, input: LicenseUpdate, actor: string, caller: LicenseCaller = STAFF): Promise<LicenseJson> {
+  async update(id: number, args: LicenseUpdateArgs, actor: string, caller: LicenseCaller = STAFF): Promise<LicenseJson> {
     const customer = caller.role === 'customer';
     if (customer) {
-      const other = (Object.keys(input) as (keyof LicenseUpdate)[]).filter((k) => input[k] !== undefined && !CUSTOMER_FIELDS.includes(k));
+      const other = (Object.keys(args) as (keyof LicenseUpdate)[]).filter((k) => args[k] !== undefined && !CUSTOMER_FIELDS.includes(k));
       if (other.length) throw new KeywardError('forbidden', `only staff may change ${other.join(', ')}`);
     }
+    const input = checkInput(LicenseUpdateInput, { ...args, ips: listOf(args.ips) });
     const now = Date.now();
     const patch: Updateable<LicensesTable> = { updated_at: now };
     if (input.active !== undefined) patch.active = input.active ? 1 : 0;
@@ -382,17 +364,9 @@ function expiry(value: string | null | undefined): number | null {
   return parseIsoTime(value);
 }
 
-function note(value: string | null | undefined): string | null {
-  if (!value) return null;
-  if (value.length > NOTE_MAX) throw new KeywardError('invalid_input', `a note is at most ${NOTE_MAX} characters`);
-  return value;
-}
+/** The note as stored: its length was checked with the input; empty means none. */
+const note = (value: string | null | undefined): string | null => value || null;
 
-/** Opaque page cursors: callers must not build them, so their shape can change. */
-const encodeCursor = (id: number): string => Buffer.from(`l:${id}`).toString('base64url');
-
-function decodeCursor(cursor: string): number {
-  const m = /^l:(\d{1,10})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
-  if (!m) throw new KeywardError('invalid_input', 'invalid cursor');
-  return Number(m[1]);
-}
+/** Comma-separated allow-list text (CLI, imports) as a list, so it is checked like one. */
+const listOf = (ips: string | readonly string[] | undefined): string[] | undefined =>
+  ips === undefined ? undefined : typeof ips === 'string' ? ips.split(',').map((s) => s.trim()).filter(Boolean) : [...ips];

@@ -3,35 +3,32 @@ import { isUniqueViolation } from '../storage/database.js';
 import type { ProductRepository } from '../storage/product-repository.js';
 import type { TransactionRepos, Transactions } from '../storage/transactions.js';
 import { productJson } from './json.js';
-import { isDbId, MAX_DB_ID } from './values.js';
-
-export interface ProductCreate {
-  /** The seller's id (e.g. the FaxStore item id); the next free id when absent. */
-  id?: number;
-  name: string;
-  description?: string | null;
-}
+import { checkInput } from './schemas/check-input.js';
+import { Id } from './schemas/common.js';
+import { ProductCreateInput, ProductUpdateInput, type ProductCreate, type ProductJson, type ProductUpdate } from './schemas/product.js';
+import { isDbId } from './values.js';
 
 /** Products: each change commits in one transaction with its audit entry, then is announced on `products`. */
 export class ProductService {
   constructor(private readonly repos: { products: ProductRepository; transactions: Transactions }) {}
 
-  async list() {
+  async list(): Promise<ProductJson[]> {
     return (await this.repos.products.list()).map(productJson);
   }
 
-  async get(id: number) {
+  async get(id: number): Promise<ProductJson> {
     const row = isDbId(id) ? await this.repos.products.get(id) : undefined;
     if (!row) throw notFound(id);
     return productJson(row);
   }
 
-  async update(id: number, input: { name?: string; description?: string | null }, actor: string) {
+  async update(id: number, args: ProductUpdate, actor: string): Promise<ProductJson> {
+    const input = checkInput(ProductUpdateInput, { ...args, name: args.name?.trim() });
     await this.get(id);
     const now = Date.now();
     const patch: { name?: string; description?: string | null; updated_at: number } = { updated_at: now };
-    if (input.name !== undefined) patch.name = checkName(input.name);
-    if (input.description !== undefined) patch.description = checkDescription(input.description);
+    if (input.name !== undefined) patch.name = input.name;
+    if (input.description !== undefined) patch.description = input.description || null;
     return this.repos.transactions.change('products', async (t) => {
       const before = await locked(t, id);
       await t.products.update(id, patch);
@@ -55,13 +52,12 @@ export class ProductService {
     });
   }
 
-  async create(input: ProductCreate, actor: string) {
-    const name = checkName(input.name);
-    const description = checkDescription(input.description);
-    const id = input.id ?? (await this.repos.products.nextId());
-    if (!Number.isInteger(id) || id < 1 || id > MAX_DB_ID) {
-      throw new KeywardError('invalid_input', `a product id is a whole number from 1 to ${MAX_DB_ID}`);
-    }
+  async create(args: ProductCreate, actor: string): Promise<ProductJson> {
+    const input = checkInput(ProductCreateInput, { ...args, name: args.name?.trim() ?? '' });
+    const { name } = input;
+    const description = input.description || null;
+    // The next free id of a full table would be past the largest one.
+    const id = input.id ?? checkInput(Id, await this.repos.products.nextId(), 'id');
     if (await this.repos.products.get(id)) throw new KeywardError('product_exists', `product ${id} already exists`);
     const now = Date.now();
     const row = { id, name, description, created_at: now, updated_at: now };
@@ -82,19 +78,7 @@ export class ProductService {
 const notFound = (id: number) => new KeywardError('product_not_found', `product ${id} does not exist`);
 
 /** The product, locked for the rest of the transaction (a write first, as SQLite wants). */
-async function locked(t: TransactionRepos, id: number) {
+async function locked(t: TransactionRepos, id: number): Promise<ProductJson> {
   if (!(await t.products.lock(id))) throw notFound(id);
   return productJson((await t.products.get(id))!);
-}
-
-function checkName(value: string | undefined): string {
-  const name = value?.trim() ?? '';
-  if (!name) throw new KeywardError('invalid_input', 'a product needs a name');
-  if (name.length > 200) throw new KeywardError('invalid_input', 'a product name is at most 200 characters');
-  return name;
-}
-
-function checkDescription(value: string | null | undefined): string | null {
-  if (value && value.length > 2000) throw new KeywardError('invalid_input', 'a product description is at most 2000 characters');
-  return value || null;
 }

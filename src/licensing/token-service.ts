@@ -1,12 +1,15 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { KeywardError } from '../errors.js';
 import { iso } from './json.js';
+import { checkInput } from './schemas/check-input.js';
+import { TokenName, type Token, type TokenCreate } from './schemas/token.js';
 import { isDbId } from './values.js';
 import type { ApiTokenRepository } from '../storage/api-token-repository.js';
 import type { ChangeFeed } from '../storage/change-feed.js';
 import { isUniqueViolation } from '../storage/database.js';
 import type { ApiTokenRow } from '../storage/schema.js';
 import type { Transactions } from '../storage/transactions.js';
+import type { Static } from 'typebox';
 
 export const SCOPE_RESOURCES = ['products', 'licenses', 'users', 'logs', 'webhooks'] as const;
 export type ScopeResource = (typeof SCOPE_RESOURCES)[number];
@@ -25,20 +28,9 @@ export interface ApiPrincipal {
   scopes: ReadonlySet<Scope>;
 }
 
-export interface TokenJson {
-  id: number;
-  name: string;
-  scopes: Scope[];
-  /** The token's first characters, to tell tokens apart; never enough to use one. */
-  prefix: string;
-  createdBy: string;
-  createdAt: string;
-  lastUsedAt: string | null;
-  revokedAt: string | null;
-}
+export type TokenJson = Omit<Static<typeof Token>, 'scopes'> & { scopes: Scope[] };
 
 const TOKEN_RE = /^kw_[A-Za-z0-9_-]{43}$/;
-const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9 _.:@-]{0,63}$/;
 /** How long a looked-up token is trusted without asking the database (revocation also clears it). */
 const CACHE_MS = 10_000;
 const CACHE_MAX = 1000;
@@ -66,7 +58,7 @@ export class TokenService {
     changes.onChange('tokens', () => this.cache.clear());
   }
 
-  async create(input: { name: string; scopes: string | readonly string[] }, actor: string): Promise<TokenJson & { token: string }> {
+  async create(input: TokenCreate, actor: string): Promise<TokenJson & { token: string }> {
     const name = checkName(input.name);
     const scopes = parseScopes(input.scopes);
     const token = `kw_${randomBytes(32).toString('base64url')}`;
@@ -191,10 +183,4 @@ function parseStoredScopes(text: string): Scope[] {
   }
 }
 
-function checkName(value: string | undefined): string {
-  const name = value?.trim() ?? '';
-  if (!NAME_RE.test(name)) {
-    throw new KeywardError('invalid_input', 'a token name is 1-64 characters: letters, digits, spaces and _ . : @ - (starting with a letter or digit)');
-  }
-  return name;
-}
+const checkName = (value: string | undefined): string => checkInput(TokenName, value?.trim() ?? '', 'name');

@@ -6,10 +6,12 @@ import type { TransactionRepos, Transactions } from '../storage/transactions.js'
 import type { UserRepository } from '../storage/user-repository.js';
 import { isUniqueViolation } from '../storage/database.js';
 import { userJson } from './json.js';
+import { pageSize } from './paging.js';
+import { checkInput } from './schemas/check-input.js';
+import { Password, RoleSchema, UserCreateInput, UserUpdateInput, type UserCreate, type UserJson, type UserUpdate } from './schemas/user.js';
 import { isDbId, quote } from './values.js';
 
-export const ROLES = ['customer', 'staff', 'admin'] as const;
-export type Role = (typeof ROLES)[number];
+export { ROLES, type Role } from './schemas/user.js';
 
 /**
  * Who changes users, and with what rights. The dashboard passes the signed-in person, the API its
@@ -34,34 +36,18 @@ export const mayChangeUser = (caller: UserCaller, target: { role: string }): boo
 const adminOnly = () =>
   new KeywardError('forbidden', 'only an admin may create or change staff and admin accounts, or give or take the staff or admin role');
 
-export interface UserUpdate {
-  role?: string;
-  email?: string | null;
-  disabled?: boolean;
-  discordId?: string | null;
-}
-
-export interface UserCreate {
-  username: string;
-  /** A password is generated (and returned once) when absent. */
-  password?: string;
-  email?: string | null;
-  role?: string;
-}
-
 export class UserService {
   constructor(private readonly repos: { users: UserRepository; transactions: Transactions }) {}
 
-  async create(input: UserCreate, actor: string, caller: UserCaller = FULL): Promise<ReturnType<typeof userJson> & { password?: string }> {
-    const username = input.username?.trim() ?? '';
-    if (!/^[A-Za-z0-9_.-]{2,32}$/.test(username)) {
-      throw new KeywardError('invalid_input', 'a username is 2-32 characters of letters, digits, "_", "." or "-"');
-    }
-    const role = checkRole(input.role ?? 'customer');
+  /** Creates an account; without `password` one is generated and returned, this once. */
+  async create(args: UserCreate, actor: string, caller: UserCaller = FULL): Promise<UserJson & { password?: string }> {
+    const input = checkInput(UserCreateInput, { ...args, username: args.username?.trim() ?? '', email: emailOf(args.email) });
+    const { username } = input;
+    const role = input.role ?? 'customer';
     if (role !== 'customer' && !caller.admin) throw adminOnly();
-    const email = checkEmail(input.email);
+    const email = input.email ?? null;
     const generated = input.password === undefined ? randomBytes(12).toString('base64url') : undefined;
-    const password = checkPassword(input.password ?? generated!);
+    const password = input.password ?? generated!;
     if (await this.repos.users.findByUsername(username)) throw new KeywardError('username_taken', `username "${username}" is taken`);
     const passwordHash = await hashPassword(password);
     const now = Date.now();
@@ -89,24 +75,24 @@ export class UserService {
     return generated ? { ...user, password: generated } : user;
   }
 
-  async get(id: number) {
+  async get(id: number): Promise<UserJson> {
     return userJson(await this.row(id));
   }
 
-  async findByUsername(username: string) {
+  async findByUsername(username: string): Promise<UserJson | null> {
     const row = await this.repos.users.findByUsername(username);
     return row ? userJson(row) : null;
   }
 
   /** The user linked to this Discord account, or null. */
-  async findByDiscordId(discordId: string) {
+  async findByDiscordId(discordId: string): Promise<UserJson | null> {
     const row = await this.repos.users.findByDiscordId(discordId);
     return row ? userJson(row) : null;
   }
 
-  async list(filter: { q?: string; role?: string; limit?: number; afterId?: number } = {}) {
-    const role = filter.role === undefined ? undefined : checkRole(filter.role);
-    const limit = Math.min(Math.max(filter.limit ?? 100, 1), 10_000);
+  async list(filter: { q?: string; role?: string; limit?: number; afterId?: number } = {}): Promise<UserJson[]> {
+    const role = filter.role === undefined ? undefined : checkInput(RoleSchema, filter.role, 'role');
+    const limit = pageSize(filter.limit);
     return (await this.repos.users.list({ q: filter.q, role, afterId: filter.afterId, limit })).map(userJson);
   }
 
@@ -115,10 +101,11 @@ export class UserService {
    * The last enabled admin is never demoted or disabled (checked and changed in one transaction, so
    * two admins demoting each other at once leave one). Disabling a user ends all their sessions.
    */
-  async update(id: number, input: UserUpdate, actor: string, caller: UserCaller = FULL) {
+  async update(id: number, args: UserUpdate, actor: string, caller: UserCaller = FULL): Promise<UserJson> {
+    const input = checkInput(UserUpdateInput, { ...args, email: emailOf(args.email) });
     const patch: Updateable<UsersTable> = { updated_at: Date.now() };
-    if (input.role !== undefined) patch.role = checkRole(input.role);
-    if (input.email !== undefined) patch.email = checkEmail(input.email);
+    if (input.role !== undefined) patch.role = input.role;
+    if (input.email !== undefined) patch.email = input.email;
     if (input.disabled !== undefined) patch.disabled = input.disabled ? 1 : 0;
     if (input.discordId !== undefined) patch.discord_id = input.discordId;
     if (patch.role !== undefined && patch.role !== 'customer' && !caller.admin) throw adminOnly();
@@ -155,7 +142,7 @@ export class UserService {
   async setPassword(id: number, password: string, actor: string, caller: UserCaller = FULL): Promise<void> {
     const row = await this.row(id);
     if (!mayChangeUser(caller, row)) throw adminOnly();
-    checkPassword(password);
+    checkInput(Password, password, 'password');
     const passwordHash = await hashPassword(password);
     await this.repos.transactions.change('users', async (t) => {
       const now = Date.now();
@@ -168,7 +155,7 @@ export class UserService {
    * The user whose username or email and password match, or null. A disabled account or one
    * without a password never matches; the time taken does not tell which part was wrong.
    */
-  async verifyPassword(login: string, password: string) {
+  async verifyPassword(login: string, password: string): Promise<UserJson | null> {
     const row = await this.repos.users.findByLogin(login.trim());
     const { default: argon2 } = await import('argon2');
     const hash = row?.password_hash ?? DUMMY_HASH;
@@ -199,19 +186,5 @@ async function hashPassword(password: string): Promise<string> {
 // A valid argon2id hash of a random password, verified against when no user matches.
 const DUMMY_HASH = '$argon2id$v=19$m=65536,p=4,t=3$z25VZBkGB2RvB0087ie7VQ$4BWaX82gMSXH7Q4Ph7tzi839vuVqvNwg/+CctXNfFT0';
 
-function checkRole(role: string): Role {
-  if (!ROLES.includes(role as Role)) throw new KeywardError('invalid_input', `a role is one of ${ROLES.join(', ')}`);
-  return role as Role;
-}
-
-function checkEmail(value: string | null | undefined): string | null {
-  const email = value?.trim() || null;
-  if (email && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) throw new KeywardError('invalid_input', `${quote(email)} is not an email address`);
-  return email;
-}
-
-function checkPassword(password: string): string {
-  if (password.length < 8) throw new KeywardError('invalid_input', 'a password is at least 8 characters');
-  if (password.length > 1024) throw new KeywardError('invalid_input', 'a password is at most 1024 characters');
-  return password;
-}
+/** An email as stored: trimmed, and none when empty. */
+const emailOf = (value: string | null | undefined): string | null | undefined => (value === undefined ? undefined : value?.trim() || null);

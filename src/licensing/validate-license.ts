@@ -1,4 +1,5 @@
 import { ipAllowed, type IpRange } from './ip-allow-list.js';
+import { licenseState } from './license-state.js';
 
 /** The check statuses of docs/check-api.md, in check order. */
 export type CheckStatus = 'AUTHORISED' | 'NOT FOUND' | 'KEY DISABLED' | 'NOT ACTIVE' | 'EXPIRED' | 'NOT AUTHORISED';
@@ -25,9 +26,14 @@ export type LicenseOutcome =
  * A locked license with no allowed IPs binds the first caller's IP (returned as `bindIp`).
  */
 export function validateLicense(license: LicenseSnapshot, ip: string, now: number): LicenseOutcome {
-  if (license.disabled) return { status: 'KEY DISABLED' };
-  if (!license.active) return { status: 'NOT ACTIVE' };
-  if (license.expiresAt !== null && now >= license.expiresAt) return { status: 'EXPIRED', expiresAt: license.expiresAt };
+  switch (licenseState(license, now)) {
+    case 'disabled':
+      return { status: 'KEY DISABLED' };
+    case 'inactive':
+      return { status: 'NOT ACTIVE' };
+    case 'expired':
+      return { status: 'EXPIRED', expiresAt: license.expiresAt! };
+  }
   if (license.ipLocked) {
     if (license.ips.length === 0) return { status: 'AUTHORISED', bindIp: ip };
     if (!ipAllowed(license.ranges, ip)) return { status: 'NOT AUTHORISED' };

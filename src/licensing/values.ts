@@ -1,9 +1,8 @@
 import { KeywardError } from '../errors.js';
+import { LIMITS } from './schemas/limits.js';
 
-/** Largest id the database stores in an integer column (both dialects). */
-export const MAX_DB_ID = 2_147_483_647;
-
-export const isDbId = (id: number): boolean => Number.isSafeInteger(id) && id >= 1 && id <= MAX_DB_ID;
+/** Whether the database could hold this id (ids the API's Id schema accepts). */
+export const isDbId = (id: number): boolean => Number.isSafeInteger(id) && id >= LIMITS.id.min && id <= LIMITS.id.max;
 
 /**
  * Quotes a user-supplied value for an error message, unless it is long enough to be a license

@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { KeywardError } from '../errors.js';
 import type { KeyCipher } from './key.js';
+import { pageSize } from './paging.js';
+import { checkInput } from './schemas/check-input.js';
+import { WebhookDescription, WebhookSecret, type WebhookCreate, type WebhookUpdate } from './schemas/webhook.js';
 import { isDbId } from './values.js';
 import type { WebhookDeliveryRow, WebhookEndpointRow, WebhookEndpointsTable } from '../storage/schema.js';
 import type { TransactionRepos, Transactions } from '../storage/transactions.js';
@@ -10,23 +13,6 @@ import { DEFAULT_EVENTS, TEST_EVENT, WEBHOOK_EVENTS, type WebhookEventType } fro
 import { deliveryJson, webhookJson, type DeliveryJson, type WebhookJson } from '../webhooks/json.js';
 import type { WebhookQueue } from '../webhooks/webhook-queue.js';
 import { checkTargetUrl } from '../webhooks/webhook-target.js';
-
-export interface WebhookCreate {
-  url: string;
-  /** Defaults to every event except the opt-in `check.failed`. */
-  events?: readonly string[];
-  description?: string | null;
-  /** A signing secret of your own (16-200 characters); one is generated when absent. */
-  secret?: string;
-  active?: boolean;
-}
-
-export interface WebhookUpdate {
-  url?: string;
-  events?: readonly string[];
-  description?: string | null;
-  active?: boolean;
-}
 
 /**
  * Managing webhook endpoints and reading their delivery log. Every change commits in one
@@ -116,7 +102,7 @@ export class WebhookService {
   /** The endpoint's delivery log, newest first. */
   async deliveries(endpointId: number, filter: { status?: WebhookDeliveryRow['status']; beforeId?: number; limit?: number } = {}): Promise<DeliveryJson[]> {
     await this.row(endpointId);
-    const limit = Math.min(Math.max(filter.limit ?? 50, 1), 10_000);
+    const limit = pageSize(filter.limit, 50);
     return (await this.repos.webhooks.listDeliveries({ endpointId, status: filter.status, beforeId: filter.beforeId, limit })).map(deliveryJson);
   }
 
@@ -197,15 +183,6 @@ function checkEvents(events: readonly string[]): WebhookEventType[] {
   return WEBHOOK_EVENTS.filter((e) => unique.includes(e));
 }
 
-function checkDescription(value: string | null | undefined): string | null {
-  const text = value?.trim() || null;
-  if (text && text.length > 200) throw new KeywardError('invalid_input', 'a webhook description is at most 200 characters');
-  return text;
-}
+const checkDescription = (value: string | null | undefined): string | null => checkInput(WebhookDescription, value?.trim() || null, 'description');
 
-function checkSecret(value: string): string {
-  if (value.length < 16 || value.length > 200 || !/^[\x21-\x7e]+$/.test(value)) {
-    throw new KeywardError('invalid_input', 'a webhook secret is 16-200 printable characters without spaces');
-  }
-  return value;
-}
+const checkSecret = (value: string): string => checkInput(WebhookSecret, value, 'secret');

@@ -1,4 +1,5 @@
 import { sql, type Insertable, type Kysely, type Transaction, type Updateable } from 'kysely';
+import { LICENSE_STATES, type LicenseState } from '../licensing/license-state.js';
 import type { Database, LicenseRow, LicensesTable } from './schema.js';
 
 export interface LicenseRecord extends LicenseRow {
@@ -9,8 +10,6 @@ export interface LicenseRecord extends LicenseRow {
 /** Rows per multi-row statement in bulk work: 14 columns × 1000 stay below SQLite's (32766) and PostgreSQL's (65535) parameter limits. */
 const BULK_CHUNK = 1000;
 
-export type LicenseStatus = 'active' | 'inactive' | 'disabled' | 'expired';
-
 export interface LicenseFilter {
   productId?: number;
   ownerId?: number;
@@ -18,11 +17,11 @@ export interface LicenseFilter {
   keyDigest?: string;
   /** Matches an allowed IP/CIDR entry or the last caller IP (substring). */
   ip?: string;
-  status?: LicenseStatus;
+  status?: LicenseState;
   /** Only licenses with an id greater than this (cursor pagination, ascending ids). */
   afterId?: number;
   limit: number;
-  /** For the `expired` status and the others' complement; defaults to now. */
+  /** The time the status is decided at; defaults to now. */
   now?: number;
 }
 
@@ -73,44 +72,25 @@ export class LicenseRepository {
         eb.selectFrom('license_products').select('license_id').where('product_id', '=', productId),
       );
     }
-    switch (filter.status) {
-      case 'disabled':
-        q = q.where('licenses.disabled', '=', 1);
-        break;
-      case 'inactive':
-        q = q.where('licenses.disabled', '=', 0).where('licenses.active', '=', 0);
-        break;
-      case 'expired':
-        q = q
-          .where('licenses.disabled', '=', 0)
-          .where('licenses.active', '=', 1)
-          .where('licenses.expires_at', 'is not', null)
-          .where('licenses.expires_at', '<=', now);
-        break;
-      case 'active':
-        q = q
-          .where('licenses.disabled', '=', 0)
-          .where('licenses.active', '=', 1)
-          .where((eb) => eb.or([eb('licenses.expires_at', 'is', null), eb('licenses.expires_at', '>', now)]));
-        break;
-    }
+    if (filter.status !== undefined) q = q.where(stateOf(now), '=', filter.status);
     const rows = await q.orderBy('licenses.id').limit(filter.limit).execute();
     const products = await this.productIdsOfMany(rows.map((r) => r.id));
     return rows.map((r) => ({ ...r, productIds: products.get(r.id) ?? [] }));
   }
 
-  async count(): Promise<{ total: number; active: number; disabled: number }> {
-    const row = await this.db
+  /** How many licenses there are, in all and in each state at `now`. */
+  async count(now = Date.now()): Promise<{ total: number } & Record<LicenseState, number>> {
+    const rows = await this.db
       .selectFrom('licenses')
-      .select((eb) => [
-        eb.fn.countAll<number>().as('total'),
-        eb.fn.sum<number>(eb.case().when('disabled', '=', 1).then(1).else(0).end()).as('disabled'),
-        eb.fn
-          .sum<number>(eb.case().when(eb.and([eb('disabled', '=', 0), eb('active', '=', 1)])).then(1).else(0).end())
-          .as('active'),
-      ])
-      .executeTakeFirst();
-    return { total: Number(row?.total ?? 0), active: Number(row?.active ?? 0), disabled: Number(row?.disabled ?? 0) };
+      .select((eb) => [stateOf(now).as('state'), eb.fn.countAll<number>().as('n')])
+      .groupBy('state')
+      .execute();
+    const counts = { total: 0, ...Object.fromEntries(LICENSE_STATES.map((s) => [s, 0])) } as { total: number } & Record<LicenseState, number>;
+    for (const r of rows) {
+      counts[r.state] = Number(r.n);
+      counts.total += Number(r.n);
+    }
+    return counts;
   }
 
   async insert(row: Insertable<LicensesTable>, productIds: readonly number[]): Promise<number> {
@@ -264,3 +244,10 @@ export function parseIps(text: string): string[] {
     return [];
   }
 }
+
+/**
+ * A license's state at `now` in SQL: licensing/license-state.ts's `licenseState` rule (disabled,
+ * else inactive, else expired from the instant of expiry, else active), for filters and counts.
+ */
+export const stateOf = (now: number) =>
+  sql<LicenseState>`case when licenses.disabled = 1 then 'disabled' when licenses.active = 0 then 'inactive' when licenses.expires_at is not null and licenses.expires_at <= ${now} then 'expired' else 'active' end`;

@@ -3,7 +3,6 @@ import type { WebhookDeliveryRow, WebhookEndpointRow } from '../storage/schema.j
 import type { WebhookRepository } from '../storage/webhook-repository.js';
 import { nextAttemptAt } from './backoff.js';
 import { HttpSender, type SendOutcome } from './http-sender.js';
-import type { WebhookSettings } from './settings.js';
 import { HEADERS, sign } from './signer.js';
 
 export interface WorkerLog {
@@ -11,7 +10,13 @@ export interface WorkerLog {
   error(obj: object, msg: string): void;
 }
 
-export interface DeliveryWorkerOptions extends Pick<WebhookSettings, 'retryBaseMs' | 'pollMs' | 'timeoutMs'> {
+export interface DeliveryWorkerOptions {
+  /** WEBHOOK_RETRY_BASE_MS: the first retry delay; each further retry doubles it. */
+  retryBaseMs: number;
+  /** WEBHOOK_POLL_MS: how often to look for deliveries queued by other processes. */
+  pollMs: number;
+  /** WEBHOOK_TIMEOUT_MS: how long one attempt may take. */
+  timeoutMs: number;
   log: WorkerLog;
   /** Decrypts an endpoint's signing secret. */
   secretOf: (endpoint: WebhookEndpointRow) => string;

@@ -1,10 +1,15 @@
+import type { Static } from 'typebox';
 import { iso } from '../licensing/json.js';
+import type { Delivery, Webhook } from '../licensing/schemas/webhook.js';
 import type { WebhookDeliveryRow, WebhookEndpointRow } from '../storage/schema.js';
 import { endpointEvents } from './webhook-queue.js';
 import { shownUrl } from './webhook-target.js';
 
+export type WebhookJson = Static<typeof Webhook>;
+export type DeliveryJson = Static<typeof Delivery>;
+
 /** An endpoint as the API and CLI show it: never its secret, nor credentials in its URL. */
-export const webhookJson = (r: WebhookEndpointRow) => ({
+export const webhookJson = (r: WebhookEndpointRow): WebhookJson => ({
   id: r.id,
   url: shownUrl(r.url),
   description: r.description,
@@ -14,10 +19,8 @@ export const webhookJson = (r: WebhookEndpointRow) => ({
   updatedAt: iso(r.updated_at)!,
 });
 
-export type WebhookJson = ReturnType<typeof webhookJson>;
-
 /** One delivery in the delivery log, with the exact body sent. */
-export const deliveryJson = (r: WebhookDeliveryRow) => ({
+export const deliveryJson = (r: WebhookDeliveryRow): DeliveryJson => ({
   id: r.id,
   webhookId: r.endpoint_id,
   eventId: r.event_id,
@@ -31,8 +34,6 @@ export const deliveryJson = (r: WebhookDeliveryRow) => ({
   deliveredAt: iso(r.delivered_at),
   payload: parsePayload(r.payload),
 });
-
-export type DeliveryJson = ReturnType<typeof deliveryJson>;
 
 function parsePayload(text: string): unknown {
   try {

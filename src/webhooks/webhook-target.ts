@@ -2,6 +2,7 @@ import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions } from '
 import { isIP, type LookupFunction } from 'node:net';
 import ipaddr from 'ipaddr.js';
 import { KeywardError } from '../errors.js';
+import { LIMITS } from '../licensing/schemas/limits.js';
 
 /**
  * Where webhooks may be sent (docs/api.md#webhook-targets). Unless WEBHOOK_ALLOW_PRIVATE is on, only
@@ -46,7 +47,7 @@ export function checkTargetUrl(value: string, allowPrivate: boolean): string {
     throw new KeywardError('invalid_input', 'a webhook URL is an absolute http:// or https:// URL');
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new KeywardError('invalid_input', 'a webhook URL is an absolute http:// or https:// URL');
-  if (text.length > 2000) throw new KeywardError('invalid_input', 'a webhook URL is at most 2000 characters');
+  if (text.length > LIMITS.webhook.url.max) throw new KeywardError('invalid_input', `url is at most ${LIMITS.webhook.url.max} characters`);
   // A name is resolved at each delivery; only `localhost` is known to be private already.
   const refused = targetRefusal(url, allowPrivate) ?? (!allowPrivate && isLocalhostName(url.hostname) ? REFUSED_PRIVATE : null);
   switch (refused) {

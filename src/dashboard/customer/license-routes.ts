@@ -3,7 +3,7 @@ import { KeywardError } from '../../errors.js';
 import { CUSTOMER_ALLOW_LIST } from '../../licensing/ip-allow-list.js';
 import type { LicenseJson } from '../../licensing/json.js';
 import type { DashboardContext } from '../context.js';
-import { licenseState } from '../format.js';
+import { licenseState } from '../../licensing/license-state.js';
 import { checked, formOf, text } from '../forms.js';
 import { me, signedIn } from '../guards.js';
 import { productNames, regenerateKey, sendLicensePage } from '../license-page.js';

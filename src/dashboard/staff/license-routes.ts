@@ -2,16 +2,15 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { KeywardError } from '../../errors.js';
 import type { LicenseJson } from '../../licensing/json.js';
 import type { LicenseSearch } from '../../licensing/license-service.js';
+import { LICENSE_STATES, licenseState } from '../../licensing/license-state.js';
 import { quote } from '../../licensing/values.js';
 import type { DashboardContext } from '../context.js';
-import { licenseState } from '../format.js';
 import { all, checked, formOf, intList, optional, positiveInt, queryOf, text, trimmed, type Form } from '../forms.js';
 import { me } from '../guards.js';
 import { productNames, regenerateKey, sendLicensePage } from '../license-page.js';
 import { loadOr404, type WithId } from '../load-by-id.js';
 import { actorOf } from '../request-state.js';
 
-const STATUSES = ['active', 'inactive', 'disabled', 'expired'] as const;
 /** Audit entries shown on a license's page; the audit log has the rest. */
 const HISTORY_ROWS = 10;
 
@@ -33,7 +32,7 @@ export async function staffLicenseRoutes(app: FastifyInstance, ctx: DashboardCon
       owner: optional(q, 'owner'),
       ip: optional(q, 'ip'),
       productId: positiveInt(optional(q, 'product')),
-      status: STATUSES.find((s) => s === status),
+      status: LICENSE_STATES.find((s) => s === status),
       cursor: optional(q, 'cursor'),
       limit: 50,
     };
@@ -51,7 +50,7 @@ export async function staffLicenseRoutes(app: FastifyInstance, ctx: DashboardCon
       licenses: result.items,
       products: await productNames(ctx),
       filter: { owner: filter.owner ?? '', ip: filter.ip ?? '', product: filter.productId ?? '', status: filter.status ?? '' },
-      statuses: STATUSES,
+      statuses: LICENSE_STATES,
       next,
       error,
       stateOf: licenseState,
@@ -214,11 +213,8 @@ export async function staffLicenseRoutes(app: FastifyInstance, ctx: DashboardCon
   });
 }
 
-function productIdsOf(form: Form): number[] {
-  const ids = intList(form, 'productIds');
-  if (ids.some((n) => !Number.isInteger(n))) throw new KeywardError('invalid_input', 'product ids are whole numbers');
-  return ids;
-}
+/** The ticked and typed product ids; the license service checks them against the domain schema. */
+const productIdsOf = (form: Form): number[] => intList(form, 'productIds');
 
 const splitIps = (form: Form): string[] => text(form, 'ips').split(/[\s,]+/).filter(Boolean);
 

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { KeywardError } from '../../errors.js';
 import type { DashboardContext } from '../context.js';
-import { formOf, positiveInt, text, trimmed } from '../forms.js';
+import { formOf, positiveInt, text, trimmed, wholeNumber } from '../forms.js';
 import { me } from '../guards.js';
 import { loadOr404, type WithId } from '../load-by-id.js';
 import { actorOf } from '../request-state.js';
@@ -20,7 +20,8 @@ export async function productRoutes(app: FastifyInstance, ctx: DashboardContext)
   app.post('/staff/products', async (req, reply) => {
     const form = formOf(req);
     const idText = trimmed(form, 'id');
-    const id = idText === '' ? undefined : positiveInt(idText) ?? -1;
+    // The product service checks the number against the domain's id rules.
+    const id = idText === '' ? undefined : wholeNumber(idText);
     try {
       const product = await products.create({ id, name: text(form, 'name'), description: trimmed(form, 'description') || null }, actorOf(me(req)));
       return ctx.redirect(reply, '/staff/products', 'ok', `Product ${product.id} "${product.name}" created.`);

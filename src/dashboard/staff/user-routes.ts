@@ -1,5 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { KeywardError } from '../../errors.js';
+import { cut } from '../../licensing/paging.js';
+import { checkInput } from '../../licensing/schemas/check-input.js';
+import { RoleSchema } from '../../licensing/schemas/user.js';
 import { mayChangeUser, ROLES, type UserCaller } from '../../licensing/user-service.js';
 import type { CurrentUser } from '../auth/session-service.js';
 import type { DashboardContext } from '../context.js';
@@ -7,6 +10,9 @@ import { checked, formOf, optional, positiveInt, queryOf, text, trimmed } from '
 import { me } from '../guards.js';
 import { loadOr404, type WithId } from '../load-by-id.js';
 import { actorOf } from '../request-state.js';
+
+const USERS_PER_PAGE = 50;
+type UserJson = Awaited<ReturnType<DashboardContext['services']['users']['get']>>;
 
 /** The signed-in person's rights over users, for UserService (which holds the rules). */
 export const callerOf = (user: CurrentUser): UserCaller => ({ admin: user.role === 'admin', userId: user.id });
@@ -33,27 +39,26 @@ export async function userRoutes(app: FastifyInstance, ctx: DashboardContext): P
     const q = queryOf(req);
     const role = ROLES.find((r) => r === text(q, 'role'));
     const afterId = positiveInt(optional(q, 'after'));
-    const list = await users.list({ q: optional(q, 'q'), role, afterId, limit: 51 });
-    const page = list.slice(0, 50);
+    const page = cut(await users.list({ q: optional(q, 'q'), role, afterId, limit: USERS_PER_PAGE + 1 }), USERS_PER_PAGE);
     const params = new URLSearchParams();
     if (optional(q, 'q')) params.set('q', optional(q, 'q')!);
     if (role) params.set('role', role);
-    if (list.length > 50) params.set('after', String(page[page.length - 1]!.id));
+    if (page.lastId !== null) params.set('after', String(page.lastId));
     return pages.send(req, reply, 'staff/users', {
       title: 'Users',
-      users: page,
+      users: page.items,
       filter: { q: optional(q, 'q') ?? '', role: role ?? '' },
       roles: ROLES,
-      next: list.length > 50 ? `?${params.toString()}` : null,
+      next: page.lastId !== null ? `?${params.toString()}` : null,
     });
   });
 
   app.post('/staff/users', async (req, reply) => {
     const actor = me(req);
     const form = formOf(req);
-    const role = text(form, 'role') || 'customer';
     const password = text(form, 'password');
     try {
+      const role = checkInput(RoleSchema, text(form, 'role') || 'customer', 'role');
       const created = await users.create(
         { username: trimmed(form, 'username'), email: optional(form, 'email') ?? null, password: password === '' ? undefined : password, role },
         actorOf(actor),
@@ -104,8 +109,9 @@ export async function userRoutes(app: FastifyInstance, ctx: DashboardContext): P
     if (!target) return reply;
     // Only admins see the role form; the service refuses anyone else the staff and admin roles.
     const back = `/staff/users/${target.id}`;
-    const role = text(formOf(req), 'role');
+    let role;
     try {
+      role = checkInput(RoleSchema, text(formOf(req), 'role'), 'role');
       await users.update(target.id, { role }, actorOf(me(req)), callerOf(me(req)));
     } catch (err) {
       return fail(req, reply, back, err);

@@ -1,0 +1,44 @@
+/**
+ * Every size and range limit on what Keyward accepts, declared once. The domain schemas are
+ * built from these; the API (and its OpenAPI), the dashboard forms and the CLI read them too.
+ */
+
+/** Largest id the database stores in an integer column (both dialects). */
+export const MAX_DB_ID = 2_147_483_647;
+
+export const LIMITS = {
+  id: { min: 1, max: MAX_DB_ID },
+  license: {
+    note: 1000,
+    /** Products one license grants (a bundle). */
+    productIds: 100,
+    /** Allow-list entries a license holds when staff set them. */
+    ips: 1000,
+    /** What a customer may set on their own license: a few entries, none wider than a hosting subnet. */
+    customerAllowList: { maxEntries: 5, minPrefix: { ipv4: 24, ipv6: 48 } },
+    /** One IP or CIDR block as written, and the IP search text. */
+    ipEntry: 64,
+    /** Imported keys; generated ones are 45 characters. */
+    key: { min: 8, max: 256 },
+    /** An ISO 8601 date or date-time as written. */
+    time: 40,
+  },
+  product: { name: 200, description: 2000 },
+  user: {
+    username: { min: 2, max: 32 },
+    password: { min: 8, max: 1024 },
+    email: 254,
+    /** The text a user search looks for in usernames and emails. */
+    search: 100,
+  },
+  token: { name: 64 },
+  webhook: { url: { min: 8, max: 2000 }, description: 200, secret: { min: 16, max: 200 } },
+  /** What the check API keeps of a caller's input: longer info and User-Agents are cut, longer nonces ignored. */
+  check: { info: 1000, userAgent: 1000, nonce: 128, productIds: 100 },
+  log: {
+    /** Actor and action filters of the audit log. */
+    text: 100,
+    /** Status, target type and target id filters. */
+    word: 40,
+  },
+} as const;
