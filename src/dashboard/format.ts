@@ -27,4 +27,5 @@ export const MASKED_KEY = '•'.repeat(12);
 /** CSS class for a Previous Auths status. */
 export const statusClass = (status: string): string => (status === 'AUTHORISED' ? 'pass' : 'fail');
 
-export const CHECK_STATUSES = ['AUTHORISED', 'NOT FOUND', 'KEY DISABLED', 'NOT ACTIVE', 'EXPIRED', 'NOT AUTHORISED', 'RATE LIMITED'] as const;
+/** What a Previous Auths row can say (a braked check, RATE LIMITED, is answered but never recorded). */
+export { CHECK_STATUSES } from '../licensing/validate-license.js';

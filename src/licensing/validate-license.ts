@@ -1,8 +1,9 @@
 import { ipAllowed, type IpRange } from './ip-allow-list.js';
 import { licenseState } from './license-state.js';
 
-/** The check statuses of docs/check-api.md, in check order. */
-export type CheckStatus = 'AUTHORISED' | 'NOT FOUND' | 'KEY DISABLED' | 'NOT ACTIVE' | 'EXPIRED' | 'NOT AUTHORISED';
+/** The check statuses of docs/check-api.md, in check order: the outcomes a check records in Previous Auths. */
+export const CHECK_STATUSES = ['AUTHORISED', 'NOT FOUND', 'KEY DISABLED', 'NOT ACTIVE', 'EXPIRED', 'NOT AUTHORISED'] as const;
+export type CheckStatus = (typeof CHECK_STATUSES)[number];
 
 /** What the hot path needs to know about a license; counters are not part of it. */
 export interface LicenseSnapshot {
