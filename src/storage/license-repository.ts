@@ -1,6 +1,7 @@
 import { sql, type Insertable, type Kysely, type Transaction, type Updateable } from 'kysely';
 import { LICENSE_STATES, type LicenseState } from '../licensing/license-state.js';
 import type { Database, LicenseRow, LicensesTable } from './schema.js';
+import { lockRow } from './row-lock.js';
 
 export interface LicenseRecord extends LicenseRow {
   productIds: number[];
@@ -123,12 +124,7 @@ export class LicenseRepository {
    * raced by another one on the same license. False when there is no such license.
    */
   async lock(id: number): Promise<boolean> {
-    const result = await this.db
-      .updateTable('licenses')
-      .set((eb) => ({ id: eb.ref('id') }))
-      .where('id', '=', id)
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows) > 0;
+    return lockRow(this.db, 'licenses', id);
   }
 
   /** Which of these key digests already belong to a license (imports use it to stay idempotent). */

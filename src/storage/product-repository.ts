@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Database, ProductRow } from './schema.js';
+import { lockRow } from './row-lock.js';
 
 export class ProductRepository {
   constructor(private readonly db: Kysely<Database>) {}
@@ -42,16 +43,11 @@ export class ProductRepository {
   }
 
   /**
-   * Locks the product's row until the surrounding transaction ends (a no-op update, as
-   * LicenseRepository.lock). False when there is no such product.
+   * Locks the product's row until the surrounding transaction ends (a no-op update: `lockRow`).
+   * False when there is no such product.
    */
   async lock(id: number): Promise<boolean> {
-    const result = await this.db
-      .updateTable('products')
-      .set((eb) => ({ id: eb.ref('id') }))
-      .where('id', '=', id)
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows) > 0;
+    return lockRow(this.db, 'products', id);
   }
 
   async update(id: number, patch: { name?: string; description?: string | null; updated_at: number }): Promise<void> {

@@ -1,6 +1,7 @@
 import { sql, type Insertable, type Kysely, type Transaction, type Updateable } from 'kysely';
 import type { Dialect } from './migrations/helpers.js';
 import type { Database, WebhookDeliveriesTable, WebhookDeliveryRow, WebhookEndpointRow, WebhookEndpointsTable } from './schema.js';
+import { lockRow } from './row-lock.js';
 
 /** 15 columns a row; stays far below both dialects' bound-parameter limits. */
 const INSERT_CHUNK = 200;
@@ -46,17 +47,12 @@ export class WebhookRepository {
   }
 
   /**
-   * Locks the endpoint's row until the surrounding transaction ends (a no-op update, as
-   * LicenseRepository.lock), so its change and the "before" in its audit entry are not raced.
+   * Locks the endpoint's row until the surrounding transaction ends (a no-op update: `lockRow`).
+   * So its change and the "before" in its audit entry are not raced.
    * False when there is no such endpoint.
    */
   async lockEndpoint(id: number): Promise<boolean> {
-    const result = await this.db
-      .updateTable('webhook_endpoints')
-      .set((eb) => ({ id: eb.ref('id') }))
-      .where('id', '=', id)
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows) > 0;
+    return lockRow(this.db, 'webhook_endpoints', id);
   }
 
   /** Deletes an endpoint and, by cascade, its deliveries. */
