@@ -18,6 +18,10 @@ import { AuthLogRepository } from './storage/auth-log-repository.js';
 import { openStorage, type Storage } from './storage/database.js';
 import { LicenseRepository } from './storage/license-repository.js';
 import { ProductRepository } from './storage/product-repository.js';
+import { PolicyRepository } from './storage/policy-repository.js';
+import { MachineRepository } from './storage/machine-repository.js';
+import { PolicyService } from './licensing/policy-service.js';
+import { MachineService } from './licensing/machine-service.js';
 import { SessionRepository } from './storage/session-repository.js';
 import { RetentionRepository } from './storage/retention-repository.js';
 import { SettingsRepository } from './storage/settings-repository.js';
@@ -50,6 +54,10 @@ export interface Services {
   checkStats: CheckStats;
   licenses: LicenseService;
   products: ProductService;
+  /** Templates for licenses: products, duration, machine limits (docs/machines.md). */
+  policies: PolicyService;
+  /** The devices or servers licenses run on: activation, deactivation, heartbeat deaths. */
+  machines: MachineService;
   users: UserService;
   logs: LogService;
   /** The Ed25519 keys that sign check answers. */
@@ -84,6 +92,8 @@ export interface Internals {
   checkPath: {
     licenses: LicenseRepository;
     products: ProductRepository;
+    policies: PolicyRepository;
+    machines: MachineRepository;
     authLogs: AuthLogRepository;
     bindFirstIp: BindFirstIp;
   };
@@ -118,6 +128,8 @@ export async function openServices(config: Config): Promise<{ services: Services
   const repos = {
     licenses: new LicenseRepository(db),
     products: new ProductRepository(db),
+    policies: new PolicyRepository(db),
+    machines: new MachineRepository(db),
     users: new UserRepository(db),
     audit: new AuditRepository(db),
     retention: new RetentionRepository(db),
@@ -131,6 +143,7 @@ export async function openServices(config: Config): Promise<{ services: Services
   };
   const webhookQueue = new WebhookQueue(repos.webhooks, changes);
   const users = new UserService(repos);
+  const machines = new MachineService(repos, webhookQueue);
   const firstIpBind = new FirstIpBind(repos.transactions, (id, ips, time) => checkEvents.ipBound(id, ips, time));
   const services: Services = {
     config,
@@ -139,6 +152,8 @@ export async function openServices(config: Config): Promise<{ services: Services
     checkStats: new CheckStats(repos.retention),
     licenses: new LicenseService(repos, cipher, webhookQueue, { ipChangesPerDay: config.IP_CHANGES_PER_DAY }),
     products: new ProductService(repos),
+    policies: new PolicyService(repos),
+    machines,
     users,
     logs: new LogService(repos),
     signingKeys: new SigningKeyService(
@@ -161,6 +176,8 @@ export async function openServices(config: Config): Promise<{ services: Services
     checkPath: {
       licenses: repos.licenses,
       products: repos.products,
+      policies: repos.policies,
+      machines: repos.machines,
       authLogs: repos.authLogs,
       bindFirstIp: (id, ip, now) => firstIpBind.bind(id, ip, now),
     },

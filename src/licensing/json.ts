@@ -1,5 +1,8 @@
 import { parseIps, type LicenseRecord } from '../storage/license-repository.js';
-import type { AuditLogRow, AuthLogRow, ProductRow, UserRow } from '../storage/schema.js';
+import type { AuditLogRow, AuthLogRow, MachineRow, ProductRow, UserRow } from '../storage/schema.js';
+import type { PolicyRecord } from '../storage/policy-repository.js';
+import { deadAt, isAlive, type MachineRules } from './machine-rules.js';
+import type { MachineJson, PolicyJson } from './schemas/policy.js';
 import type { Static } from 'typebox';
 import type { LicenseJson } from './schemas/license.js';
 import type { AuditEntry, CheckEntry } from './schemas/log.js';
@@ -9,6 +12,7 @@ import type { UserJson } from './schemas/user.js';
 export type { LicenseJson } from './schemas/license.js';
 export type { ProductJson } from './schemas/product.js';
 export type { UserJson } from './schemas/user.js';
+export type { MachineJson, PolicyJson } from './schemas/policy.js';
 export type CheckEntryJson = Static<typeof CheckEntry>;
 export type AuditJson = Static<typeof AuditEntry>;
 
@@ -28,6 +32,9 @@ export function licenseJson(r: LicenseRecord): LicenseJson {
     ipLocked: r.ip_locked === 1,
     ips: parseIps(r.ips),
     expiresAt: iso(r.expires_at),
+    policyId: r.policy_id,
+    maxMachines: r.max_machines,
+    firstUseDays: r.first_use_days,
     note: r.note,
     totalChecks: r.total_checks,
     lastCheckAt: iso(r.last_check_at),
@@ -44,6 +51,50 @@ export const productJson = (p: ProductRow): ProductJson => ({
   createdAt: iso(p.created_at)!,
   updatedAt: iso(p.updated_at)!,
 });
+
+export const policyJson = (p: PolicyRecord): PolicyJson => ({
+  id: p.id,
+  name: p.name,
+  productIds: p.productIds,
+  durationDays: p.duration_days,
+  expiryBasis: p.expiry_basis,
+  maxMachines: p.max_machines,
+  machineIdentity: p.machine_identity,
+  autoActivate: p.auto_activate === 1,
+  heartbeatSeconds: p.heartbeat_seconds,
+  deactivationsPerDay: p.deactivations_per_day,
+  entitlements: parseStringList(p.entitlements),
+  maxUses: p.max_uses === null ? null : Number(p.max_uses),
+  createdAt: iso(p.created_at)!,
+  updatedAt: iso(p.updated_at)!,
+});
+
+/** A machine as staff and its license's owner see it; `rules` (null: no longer tracked) decide whether it is alive. */
+export function machineJson(m: MachineRow, rules: Pick<MachineRules, 'heartbeatMs'> | null, now = Date.now()): MachineJson {
+  return {
+    id: m.id,
+    licenseId: m.license_id,
+    fingerprint: m.fingerprint,
+    name: m.name,
+    platform: m.platform,
+    hostname: m.hostname,
+    ip: m.ip,
+    createdAt: iso(m.created_at)!,
+    lastSeenAt: iso(m.last_seen_at)!,
+    alive: rules === null || isAlive(m.last_seen_at, rules, now),
+    deadAt: rules === null ? null : iso(deadAt(m.last_seen_at, rules)),
+  };
+}
+
+/** A stored JSON array of strings; anything else reads as empty. */
+export function parseStringList(text: string): string[] {
+  try {
+    const value: unknown = JSON.parse(text);
+    return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
+  } catch {
+    return [];
+  }
+}
 
 export const userJson = (u: UserRow): UserJson => ({
   id: u.id,

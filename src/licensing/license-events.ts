@@ -1,5 +1,6 @@
 import type { TransactionRepos } from '../storage/transactions.js';
 import type { LicenseJson } from './json.js';
+import type { EventOutbox } from './machine-events.js';
 
 export const LICENSE_EVENTS = ['license.created', 'license.updated', 'license.deleted', 'license.regenerated'] as const;
 export type LicenseEventType = (typeof LICENSE_EVENTS)[number];
@@ -17,6 +18,6 @@ export interface LicenseEvent {
  * Where LicenseService queues a change's events (e.g. webhook deliveries): through the change's own
  * transaction, so they commit with the change or not at all (an outbox). A failure fails the change.
  */
-export interface LicenseEventOutbox {
+export interface LicenseEventOutbox extends EventOutbox {
   queue(t: TransactionRepos, events: readonly LicenseEvent[]): Promise<void>;
 }

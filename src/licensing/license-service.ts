@@ -3,6 +3,8 @@ import type { AuditRepository } from '../storage/audit-repository.js';
 import { isUniqueViolation } from '../storage/database.js';
 import type { LicenseRecord, LicenseRepository } from '../storage/license-repository.js';
 import type { ProductRepository } from '../storage/product-repository.js';
+import type { PolicyRecord, PolicyRepository } from '../storage/policy-repository.js';
+import { freeAllMachines } from './machine-service.js';
 import type { UserRepository } from '../storage/user-repository.js';
 import type { LicensesTable } from '../storage/schema.js';
 import type { TransactionRepos, Transactions } from '../storage/transactions.js';
@@ -28,7 +30,7 @@ import {
 import { isDbId, parseIsoTime, quote } from './values.js';
 
 /** What creating a license takes (see LicenseCreateInput); `ips` may also be comma-separated text. */
-export type LicenseCreateArgs = Omit<LicenseCreate, 'ips' | 'productIds'> & { productIds: readonly number[]; ips?: string | readonly string[] };
+export type LicenseCreateArgs = Omit<LicenseCreate, 'ips' | 'productIds'> & { productIds?: readonly number[]; ips?: string | readonly string[] };
 /** What changing a license takes (see LicenseUpdateInput); `ips` may also be comma-separated text. */
 export type LicenseUpdateArgs = Omit<LicenseUpdate, 'ips' | 'productIds'> & { productIds?: readonly number[]; ips?: string | readonly string[] };
 
@@ -67,6 +69,7 @@ export class LicenseService {
     private readonly repos: {
       licenses: LicenseRepository;
       products: ProductRepository;
+      policies: PolicyRepository;
       users: UserRepository;
       audit: AuditRepository;
       transactions: Transactions;
@@ -79,7 +82,9 @@ export class LicenseService {
 
   async create(args: LicenseCreateArgs, actor: string): Promise<LicenseJson & { key: string }> {
     const input = checkInput(LicenseCreateInput, { ...args, ips: listOf(args.ips) });
-    const productIds = await this.checkProducts(input.productIds);
+    const policy = input.policyId === undefined || input.policyId === null ? null : await this.policy(input.policyId);
+    // The policy gives what the license does not say itself: its products and its duration.
+    const productIds = await this.checkProducts(input.productIds ?? policy?.productIds ?? []);
     const key = input.key ?? generateKey();
     const keyProblem = checkKeyFormat(key);
     if (keyProblem) throw new KeywardError('invalid_input', keyProblem);
@@ -94,7 +99,10 @@ export class LicenseService {
       disabled: 0,
       ip_locked: input.ipLocked ? 1 : 0,
       ips: JSON.stringify(allowList(input.ips ?? [])),
-      expires_at: expiry(input.expiresAt),
+      expires_at: input.expiresAt !== undefined || !policy?.duration_days || policy.expiry_basis === 'first-use' ? expiry(input.expiresAt) : now + policy.duration_days * DAY_MS,
+      first_use_days: input.expiresAt === undefined && policy?.duration_days && policy.expiry_basis === 'first-use' ? policy.duration_days : null,
+      policy_id: policy?.id ?? null,
+      max_machines: input.maxMachines ?? null,
       note: note(input.note),
       created_at: now,
       updated_at: now,
@@ -223,7 +231,13 @@ export class LicenseService {
       if (problem) throw new KeywardError('invalid_input', problem);
       patch.ips = JSON.stringify(ips);
     }
-    if (input.expiresAt !== undefined) patch.expires_at = expiry(input.expiresAt);
+    if (input.expiresAt !== undefined) {
+      patch.expires_at = expiry(input.expiresAt);
+      // Staff set the expiry themselves: a first-use clock still waiting no longer applies.
+      patch.first_use_days = null;
+    }
+    if (input.policyId !== undefined) patch.policy_id = input.policyId === null ? null : (await this.policy(input.policyId)).id;
+    if (input.maxMachines !== undefined) patch.max_machines = input.maxMachines;
     if (input.note !== undefined) patch.note = note(input.note);
     if (input.owner !== undefined) patch.owner_id = await this.ownerId(input.owner);
     const productIds = input.productIds && (await this.checkProducts(input.productIds));
@@ -255,10 +269,17 @@ export class LicenseService {
     const key = generateKey();
     const license = await this.repos.transactions.change('licenses', async (t) => {
       const now = Date.now();
+      if (!(await t.licenses.lock(id))) throw notFound(id);
+      // A new key starts with no machines: whoever held the old one loses its slots (no allowance spent).
+      const freed = await freeAllMachines(t, await found(t, id), actor, now);
       await t.licenses.update(id, { key_digest: digestKey(key), key_cipher: this.cipher.encrypt(key), updated_at: now });
       const changed = licenseJson(await found(t, id));
       await t.audit.insert({ actor, action: 'license.regenerated', targetType: 'license', targetId: id }, now);
       await this.queue(t, { type: 'license.regenerated', time: now, license: changed });
+      if (freed.length) {
+        await this.outbox?.queueIn(t, freed);
+        t.alsoAnnounce('machines');
+      }
       return changed;
     });
     return { ...license, key };
@@ -298,6 +319,12 @@ export class LicenseService {
   private async record(id: number): Promise<LicenseRecord> {
     if (!isDbId(id)) throw notFound(id);
     return found(this.repos, id);
+  }
+
+  private async policy(id: number): Promise<PolicyRecord> {
+    const policy = await this.repos.policies.get(id);
+    if (!policy) throw new KeywardError('policy_not_found', `policy ${id} does not exist`);
+    return policy;
   }
 
   private async checkProducts(ids: readonly number[]): Promise<number[]> {

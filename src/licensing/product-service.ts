@@ -47,6 +47,10 @@ export class ProductService {
       if (using > 0) {
         throw new KeywardError('product_in_use', `product ${id} is granted by ${using} license(s); change or delete them first`);
       }
+      const policies = await t.policies.countUsingProduct(id);
+      if (policies > 0) {
+        throw new KeywardError('product_in_use', `product ${id} is issued by ${policies} policy(ies); change or delete them first`);
+      }
       await t.products.delete(id);
       await t.audit.insert({ actor, action: 'product.deleted', targetType: 'product', targetId: id, before });
     });

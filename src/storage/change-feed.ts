@@ -5,7 +5,7 @@ import { SqliteChangeVersions } from './change-feed-sqlite.js';
 import type { Database } from './schema.js';
 
 /** What a change touched; each cache listens to the topics it holds. */
-export const TOPICS = ['licenses', 'products', 'tokens', 'signing-keys', 'webhooks', 'users'] as const;
+export const TOPICS = ['licenses', 'products', 'tokens', 'signing-keys', 'webhooks', 'users', 'policies', 'machines'] as const;
 export type Topic = (typeof TOPICS)[number];
 
 const KNOWN = new Set<string>(TOPICS);

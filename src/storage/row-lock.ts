@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from './schema.js';
 
 /** The tables whose rows a read-decide-write change locks. */
-export type LockableTable = 'licenses' | 'products' | 'webhook_endpoints';
+export type LockableTable = 'licenses' | 'products' | 'webhook_endpoints' | 'policies';
 
 /**
  * Locks one row until the surrounding transaction ends with a no-op update (PostgreSQL takes the

@@ -43,6 +43,58 @@ export interface LicensesTable {
   last_ip: string | null;
   created_at: number;
   updated_at: number;
+  /** The policy it was issued from or attached to (0010); null: a plain license. */
+  policy_id: Generated<number | null>;
+  /** Overrides the policy's machine limit when set (0010). */
+  max_machines: Generated<number | null>;
+  /** A first-use policy's duration, waiting for the first AUTHORISED answer to start (0010). */
+  first_use_days: Generated<number | null>;
+}
+
+/** A named template for licenses (0010): see licensing/schemas/policy.ts for each field. */
+export interface PoliciesTable {
+  id: Generated<number>;
+  name: string;
+  duration_days: number | null;
+  expiry_basis: 'issued' | 'first-use';
+  max_machines: number | null;
+  machine_identity: 'fingerprint' | 'ip';
+  auto_activate: number;
+  heartbeat_seconds: number | null;
+  deactivations_per_day: number;
+  /** JSON array of feature codes. */
+  entitlements: string;
+  max_uses: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface PolicyProductsTable {
+  policy_id: number;
+  product_id: number;
+  position: number;
+}
+
+/** A device or server a license runs on (0010), unique per (license, fingerprint). */
+export interface MachinesTable {
+  id: Generated<number>;
+  license_id: number;
+  fingerprint: string;
+  name: string | null;
+  platform: string | null;
+  hostname: string | null;
+  /** The IP it was last seen from. */
+  ip: string | null;
+  created_at: number;
+  last_seen_at: number;
+}
+
+/** A machine freed by a key holder (`key`) or an owner (`owner`), for their daily allowances (0010). */
+export interface MachineDeactivationsTable {
+  id: Generated<number>;
+  license_id: number;
+  by: 'key' | 'owner';
+  time: number;
 }
 
 export interface LicenseProductsTable {
@@ -193,6 +245,10 @@ export interface Database {
   products: ProductsTable;
   licenses: LicensesTable;
   license_products: LicenseProductsTable;
+  policies: PoliciesTable;
+  policy_products: PolicyProductsTable;
+  machines: MachinesTable;
+  machine_deactivations: MachineDeactivationsTable;
   auth_logs: AuthLogsTable;
   auth_log_daily: AuthLogDailyTable;
   audit_logs: AuditLogsTable;
@@ -210,6 +266,8 @@ export interface Database {
 export type UserRow = Selectable<UsersTable>;
 export type ProductRow = Selectable<ProductsTable>;
 export type LicenseRow = Selectable<LicensesTable>;
+export type PolicyRow = Selectable<PoliciesTable>;
+export type MachineRow = Selectable<MachinesTable>;
 export type AuthLogInsert = Insertable<AuthLogsTable>;
 export type AuthLogRow = Selectable<AuthLogsTable>;
 export type AuditLogRow = Selectable<AuditLogsTable>;

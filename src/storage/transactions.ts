@@ -4,6 +4,8 @@ import type { ChangeFeed, Recorded, Topic } from './change-feed.js';
 import type { Dialect } from './database.js';
 import { AuditRepository } from './audit-repository.js';
 import { LicenseRepository } from './license-repository.js';
+import { MachineRepository } from './machine-repository.js';
+import { PolicyRepository } from './policy-repository.js';
 import { ProductRepository } from './product-repository.js';
 import type { Database } from './schema.js';
 import { SessionRepository } from './session-repository.js';
@@ -15,6 +17,8 @@ import { WebhookRepository } from './webhook-repository.js';
 export interface TransactionRepos {
   licenses: LicenseRepository;
   products: ProductRepository;
+  policies: PolicyRepository;
+  machines: MachineRepository;
   users: UserRepository;
   sessions: SessionRepository;
   tokens: ApiTokenRepository;
@@ -57,6 +61,8 @@ export class Transactions {
         const result = await work({
           licenses: new LicenseRepository(trx),
           products: new ProductRepository(trx),
+          policies: new PolicyRepository(trx),
+          machines: new MachineRepository(trx),
           users: new UserRepository(trx),
           sessions: new SessionRepository(trx, this.dialect),
           tokens: new ApiTokenRepository(trx),

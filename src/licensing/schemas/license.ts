@@ -15,9 +15,21 @@ export const Note = Nullable(Type.String({ maxLength: L.note }));
 export const Owner = Nullable(Type.String({ maxLength: LIMITS.user.username.max, description: 'Username of the owner; null or "" for none' }));
 export const LicenseKey = Type.String({ minLength: L.key.min, maxLength: L.key.max, description: 'Keep this existing key (migrations); generated when absent' });
 
+/** The policy a license names (null: none), and its own machine limit (null: the policy's). */
+const PolicyId = Nullable({ ...Id, description: "The policy it follows; null for none" });
+const OwnMaxMachines = Nullable(
+  Type.Integer({
+    minimum: LIMITS.policy.maxMachines.min,
+    maximum: LIMITS.policy.maxMachines.max,
+    description: "Overrides the policy's machine limit; null: the policy's",
+  }),
+);
+
 export const LicenseCreateInput = Type.Object(
   {
-    productIds: ProductIds,
+    productIds: Type.Optional({ ...ProductIds, description: "The products it grants (a bundle when several); the policy's when absent" }),
+    policyId: Type.Optional(PolicyId),
+    maxMachines: Type.Optional(OwnMaxMachines),
     owner: Type.Optional(Owner),
     ipLocked: Type.Optional(Type.Boolean({ description: 'Lock to `ips` (or, when empty, to the first IP that checks it)' })),
     ips: Type.Optional(Ips),
@@ -32,6 +44,8 @@ export type LicenseCreate = Static<typeof LicenseCreateInput>;
 export const LicenseUpdateInput = Type.Object(
   {
     productIds: Type.Optional({ ...ProductIds, description: 'Replaces the whole list' }),
+    policyId: Type.Optional({ ...PolicyId, description: 'Attach a policy (its products and duration are not applied) or detach it with null' }),
+    maxMachines: Type.Optional(OwnMaxMachines),
     owner: Type.Optional(Owner),
     active: Type.Optional(Type.Boolean()),
     disabled: Type.Optional(Type.Boolean()),
@@ -77,6 +91,9 @@ const licenseFields = {
   ipLocked: Type.Boolean(),
   ips: Type.Array(Type.String(), { description: 'Allowed IPs / CIDR blocks' }),
   expiresAt: Nullable(Time),
+  policyId: Nullable(Id),
+  maxMachines: Nullable(Type.Integer({ description: "Its own machine limit; null: the policy's" })),
+  firstUseDays: Nullable(Type.Integer({ description: 'Days it will last from its first AUTHORISED answer, until that comes (first-use policies)' })),
   note: Nullable(Type.String()),
   totalChecks: Type.Integer(),
   lastCheckAt: Nullable(Time),

@@ -24,6 +24,24 @@ export const LIMITS = {
     time: 40,
   },
   product: { name: 200, description: 2000 },
+  policy: {
+    name: 200,
+    /** Days a license issued from a policy lasts: up to a hundred years. */
+    durationDays: { min: 1, max: 36_500 },
+    /** Machines one license may hold at once. */
+    maxMachines: { min: 1, max: 100_000 },
+    heartbeatSeconds: { min: 60, max: 86_400 },
+    deactivationsPerDay: { min: 0, max: 1000 },
+    /** Feature codes per policy or license, and the form of one. */
+    entitlements: { max: 100, pattern: '^[a-z0-9][a-z0-9_.:-]{0,63}$' },
+    maxUses: { min: 1, max: Number.MAX_SAFE_INTEGER },
+  },
+  machine: {
+    /** A fingerprint: 1-255 printable ASCII characters. */
+    fingerprint: { max: 255, pattern: '^[\\x20-\\x7e]{1,255}$' },
+    /** Name, platform and hostname as the client reports them; longer ones are cut. */
+    text: 255,
+  },
   user: {
     username: { min: 2, max: 32 },
     password: { min: 8, max: 1024 },

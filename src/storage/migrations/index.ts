@@ -4,6 +4,7 @@ import { retention } from './0006-retention.js';
 import { signingKeys } from './0007-signing-keys.js';
 import { leanAuthLogIndexes } from './0008-lean-auth-log-indexes.js';
 import { changeVersions } from './0009-change-versions.js';
+import { policiesMachines } from './0010-policies-machines.js';
 import { initial } from './0001-initial.js';
 import { settings } from './0002-settings.js';
 import { apiTokens } from './0003-api-tokens.js';
@@ -22,6 +23,7 @@ export function migrations(dialect: Dialect): MigrationProvider {
     '0007-signing-keys': signingKeys,
     '0008-lean-auth-log-indexes': leanAuthLogIndexes,
     '0009-change-versions': changeVersions(dialect),
+    '0010-policies-machines': policiesMachines(dialect),
   };
   return { getMigrations: async () => all };
 }

@@ -1,0 +1,113 @@
+import { sql, type Insertable, type Kysely } from 'kysely';
+import type { Database, MachineRow, MachinesTable } from './schema.js';
+
+/** A machine whose policy heartbeat passed without it being seen: what the sweep frees. */
+export interface DeadMachine extends MachineRow {
+  heartbeatSeconds: number;
+}
+
+/** Machines (the devices or servers a license runs on) and the record of who freed them. */
+export class MachineRepository {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  /** A license's machines, oldest first. */
+  listOf(licenseId: number): Promise<MachineRow[]> {
+    return this.db.selectFrom('machines').selectAll().where('license_id', '=', licenseId).orderBy('id').execute();
+  }
+
+  get(id: number): Promise<MachineRow | undefined> {
+    return this.db.selectFrom('machines').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  findByFingerprint(licenseId: number, fingerprint: string): Promise<MachineRow | undefined> {
+    return this.db
+      .selectFrom('machines')
+      .selectAll()
+      .where('license_id', '=', licenseId)
+      .where('fingerprint', '=', fingerprint)
+      .executeTakeFirst();
+  }
+
+  /** Machines seen at or after `since` (null: all of them). */
+  async countSince(licenseId: number, since: number | null): Promise<number> {
+    let q = this.db
+      .selectFrom('machines')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('license_id', '=', licenseId);
+    if (since !== null) q = q.where('last_seen_at', '>=', since);
+    const row = await q.executeTakeFirst();
+    return Number(row?.n ?? 0);
+  }
+
+  async insert(row: Insertable<MachinesTable>): Promise<MachineRow> {
+    return this.db.insertInto('machines').values(row).returningAll().executeTakeFirstOrThrow();
+  }
+
+  /** Marks a machine seen now (and from `ip`), never moving its last sighting back. */
+  async touch(id: number, at: number, ip: string | null): Promise<void> {
+    await this.db
+      .updateTable('machines')
+      .set((eb) => ({
+        last_seen_at: sql<number>`case when ${eb.ref('last_seen_at')} < ${at} then ${at} else ${eb.ref('last_seen_at')} end`,
+        ip: ip ?? eb.ref('ip'),
+      }))
+      .where('id', '=', id)
+      .execute();
+  }
+
+  async delete(id: number): Promise<boolean> {
+    const result = await this.db.deleteFrom('machines').where('id', '=', id).executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+
+  /** Frees every machine of a license; returns the machines freed. */
+  deleteAllOf(licenseId: number): Promise<MachineRow[]> {
+    return this.db.deleteFrom('machines').where('license_id', '=', licenseId).returningAll().execute();
+  }
+
+  /**
+   * Machines of licenses whose policy has a heartbeat, not seen for longer than it plus `graceMs`
+   * at `now`, oldest sighting first, at most `limit`.
+   */
+  dead(now: number, graceMs: number, limit: number): Promise<DeadMachine[]> {
+    return this.db
+      .selectFrom('machines')
+      .innerJoin('licenses', 'licenses.id', 'machines.license_id')
+      .innerJoin('policies', 'policies.id', 'licenses.policy_id')
+      .selectAll('machines')
+      .select(sql<number>`policies.heartbeat_seconds`.as('heartbeatSeconds'))
+      .where('policies.heartbeat_seconds', 'is not', null)
+      .where(sql<boolean>`machines.last_seen_at + policies.heartbeat_seconds * 1000 + ${graceMs} < ${now}`)
+      .orderBy('machines.last_seen_at')
+      .limit(limit)
+      .execute();
+  }
+
+  /** Deletes the machine only if it was not seen since `lastSeenAt` (another instance may have seen or freed it). */
+  async deleteUnseenSince(id: number, lastSeenAt: number): Promise<boolean> {
+    const result = await this.db.deleteFrom('machines').where('id', '=', id).where('last_seen_at', '<=', lastSeenAt).executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+
+  /** How many machines `by` (the key holder or the owner) freed on this license since `since`. */
+  async deactivationsSince(licenseId: number, by: 'key' | 'owner', since: number): Promise<number> {
+    const row = await this.db
+      .selectFrom('machine_deactivations')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('license_id', '=', licenseId)
+      .where('by', '=', by)
+      .where('time', '>=', since)
+      .executeTakeFirst();
+    return Number(row?.n ?? 0);
+  }
+
+  async recordDeactivation(licenseId: number, by: 'key' | 'owner', time: number): Promise<void> {
+    await this.db.insertInto('machine_deactivations').values({ license_id: licenseId, by, time }).execute();
+  }
+
+  /** Forgets deactivations older than `before` (they no longer count toward any allowance). */
+  async purgeDeactivations(before: number): Promise<number> {
+    const result = await this.db.deleteFrom('machine_deactivations').where('time', '<', before).executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+}
