@@ -34,6 +34,8 @@ const schema = Type.Object({
   /** NOT FOUND answers for distinct keys one IP (IPv6: /64) may get in 60 s before its checks answer 429; 0 turns the brake off. */
   CHECK_FAIL_LIMIT: int(0, 1_000_000_000, 30),
   LICENSE_CACHE_SIZE: int(100, 100_000_000, 100_000),
+  /** How often each instance frees machines whose policy heartbeat passed (docs/machines.md). */
+  MACHINE_SWEEP_MS: int(100, 3_600_000, 10_000),
   /** GET /metrics (Prometheus): off unless METRICS=on or METRICS_TOKEN is set (then a Bearer token is required). */
   METRICS: oneOf(['on', 'off'], 'off'),
   METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16 })),

@@ -9,6 +9,7 @@ import type { Config } from './config.js';
 import { AnswerSigner } from './licensing/answer-signer.js';
 import { LicenseChecker } from './licensing/check-license.js';
 import { RetentionJob } from './retention/retention-job.js';
+import { HeartbeatSweep } from './licensing/heartbeat-sweep.js';
 import { openServices, type Internals, type Services } from './services.js';
 import { Metrics } from './metrics/metrics.js';
 import { LicenseCache } from './storage/license-cache.js';
@@ -27,6 +28,8 @@ export interface RunningServer {
   writeBehind: WriteBehind;
   /** Prunes Previous Auths older than AUTH_LOG_RETENTION_DAYS into daily counts, in the background. */
   retention: RetentionJob;
+  /** Frees machines whose policy heartbeat passed, in the background. */
+  heartbeats: HeartbeatSweep;
   /** Stops taking connections, finishes requests in flight, writes every queued record, closes the database. */
   close(): Promise<void>;
 }
@@ -47,6 +50,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     const cache = new LicenseCache(checkPath, storage.changes, {
       maxEntries: config.LICENSE_CACHE_SIZE,
       bindFirstIp: checkPath.bindFirstIp,
+      writes: checkPath.writes,
       onError: (err) => logger.error({ err }, 'binding a license to its first IP failed'),
     });
     await storage.changes.watch();
@@ -66,6 +70,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
         ),
     });
     const retention = new RetentionJob(internal.retention, { retentionDays: config.AUTH_LOG_RETENTION_DAYS, logger });
+    const heartbeats = new HeartbeatSweep(services.machines, { flushSightings: () => writeBehind.flush(), logger, intervalMs: config.MACHINE_SWEEP_MS });
     const answers = buildAnswers(config.PUBLIC_URL);
     const checker = new LicenseChecker(cache, writeBehind);
     const signer = new AnswerSigner(await services.signingKeys.current());
@@ -109,6 +114,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       if (setupUrl) logger.warn(`Or open this one-time setup URL (valid 24 hours) to create the first admin: ${setupUrl}`);
     }
     retention.start();
+    heartbeats.start();
     // SQLite: WAL checkpoints (a copy and a disk sync) happen in a worker thread, not in a check.
     const checkpointer =
       storage.sqlite && config.sqlitePath && config.sqlitePath !== ':memory:'
@@ -124,11 +130,13 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       services,
       internal,
       retention,
+      heartbeats,
       writeBehind,
       close: () =>
         (closing ??= (async () => {
           await app.close();
           await retention.stop();
+          await heartbeats.stop();
           await writeBehind.close();
           await checkpointer?.stop();
           await failLimiter.close();

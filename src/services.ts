@@ -37,7 +37,8 @@ import { SessionService } from './dashboard/auth/session-service.js';
 import { SetupTokens } from './dashboard/auth/setup-token.js';
 import { SignInThrottle } from './dashboard/auth/sign-in-throttle.js';
 import { TwoFactorService } from './dashboard/auth/two-factor.js';
-import type { BindFirstIp } from './storage/license-cache.js';
+import type { BindFirstIp, CheckPathWrites } from './storage/license-cache.js';
+import { FirstUse } from './licensing/first-use.js';
 import { WebhookService } from './licensing/webhook-service.js';
 
 /**
@@ -96,6 +97,8 @@ export interface Internals {
     machines: MachineRepository;
     authLogs: AuthLogRepository;
     bindFirstIp: BindFirstIp;
+    /** New machines, deactivations and first uses: the check path's writes through the domain. */
+    writes: CheckPathWrites;
   };
   /** Daily counts of pruned Previous Auths (AUTH_LOG_RETENTION_DAYS), for the retention job. */
   retention: RetentionRepository;
@@ -144,6 +147,7 @@ export async function openServices(config: Config): Promise<{ services: Services
   const webhookQueue = new WebhookQueue(repos.webhooks, changes);
   const users = new UserService(repos);
   const machines = new MachineService(repos, webhookQueue);
+  const firstUse = new FirstUse(repos.transactions, webhookQueue);
   const firstIpBind = new FirstIpBind(repos.transactions, (id, ips, time) => checkEvents.ipBound(id, ips, time));
   const services: Services = {
     config,
@@ -180,6 +184,11 @@ export async function openServices(config: Config): Promise<{ services: Services
       machines: repos.machines,
       authLogs: repos.authLogs,
       bindFirstIp: (id, ip, now) => firstIpBind.bind(id, ip, now),
+      writes: {
+        activateMachine: (id, fingerprint, details, mode, now) => machines.activate(id, fingerprint, details, mode, now),
+        deactivateMachine: (id, fingerprint, now) => machines.deactivate(id, { fingerprint }, { by: 'key' }, now),
+        startFirstUse: (id, now) => firstUse.start(id, now),
+      },
     },
     retention: repos.retention,
     webhookDelivery: { repo: repos.webhooks, queue: webhookQueue, checkEvents },

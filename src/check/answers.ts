@@ -1,5 +1,5 @@
 import type { CheckResult } from '../licensing/check-license.js';
-import type { CheckStatus } from '../licensing/validate-license.js';
+import { isPassing, type CheckStatus } from '../licensing/validate-license.js';
 
 /** The answer bodies of docs/check-api.md, built once per PUBLIC_URL so a check only picks one. */
 export interface Answers {
@@ -11,6 +11,10 @@ export interface Answers {
   unknownRoute: string;
   badRequest: string;
   unavailable: string;
+  /** The `details` of a result (client endpoints add their own fields around it). */
+  details(result: CheckResult): string;
+  /** `INVALID INPUT` naming what was wrong (client endpoints). */
+  invalid(problem: string): string;
 }
 
 type Fixed = Exclude<CheckStatus, 'EXPIRED'>;
@@ -25,6 +29,15 @@ export function buildAnswers(publicUrl: string): Answers {
     'KEY DISABLED': `This license key has been disabled by staff${tail}`,
     'NOT ACTIVE': `This license key is not active, its owner must re-activate it on the license dashboard${tail}`,
     'NOT AUTHORISED': `This IP address is not authorised for this license key${tail}`,
+    'FINGERPRINT REQUIRED': `This license key runs only on activated machines; send this machine's fingerprint${tail}`,
+    'NOT ACTIVATED': `This machine is not activated for this license key${tail}`,
+    'TOO MANY MACHINES': `This license key is active on as many machines as it allows; free one on the license dashboard${tail}`,
+    ACTIVATED: `Machine activated${tail}`,
+    'ALREADY ACTIVATED': `This machine is already activated${tail}`,
+    DEACTIVATED: `Machine deactivated${tail}`,
+    'DEACTIVATION LIMIT': `This license key has freed as many machines as it may today; try again tomorrow${tail}`,
+    ALIVE: `Heartbeat received${tail}`,
+    'INVALID INPUT': `The request holds an invalid value${tail}`,
   };
   const detailsOf = (r: CheckResult): string => {
     if (r.status === 'EXPIRED') return `This license key expired on ${new Date(r.expiresAt ?? 0).toISOString()}${tail}`;
@@ -33,7 +46,8 @@ export function buildAnswers(publicUrl: string): Answers {
   };
   const single = new Map<string, string>();
   for (const [name, text] of Object.entries(details)) {
-    single.set(name, body(name.replace(' product', ''), name === 'AUTHORISED', text));
+    const status = name.replace(' product', '');
+    single.set(name, body(status, isPassing(status), text));
   }
   const v1NotFound = body('NOT FOUND', false, `The supplied license key was not found. Please check your auth key is correct${tail}`);
   const v1Ok = body('OK', true, 'Authorisation completed!');
@@ -45,8 +59,8 @@ export function buildAnswers(publicUrl: string): Answers {
     multiple: (r) =>
       JSON.stringify(
         r.productId === null
-          ? { status: r.status, pass: r.status === 'AUTHORISED', details: detailsOf(r) }
-          : { status: r.status, pass: r.status === 'AUTHORISED', details: detailsOf(r), proId: r.productId },
+          ? { status: r.status, pass: isPassing(r.status), details: detailsOf(r) }
+          : { status: r.status, pass: isPassing(r.status), details: detailsOf(r), proId: r.productId },
       ),
     v1: (r) => {
       if (r.status === 'AUTHORISED') return v1Ok;
@@ -58,5 +72,7 @@ export function buildAnswers(publicUrl: string): Answers {
     unknownRoute: body('NOT FOUND', false, `Unknown endpoint; license checks go to /api/check/PRODUCT_ID${tail}`),
     badRequest: body('BAD REQUEST', false, `The request could not be read${tail}`),
     unavailable: body('ERROR', false, `The license server could not complete the check, please retry${tail}`),
+    details: detailsOf,
+    invalid: (problem) => `${problem}${tail}`,
   };
 }

@@ -7,7 +7,8 @@ import type { Answers } from './answers.js';
 import type { ClientIpResolver } from './client-ip.js';
 import type { FailLimiter } from './fail-limiter.js';
 import type { CheckMetrics } from '../metrics/metrics.js';
-import { parseCheckInput, parseNonce, parseUserAgent } from './parse-input.js';
+import { parseCheckInput, parseNonce, parseUserAgent, type CheckInput } from './parse-input.js';
+import { clientAnswer, CLIENT_OPS, type ClientOp } from './client-answers.js';
 
 export const JSON_TYPE = 'application/json; charset=utf-8';
 
@@ -23,7 +24,13 @@ export interface CheckHandlerDeps {
   metrics?: CheckMetrics;
 }
 
-type Kind = 'single' | 'multiple' | 'v1';
+/** The three check endpoints, and the client endpoints by their operation. */
+type Kind = 'single' | 'multiple' | 'v1' | ClientOp;
+
+const isClient = (kind: Kind): kind is ClientOp => kind !== 'single' && kind !== 'multiple' && kind !== 'v1';
+
+/** Machine-step refusals counted by `keyward_machine_refusals_total`. */
+const MACHINE_REFUSALS = new Set(['TOO MANY MACHINES', 'NOT ACTIVATED', 'FINGERPRINT REQUIRED']);
 
 /** A raw node:http handler: returns false when the request is not a check, for the app to serve. */
 export type CheckHandler = (req: IncomingMessage, res: ServerResponse) => boolean;
@@ -38,12 +45,27 @@ export type CheckHandler = (req: IncomingMessage, res: ServerResponse) => boolea
 export function createCheckHandler(deps: CheckHandlerDeps): CheckHandler {
   const { checker, answers, clientIp, bodyLimit, logger, signer, failLimiter, metrics } = deps;
   const render = (kind: Kind, result: CheckResult): string =>
-    kind === 'single' ? answers.single(result) : kind === 'multiple' ? answers.multiple(result) : answers.v1(result);
+    kind === 'single'
+      ? answers.single(result)
+      : kind === 'multiple'
+        ? answers.multiple(result)
+        : kind === 'v1'
+          ? answers.v1(result)
+          : clientAnswer(kind, result, answers, Date.now());
 
-  /** Every answer is signed (docs/signed-answers.md), whatever its status. */
+  /** The request bodies of client endpoints, which their (version 2) signatures bind. */
+  const requestBodies = new WeakMap<IncomingMessage, Buffer>();
+
+  /**
+   * Every answer is signed (docs/signed-answers.md), whatever its status: a check's with version 1,
+   * a client endpoint's with version 2, which binds the request body too.
+   */
   const answer = (req: IncomingMessage, res: ServerResponse, status: number, body: string, nonce: string | null, extra?: Record<string, string>): void => {
     if (res.headersSent || res.destroyed) return;
-    const { signature, keyId, date } = signer.sign(req.method ?? 'GET', req.url ?? '', nonce, body);
+    const method = req.method ?? 'GET';
+    const target = req.url ?? '';
+    const v2 = target.startsWith(CLIENT_PREFIX);
+    const { signature, keyId, date } = v2 ? signer.signV2(method, target, nonce, requestBodies.get(req) ?? EMPTY, body) : signer.sign(method, target, nonce, body);
     const headers: Record<string, string | number> = {
       'content-type': JSON_TYPE,
       'content-length': Buffer.byteLength(body),
@@ -51,6 +73,7 @@ export function createCheckHandler(deps: CheckHandlerDeps): CheckHandler {
       'x-keyward-key-id': keyId,
       'x-keyward-date': date,
     };
+    if (v2) headers['x-keyward-signature-version'] = '2';
     if (extra) Object.assign(headers, extra);
     res.writeHead(status, headers);
     res.end(body);
@@ -63,7 +86,10 @@ export function createCheckHandler(deps: CheckHandlerDeps): CheckHandler {
 
   const reply = (kind: Kind, req: IncomingMessage, res: ServerResponse, nonce: string | null, started: number, result: CheckResult): void => {
     answer(req, res, 200, render(kind, result), nonce);
-    metrics?.check(kind, result.status, (performance.now() - started) / 1000);
+    if (!metrics) return;
+    metrics.check(kind, result.status, (performance.now() - started) / 1000);
+    if (result.activated) metrics.machineActivated(result.productId);
+    else if (MACHINE_REFUSALS.has(result.status)) metrics.machineRefused(result.productId, result.status);
   };
 
   /** Answers a decided check; written without per-request closures, as most checks end here synchronously. */
@@ -86,17 +112,28 @@ export function createCheckHandler(deps: CheckHandlerDeps): CheckHandler {
     const blocked = failLimiter.blockedFor(ip, now);
     if (blocked > 0) return refuse(kind, req, res, input.nonce, blocked);
     const started = metrics ? performance.now() : 0;
+    if (isClient(kind) && input.badFingerprint) return invalid(kind, req, res, input);
     const result = checker.check({
-      productIds: kind === 'multiple' ? input.proIds : productIdFromPath(route.segment),
+      productIds: kind === 'multiple' ? input.proIds : isClient(kind) ? input.productId : productIdFromPath(route.segment),
       key: input.key,
       ip,
       info: input.info,
       log: input.log,
       userAgent: parseUserAgent(req.headers['user-agent']),
+      op: isClient(kind) ? kind : undefined,
+      fingerprint: input.fingerprint,
+      machine: input.machine,
     });
     return result instanceof Promise
       ? result.then((r) => finish(kind, req, res, input.nonce, ip, input.key, now, started, r))
       : finish(kind, req, res, input.nonce, ip, input.key, now, started, result);
+  };
+
+  /** A client endpoint's value that is never clamped (docs/check-api.md): refused, nothing counted. */
+  const invalid = (kind: ClientOp, req: IncomingMessage, res: ServerResponse, input: CheckInput): void => {
+    const details = answers.invalid('fingerprint must be 1 to 255 printable ASCII characters');
+    answer(req, res, 200, JSON.stringify({ status: 'INVALID INPUT', pass: false, details, machine: null }), input.nonce);
+    metrics?.check(kind, 'INVALID INPUT', 0);
   };
 
   const start = (kind: Kind, route: Route, req: IncomingMessage, res: ServerResponse, body: string | undefined): void => {
@@ -141,7 +178,10 @@ export function createCheckHandler(deps: CheckHandlerDeps): CheckHandler {
       chunks.push(chunk);
     });
     req.on('end', () => {
-      if (!res.headersSent) start(route.kind, route, req, res, Buffer.concat(chunks, size).toString('utf8'));
+      if (res.headersSent) return;
+      const raw = Buffer.concat(chunks, size);
+      if (isClient(route.kind)) requestBodies.set(req, raw);
+      start(route.kind, route, req, res, raw.toString('utf8'));
     });
     // A client that goes away mid-body gets no answer; there is no one to send it to.
     req.on('error', () => {});
@@ -157,8 +197,13 @@ interface Route {
 
 const SINGLE = '/api/check/';
 const V1 = '/api/checkitem/';
+const CLIENT_PREFIX = '/api/license/';
+const EMPTY = Buffer.alloc(0);
 
-/** `/api/check/multiple`, `/api/check/:productId`, `/api/checkitem/:productId`; GET or POST. */
+/**
+ * `/api/check/multiple`, `/api/check/:productId`, `/api/checkitem/:productId` (GET or POST), and
+ * the client endpoints `/api/license/validate|activate|deactivate|heartbeat` (POST).
+ */
 function matchRoute(url: string, method: string | undefined): Route | null {
   if (method !== 'POST' && method !== 'GET') return null;
   const q = url.indexOf('?');
@@ -166,6 +211,10 @@ function matchRoute(url: string, method: string | undefined): Route | null {
   const query = q === -1 ? '' : url.slice(q + 1);
   let kind: Kind;
   let segment: string;
+  if (path.startsWith(CLIENT_PREFIX)) {
+    const op = path.slice(CLIENT_PREFIX.length);
+    return method === 'POST' && CLIENT_OPS.has(op) ? { kind: op as ClientOp, segment: '', query } : null;
+  }
   if (path.startsWith(SINGLE)) {
     segment = path.slice(SINGLE.length);
     kind = segment === 'multiple' ? 'multiple' : 'single';

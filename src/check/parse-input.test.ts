@@ -12,7 +12,17 @@ const fromBody = (body: string | undefined, contentType?: string): CheckInput =>
   parseCheckInput(undefined, '', body, contentType);
 const json = (value: unknown): CheckInput => fromBody(JSON.stringify(value), JSON_TYPE);
 
-const NOTHING: CheckInput = { key: null, proIds: [], info: null, log: true, nonce: null };
+const NOTHING: CheckInput = {
+  key: null,
+  proIds: [],
+  info: null,
+  log: true,
+  nonce: null,
+  fingerprint: null,
+  badFingerprint: false,
+  machine: { name: null, platform: null, hostname: null },
+  productId: [],
+};
 
 describe('parseCheckInput: the key (Authorization header)', () => {
   it.each([
@@ -65,7 +75,7 @@ describe('parseCheckInput: nonce', () => {
 
 describe('parseCheckInput: input sources', () => {
   it('reads proIds, info and log from the query string', () => {
-    expect(fromQuery('proIds=8,16&info=server%201&log=false')).toEqual({ key: null, proIds: [8, 16], info: 'server 1', log: false, nonce: null });
+    expect(fromQuery('proIds=8,16&info=server%201&log=false')).toEqual({ ...NOTHING, key: null, proIds: [8, 16], info: 'server 1', log: false, nonce: null });
   });
 
   it('decodes + as a space in the query (form encoding)', () => {
@@ -73,7 +83,7 @@ describe('parseCheckInput: input sources', () => {
   });
 
   it('reads a JSON body', () => {
-    expect(json({ proIds: [8, 16], info: 'hello', log: false })).toEqual({ key: null, proIds: [8, 16], info: 'hello', log: false, nonce: null });
+    expect(json({ proIds: [8, 16], info: 'hello', log: false })).toEqual({ ...NOTHING, key: null, proIds: [8, 16], info: 'hello', log: false, nonce: null });
   });
 
   it('reads a JSON body whatever the JSON content type looks like', () => {
@@ -90,7 +100,7 @@ describe('parseCheckInput: input sources', () => {
   });
 
   it('reads a form body', () => {
-    expect(fromBody('proIds=8&proIds=16&info=a%20b&log=off', FORM)).toEqual({ key: null, proIds: [8, 16], info: 'a b', log: false, nonce: null });
+    expect(fromBody('proIds=8&proIds=16&info=a%20b&log=off', FORM)).toEqual({ ...NOTHING, key: null, proIds: [8, 16], info: 'a b', log: false, nonce: null });
     expect(fromBody('proIds=8', `${FORM}; charset=UTF-8`).proIds).toEqual([8]);
   });
 
@@ -112,7 +122,7 @@ describe('parseCheckInput: input sources', () => {
     [undefined, JSON_TYPE],
     [undefined, FORM],
   ])('an empty body %j with content type %j is no input, and the query still counts', (body, type) => {
-    expect(parseCheckInput('K', 'proIds=3&info=q&log=no', body, type)).toEqual({ key: 'K', proIds: [3], info: 'q', log: false, nonce: null });
+    expect(parseCheckInput('K', 'proIds=3&info=q&log=no', body, type)).toEqual({ ...NOTHING, key: 'K', proIds: [3], info: 'q', log: false, nonce: null });
   });
 
   it.each([
@@ -127,7 +137,7 @@ describe('parseCheckInput: input sources', () => {
     ['42', JSON_TYPE],
     ['\u0000\u0001\uFFFD', JSON_TYPE],
   ])('a body that does not parse to an object (%j, %j) counts as empty', (body, type) => {
-    expect(parseCheckInput('K', 'proIds=3&info=q&log=0', body, type)).toEqual({ key: 'K', proIds: [3], info: 'q', log: false, nonce: null });
+    expect(parseCheckInput('K', 'proIds=3&info=q&log=0', body, type)).toEqual({ ...NOTHING, key: 'K', proIds: [3], info: 'q', log: false, nonce: null });
   });
 
   it('ignores a body of a type it does not read', () => {
@@ -136,15 +146,15 @@ describe('parseCheckInput: input sources', () => {
   });
 
   it('accepts an already-parsed object body', () => {
-    expect(parseCheckInput(undefined, '', { proIds: [8], info: 'x', log: 'off' }, undefined)).toEqual({ key: null, proIds: [8], info: 'x', log: false, nonce: null });
+    expect(parseCheckInput(undefined, '', { proIds: [8], info: 'x', log: 'off' }, undefined)).toEqual({ ...NOTHING, key: null, proIds: [8], info: 'x', log: false, nonce: null });
   });
 
   it('lets the body win over the query field by field', () => {
     const query = 'proIds=1,2&info=from-query&log=false';
-    expect(parseCheckInput(undefined, query, '{"info":"from-body"}', JSON_TYPE)).toEqual({ key: null, proIds: [1, 2], info: 'from-body', log: false, nonce: null });
-    expect(parseCheckInput(undefined, query, '{"proIds":[9]}', JSON_TYPE)).toEqual({ key: null, proIds: [9], info: 'from-query', log: false, nonce: null });
-    expect(parseCheckInput(undefined, query, '{"log":true}', JSON_TYPE)).toEqual({ key: null, proIds: [1, 2], info: 'from-query', log: true, nonce: null });
-    expect(parseCheckInput(undefined, query, 'log=yes&proIds=7', FORM)).toEqual({ key: null, proIds: [7], info: 'from-query', log: true, nonce: null });
+    expect(parseCheckInput(undefined, query, '{"info":"from-body"}', JSON_TYPE)).toEqual({ ...NOTHING, key: null, proIds: [1, 2], info: 'from-body', log: false, nonce: null });
+    expect(parseCheckInput(undefined, query, '{"proIds":[9]}', JSON_TYPE)).toEqual({ ...NOTHING, key: null, proIds: [9], info: 'from-query', log: false, nonce: null });
+    expect(parseCheckInput(undefined, query, '{"log":true}', JSON_TYPE)).toEqual({ ...NOTHING, key: null, proIds: [1, 2], info: 'from-query', log: true, nonce: null });
+    expect(parseCheckInput(undefined, query, 'log=yes&proIds=7', FORM)).toEqual({ ...NOTHING, key: null, proIds: [7], info: 'from-query', log: true, nonce: null });
   });
 
   it('ignores unrelated fields', () => {
@@ -407,7 +417,7 @@ describe('parseCheckInput: never throws, always well-formed (property)', () => {
   );
 
   function assertWellFormed(out: CheckInput): void {
-    expect(Object.keys(out).sort()).toEqual(['info', 'key', 'log', 'nonce', 'proIds']);
+    expect(Object.keys(out).sort()).toEqual(['badFingerprint', 'fingerprint', 'info', 'key', 'log', 'machine', 'nonce', 'proIds', 'productId']);
     if (out.nonce !== null) {
       expect(out.nonce.length).toBeGreaterThan(0);
       expect(out.nonce.length).toBeLessThanOrEqual(128);

@@ -1,5 +1,6 @@
 import { LIMITS } from '../licensing/schemas/limits.js';
 import { jsonPrefix } from './json-prefix.js';
+import { parseFingerprint } from '../licensing/machine-rules.js';
 
 /** What a check request says, gathered from its header, query string and body (docs/check-api.md). */
 export interface CheckInput {
@@ -10,16 +11,39 @@ export interface CheckInput {
   log: boolean;
   /** The caller's nonce, echoed inside the signed message (docs/signed-answers.md); null when absent or too long. */
   nonce: string | null;
+  /** The machine's fingerprint when it is valid (1-255 printable ASCII); null when absent or invalid. */
+  fingerprint: string | null;
+  /** A fingerprint was sent but is not valid: a check treats it as none, a client endpoint refuses it. */
+  badFingerprint: boolean;
+  /** What the client says about its machine (`machineName` or `name`, `platform`, `hostname`). */
+  machine: { name: string | null; platform: string | null; hostname: string | null };
+  /** Client endpoints: `productId` from the body or query, as a list of one (empty: none or invalid). */
+  productId: number[];
 }
 
 export const INFO_MAX = LIMITS.check.info;
 export const USER_AGENT_MAX = LIMITS.check.userAgent;
 export const NONCE_MAX = LIMITS.check.nonce;
 const MAX_PRO_IDS = LIMITS.check.productIds;
+const MACHINE_TEXT_MAX = LIMITS.machine.text;
 const NO_LOG = new Set(['false', '0', 'no', 'off']);
 const KEY_PREFIX = /^(?:bearer|license)(?:\s+|$)/i;
 
-type Fields = { proIds?: unknown; info?: unknown; log?: unknown; nonce?: unknown };
+type Fields = {
+  proIds?: unknown;
+  info?: unknown;
+  log?: unknown;
+  nonce?: unknown;
+  fingerprint?: unknown;
+  machineName?: unknown;
+  name?: unknown;
+  platform?: unknown;
+  hostname?: unknown;
+  productId?: unknown;
+};
+
+/** Single-valued fields a form may carry (the first of repeated keys counts). */
+const FORM_FIELDS = new Set<string>(['info', 'log', 'nonce', 'fingerprint', 'machineName', 'name', 'platform', 'hostname', 'productId']);
 
 /**
  * Never throws: a body that does not parse counts as empty, odd values are ignored,
@@ -34,13 +58,32 @@ export function parseCheckInput(
   const query = rawQuery ? fromForm(new URLSearchParams(rawQuery)) : {};
   const fromBody = parseBody(body, contentType);
   const pick = <K extends keyof Fields>(k: K): unknown => (fromBody[k] !== undefined ? fromBody[k] : query[k]);
+  const rawFingerprint = pick('fingerprint');
+  const fingerprint = rawFingerprint === undefined || rawFingerprint === null ? null : parseFingerprint(rawFingerprint);
   return {
     key: parseKey(authorization),
     proIds: parseProIds(pick('proIds')),
     info: parseInfo(pick('info')),
     log: parseLog(pick('log')),
     nonce: parseNonce(pick('nonce')),
+    fingerprint,
+    badFingerprint: fingerprint === null && rawFingerprint !== undefined && rawFingerprint !== null,
+    machine: { name: machineText(pick('machineName') ?? pick('name')), platform: machineText(pick('platform')), hostname: machineText(pick('hostname')) },
+    productId: parseProductId(pick('productId')),
   };
+}
+
+/** A machine's name, platform or hostname: text only, cut to its limit, storable. */
+function machineText(value: unknown): string | null {
+  if (typeof value !== 'string' || value === '') return null;
+  return storableText(value.length <= MACHINE_TEXT_MAX ? value : value.slice(0, MACHINE_TEXT_MAX));
+}
+
+/** One product id: a whole number or its digits as text. */
+function parseProductId(value: unknown): number[] {
+  if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0 ? [value] : [];
+  if (typeof value === 'string' && /^\d{1,15}$/.test(value.trim())) return [Number(value.trim())];
+  return [];
 }
 
 export function parseKey(header: string | undefined): string | null {
@@ -75,9 +118,7 @@ function fromForm(params: URLSearchParams): Fields {
   const proIds: string[] = [];
   for (const [name, value] of params) {
     if (name === 'proIds' || /^proIds\[\d*\]$/.test(name)) proIds.push(value);
-    else if (name === 'info' && fields.info === undefined) fields.info = value;
-    else if (name === 'log' && fields.log === undefined) fields.log = value;
-    else if (name === 'nonce' && fields.nonce === undefined) fields.nonce = value;
+    else if (FORM_FIELDS.has(name) && fields[name as keyof Fields] === undefined) fields[name as keyof Fields] = value;
   }
   if (proIds.length) fields.proIds = proIds;
   return fields;

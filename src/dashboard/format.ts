@@ -1,3 +1,4 @@
+import { isPassing } from '../licensing/validate-license.js';
 import type { LicenseState } from '../licensing/license-state.js';
 
 /** Display helpers the templates use; everything they return is plain text (templates escape it). */
@@ -25,7 +26,7 @@ export const number = (n: number): string => n.toLocaleString('en-US');
 export const MASKED_KEY = '•'.repeat(12);
 
 /** CSS class for a Previous Auths status. */
-export const statusClass = (status: string): string => (status === 'AUTHORISED' ? 'pass' : 'fail');
+export const statusClass = (status: string): string => (isPassing(status) ? 'pass' : 'fail');
 
 /** What a Previous Auths row can say (a braked check, RATE LIMITED, is answered but never recorded). */
 export { CHECK_STATUSES } from '../licensing/validate-license.js';

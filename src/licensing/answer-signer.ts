@@ -66,6 +66,16 @@ export class AnswerSigner {
     return { signature, keyId: id, date };
   }
 
+  /**
+   * Signs a client endpoint's answer (docs/signed-answers.md, version 2): the message binds the
+   * request body as well as the answer, so no proxy can change what was asked. Always signed afresh.
+   */
+  signV2(method: string, target: string, nonce: string | null, request: Buffer | string, body: string): Signature {
+    const date = isoSecond(this.clock());
+    const message = signedMessageV2(method, target, date, nonce ?? '', request, body);
+    return { signature: sign(null, Buffer.from(message, 'utf8'), this.key.privateKey).toString('base64'), keyId: this.key.id, date };
+  }
+
   private clear(): void {
     this.cache = new Map();
     this.cached = 0;
@@ -76,6 +86,12 @@ export class AnswerSigner {
 export function signedMessage(method: string, target: string, date: string, nonce: string, body: string | Buffer): string {
   const digest = createHash('sha256').update(body).digest('hex');
   return `keyward-v1\n${method} ${target}\n${date}\n${nonce}\n${digest}`;
+}
+
+/** The exact text a version 2 signature covers; clients rebuild it to verify. */
+export function signedMessageV2(method: string, target: string, date: string, nonce: string, request: string | Buffer, body: string | Buffer): string {
+  const sha = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
+  return `keyward-v2\n${method} ${target}\n${date}\n${nonce}\n${sha(request)}\n${sha(body)}`;
 }
 
 function signMessage(key: KeyObject, method: string, target: string, date: string, nonce: string, body: string): string {

@@ -31,6 +31,19 @@ class FakeSource implements LicenseSource {
     license.ranges = compileAllowList(license.ips);
   }
 
+  // Plain licenses track no machines and have no first-use clock: the checker never calls these.
+  activateMachine(): never {
+    throw new Error('a plain license activated a machine');
+  }
+
+  deactivateMachine(): never {
+    throw new Error('a plain license deactivated a machine');
+  }
+
+  startFirstUse(): never {
+    throw new Error('a plain license started a first-use clock');
+  }
+
   add(key: string, overrides: Partial<Omit<LicenseSnapshot, 'ranges'>> & { id: number }): LicenseSnapshot {
     const base = { productIds: [8], active: true, disabled: false, ipLocked: false, ips: [] as string[], expiresAt: null, ...overrides };
     const snapshot: LicenseSnapshot = { ...base, ranges: compileAllowList(base.ips) };
@@ -155,7 +168,7 @@ describe('LicenseChecker: what it records', () => {
     await checker.check(request({ productIds: [8], key: 'KEY-A', ip: '5.5.5.5', info: 'srv', log: false, userAgent: 'FXServer' }));
     expect(recorder.entries).toEqual([
       {
-        entry: { time: NOW, licenseId: 1, productId: 8, ip: '5.5.5.5', status: 'AUTHORISED', info: 'srv', userAgent: 'FXServer' },
+        entry: { time: NOW, licenseId: 1, productId: 8, ip: '5.5.5.5', status: 'AUTHORISED', info: 'srv', userAgent: 'FXServer', machineId: null, endpoint: null },
         log: false,
       },
     ]);

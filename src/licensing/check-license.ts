@@ -1,4 +1,12 @@
-import { validateLicense, type CheckStatus, type LicenseSnapshot } from './validate-license.js';
+import type { ActivationMode, ActivationOutcome, DeactivationStatus, MachineDetails } from './machine-service.js';
+import { isAlive } from './machine-rules.js';
+import { validateLicense, type CheckStatus, type KnownMachine, type LicenseSnapshot } from './validate-license.js';
+
+/**
+ * What a request asks (docs/check-api.md): a check (the three check endpoints), or one of the client
+ * endpoints (`validate` is a check that also answers the license; the others act on the caller's machine).
+ */
+export type CheckOp = 'check' | 'validate' | 'activate' | 'deactivate' | 'heartbeat';
 
 export interface CheckRequest {
   /** Product ids in the caller's order (one for the single check). */
@@ -8,6 +16,12 @@ export interface CheckRequest {
   info: string | null;
   log: boolean;
   userAgent: string | null;
+  /** Absent: `check`. */
+  op?: CheckOp;
+  /** The machine's fingerprint as sent (valid, or null: none). */
+  fingerprint?: string | null;
+  /** What the client says about its machine, kept when it is activated. */
+  machine?: Omit<MachineDetails, 'ip'>;
 }
 
 /** `reason` tells the two kinds of NOT FOUND apart (their details differ; their status does not). */
@@ -17,6 +31,12 @@ export interface CheckResult {
   /** The product that decided the answer, when the key grants one of the asked products. */
   productId: number | null;
   expiresAt?: number;
+  /** Client endpoints: the caller's machine after the call (null: none). */
+  machine?: KnownMachine | null;
+  /** `validate`: the license, when the key grants the product. */
+  license?: LicenseSnapshot;
+  /** This answer activated a machine (for metrics). */
+  activated?: boolean;
 }
 
 /** Where the checker reads licenses and products from: in practice a cache over the database. */
@@ -25,6 +45,12 @@ export interface LicenseSource {
   findByKey(key: string): LicenseSnapshot | null | Promise<LicenseSnapshot | null>;
   /** Records the first caller's IP on a locked license with an empty allow-list. */
   bindIp(license: LicenseSnapshot, ip: string): void;
+  /** Activates (or confirms) a machine through the database, with the license locked: null when it tracks none. */
+  activateMachine(license: LicenseSnapshot, fingerprint: string, details: MachineDetails, mode: ActivationMode, now: number): Promise<ActivationOutcome | null>;
+  /** Frees the key holder's machine within its daily allowance: null when the license tracks none. */
+  deactivateMachine(license: LicenseSnapshot, fingerprint: string, now: number): Promise<{ status: DeactivationStatus; machine: KnownMachine | null } | null>;
+  /** Starts a first-use license's expiry (written before the answer): it expires `firstUseDays` from `now`. */
+  startFirstUse(license: LicenseSnapshot, now: number): Promise<void>;
 }
 
 export interface CheckRecord {
@@ -35,12 +61,19 @@ export interface CheckRecord {
   status: CheckStatus;
   info: string | null;
   userAgent: string | null;
+  /** A known machine seen by this request: its last sighting is written behind, like the counters. */
+  machineId?: number | null;
+  /** The client endpoint (`validate`, `activate`…) recorded with the entry; absent for the check endpoints. */
+  endpoint?: CheckOp | null;
 }
 
 /** Where the checker sends its side effects; it never waits for them. */
 export interface CheckRecorder {
   record(entry: CheckRecord, log: boolean): void;
 }
+
+/** Statuses after which a first-use license's clock starts. */
+const STARTS_CLOCK = new Set<CheckStatus>(['AUTHORISED', 'ACTIVATED', 'ALREADY ACTIVATED', 'ALIVE']);
 
 /** Runs one license check in the order of docs/check-api.md and hands its side effects to the recorder. */
 export class LicenseChecker {
@@ -51,8 +84,9 @@ export class LicenseChecker {
   ) {}
 
   /**
-   * Answers synchronously when the products and the license are cached (the common case), and
-   * with a promise only when the source has to read the database: no promise per check otherwise.
+   * Answers synchronously when the products and the license are cached (the common case, a known
+   * machine included), and with a promise only when the source has to read or write the database
+   * (a cache miss, a new machine, a deactivation, a first use).
    */
   check(req: CheckRequest): CheckResult | Promise<CheckResult> {
     const now = this.clock();
@@ -62,16 +96,20 @@ export class LicenseChecker {
 
   private withProducts(req: CheckRequest, now: number, known: ReadonlySet<number>): CheckResult | Promise<CheckResult> {
     const asked = req.productIds.filter((id) => known.has(id));
-    if (asked.length === 0) return this.finish(req, now, asked, null, { status: 'NOT FOUND', reason: 'product', productId: null });
-    if (!req.key) return this.finish(req, now, asked, null, NO_KEY);
+    if (asked.length === 0) return this.finish(req, now, asked, null, this.shaped(req, { status: 'NOT FOUND', reason: 'product', productId: null }));
+    if (!req.key) return this.finish(req, now, asked, null, this.shaped(req, NO_KEY));
     const found = this.source.findByKey(req.key);
     return found instanceof Promise
       ? found.then((license) => this.withLicense(req, now, asked, license))
       : this.withLicense(req, now, asked, found);
   }
 
-  private withLicense(req: CheckRequest, now: number, asked: number[], license: LicenseSnapshot | null): CheckResult {
-    return this.finish(req, now, asked, license, license ? this.decide(license, asked, req.ip, now) : NO_KEY);
+  private withLicense(req: CheckRequest, now: number, asked: number[], license: LicenseSnapshot | null): CheckResult | Promise<CheckResult> {
+    if (!license) return this.finish(req, now, asked, null, this.shaped(req, NO_KEY));
+    const decided = this.decide(license, asked, req, now);
+    return decided instanceof Promise
+      ? decided.then((r) => this.finish(req, now, asked, license, r))
+      : this.finish(req, now, asked, license, decided);
   }
 
   private finish(req: CheckRequest, now: number, asked: number[], license: LicenseSnapshot | null, result: CheckResult): CheckResult {
@@ -84,25 +122,93 @@ export class LicenseChecker {
         status: result.status,
         info: req.info,
         userAgent: req.userAgent,
+        machineId: result.machine && STARTS_CLOCK.has(result.status) ? result.machine.id : null,
+        endpoint: req.op && req.op !== 'check' ? req.op : null,
       },
       req.log,
     );
     return result;
   }
 
+  /** The client endpoints always answer `machine` (null when none); checks keep section 1's shape. */
+  private shaped(req: CheckRequest, result: CheckResult): CheckResult {
+    return req.op && req.op !== 'check' ? { ...result, machine: result.machine ?? null } : result;
+  }
+
   /**
    * docs/check-api.md: the first AUTHORISED product in order wins, else the first granted product's failure.
    * A license's outcome does not depend on the product, so the first granted product decides.
    */
-  private decide(license: LicenseSnapshot, asked: readonly number[], ip: string, now: number): CheckResult {
+  private decide(license: LicenseSnapshot, asked: readonly number[], req: CheckRequest, now: number): CheckResult | Promise<CheckResult> {
     const productId = asked.find((id) => license.productIds.includes(id));
     // A key that exists but grants none of the asked products looks exactly like an unknown key.
-    if (productId === undefined) return NO_KEY;
-    const outcome = validateLicense(license, ip, now);
-    if (outcome.status === 'AUTHORISED' && outcome.bindIp) this.source.bindIp(license, outcome.bindIp);
-    if (outcome.status === 'EXPIRED') return { status: 'EXPIRED', productId, expiresAt: outcome.expiresAt };
-    return { status: outcome.status, productId };
+    if (productId === undefined) return this.shaped(req, NO_KEY);
+    const answer = (status: CheckStatus, machine?: KnownMachine | null, activated?: boolean): CheckResult => {
+      const result: CheckResult = this.shaped(req, { status, productId });
+      if (machine) result.machine = machine;
+      if (activated) result.activated = true;
+      if (req.op === 'validate') result.license = license;
+      return result;
+    };
+    const outcome = validateLicense(license, req.ip, now);
+    if (outcome.status === 'EXPIRED') return { ...answer('EXPIRED'), expiresAt: outcome.expiresAt };
+    if (outcome.status !== 'AUTHORISED') return answer(outcome.status);
+    if (outcome.bindIp) this.source.bindIp(license, outcome.bindIp);
+    const result = this.machineStep(license, req, now, answer);
+    return result instanceof Promise ? result.then((r) => this.started(license, r, now)) : this.started(license, result, now);
   }
+
+  /** The machine steps of docs/machines.md, for a license the checks above let through. */
+  private machineStep(
+    license: LicenseSnapshot,
+    req: CheckRequest,
+    now: number,
+    answer: (status: CheckStatus, machine?: KnownMachine | null, activated?: boolean) => CheckResult,
+  ): CheckResult | Promise<CheckResult> {
+    const slots = license.machines;
+    if (!slots) return answer('AUTHORISED');
+    const { rules, known } = slots;
+    const fingerprint = rules.identity === 'ip' ? req.ip : req.fingerprint;
+    if (!fingerprint) return answer('FINGERPRINT REQUIRED');
+    const op = req.op ?? 'check';
+    const details: MachineDetails = { ...req.machine, ip: req.ip };
+    if (op === 'deactivate') {
+      return this.source.deactivateMachine(license, fingerprint, now).then((r) => (r ? answer(r.status, r.machine) : answer('AUTHORISED')));
+    }
+    const machine = known.get(fingerprint);
+    if (machine && isAlive(machine.last_seen_at, rules, now)) {
+      // A known machine is answered from memory; its sighting is written behind (finish → recorder).
+      if (machine.last_seen_at < now) machine.last_seen_at = now;
+      machine.ip = req.ip;
+      return answer(op === 'heartbeat' ? 'ALIVE' : op === 'activate' ? 'ALREADY ACTIVATED' : 'AUTHORISED', machine);
+    }
+    if (op === 'heartbeat' && !machine) return answer('NOT ACTIVATED');
+    if (!machine && op !== 'activate' && !rules.autoActivate) return answer('NOT ACTIVATED');
+    // Machines this process saw alive are alive (others may have seen them since, never less): a
+    // full count here is final, and the database is asked only when a slot may be free.
+    if (!machine && liveCount(known, rules, now) >= rules.maxMachines) return answer('TOO MANY MACHINES');
+    const mode: ActivationMode = op === 'heartbeat' ? 'confirm' : op === 'activate' ? 'explicit' : 'auto';
+    return this.source.activateMachine(license, fingerprint, details, mode, now).then((r) => {
+      if (!r) return answer('AUTHORISED');
+      const activated = r.status === 'ACTIVATED';
+      if (op === 'activate') return answer(r.status, r.machine, activated);
+      if (op === 'heartbeat') return answer(r.status === 'ALREADY ACTIVATED' ? 'ALIVE' : 'NOT ACTIVATED', r.machine);
+      return answer(r.machine ? 'AUTHORISED' : r.status, r.machine, activated);
+    });
+  }
+
+  /** A first-use license's clock starts at its first passing answer, written before that answer. */
+  private started(license: LicenseSnapshot, result: CheckResult, now: number): CheckResult | Promise<CheckResult> {
+    if (!license.firstUseDays || !STARTS_CLOCK.has(result.status)) return result;
+    return this.source.startFirstUse(license, now).then(() => result);
+  }
+}
+
+/** Machines of the cached view still alive at `now`. */
+function liveCount(known: ReadonlyMap<string, KnownMachine>, rules: Parameters<typeof isAlive>[1], now: number): number {
+  let n = 0;
+  for (const m of known.values()) if (isAlive(m.last_seen_at, rules, now)) n++;
+  return n;
 }
 
 const NO_KEY: CheckResult = Object.freeze({ status: 'NOT FOUND', reason: 'key', productId: null });

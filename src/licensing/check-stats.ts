@@ -1,3 +1,4 @@
+import { isPassing } from './validate-license.js';
 import { KeywardError } from '../errors.js';
 import { isDbId, parseIsoTime } from './values.js';
 import { DAY_MS, type RetentionRepository } from '../storage/retention-repository.js';
@@ -55,7 +56,7 @@ export class CheckStats {
       const entry = byDay.get(r.day);
       if (!entry) continue;
       entry.checks += r.checks;
-      if (r.status === 'AUTHORISED') entry.passed += r.checks;
+      if (isPassing(r.status)) entry.passed += r.checks;
       else entry.failed += r.checks;
       entry.byStatus[r.status] = (entry.byStatus[r.status] ?? 0) + r.checks;
     }

@@ -114,6 +114,7 @@ export const authLogJson = (r: AuthLogRow): Omit<CheckEntryJson, 'id'> => ({
   status: r.status,
   info: r.info,
   userAgent: r.user_agent,
+  endpoint: r.endpoint,
 });
 
 export const auditJson = (r: AuditLogRow): AuditJson => ({

@@ -174,6 +174,11 @@ export class MachineService {
     if (!result?.machine) throw machineNotFound(machineId);
   }
 
+  /** Forgets deactivations older than a day: they no longer count toward any allowance. */
+  async purgeDeactivations(now = Date.now()): Promise<number> {
+    return this.repos.machines.purgeDeactivations(now - DAY_MS);
+  }
+
   /** How many machines the key holder, or the owner, may still free today. */
   async deactivationsLeft(licenseId: number, by: 'key' | 'owner', now = Date.now()): Promise<number | null> {
     const license = await this.license(licenseId, { role: 'staff' });

@@ -1,9 +1,44 @@
 import { ipAllowed, type IpRange } from './ip-allow-list.js';
 import { licenseState } from './license-state.js';
+import type { MachineRules } from './machine-rules.js';
+import type { MachineRow } from '../storage/schema.js';
 
-/** The check statuses of docs/check-api.md, in check order: the outcomes a check records in Previous Auths. */
-export const CHECK_STATUSES = ['AUTHORISED', 'NOT FOUND', 'KEY DISABLED', 'NOT ACTIVE', 'EXPIRED', 'NOT AUTHORISED'] as const;
+/**
+ * Every status a check or a client endpoint answers and records in Previous Auths, in check order
+ * (docs/check-api.md): the check statuses, then the machine steps, then the client endpoints' own.
+ */
+export const CHECK_STATUSES = [
+  'AUTHORISED',
+  'NOT FOUND',
+  'KEY DISABLED',
+  'NOT ACTIVE',
+  'EXPIRED',
+  'NOT AUTHORISED',
+  'FINGERPRINT REQUIRED',
+  'NOT ACTIVATED',
+  'TOO MANY MACHINES',
+  'ACTIVATED',
+  'ALREADY ACTIVATED',
+  'DEACTIVATED',
+  'DEACTIVATION LIMIT',
+  'ALIVE',
+  'INVALID INPUT',
+] as const;
 export type CheckStatus = (typeof CHECK_STATUSES)[number];
+
+/** The statuses that answer `pass: true`. */
+export const PASSING_STATUSES: readonly CheckStatus[] = ['AUTHORISED', 'ACTIVATED', 'ALREADY ACTIVATED', 'DEACTIVATED', 'ALIVE'];
+const PASSING = new Set<string>(PASSING_STATUSES);
+export const isPassing = (status: string): boolean => PASSING.has(status);
+
+/** A machine the check path knows of, with when this process last saw it (its cached view). */
+export type KnownMachine = MachineRow;
+
+/** A license's machines as the check path holds them: its rules, and its machines by fingerprint. */
+export interface MachineSlots {
+  rules: MachineRules;
+  known: Map<string, KnownMachine>;
+}
 
 /** What the hot path needs to know about a license; counters are not part of it. */
 export interface LicenseSnapshot {
@@ -15,6 +50,15 @@ export interface LicenseSnapshot {
   ips: string[];
   ranges: IpRange[];
   expiresAt: number | null;
+  /** Machine tracking (docs/machines.md); absent or null: the license tracks no machines. */
+  machines?: MachineSlots | null;
+  /** A first-use expiry waiting to start: days from the first AUTHORISED answer. */
+  firstUseDays?: number | null;
+  /** Feature codes the license grants (its policy's). */
+  entitlements?: readonly string[];
+  /** Usage so far and its limit (null: not metered). */
+  uses?: number;
+  maxUses?: number | null;
 }
 
 export type LicenseOutcome =
@@ -24,7 +68,8 @@ export type LicenseOutcome =
 
 /**
  * Decides whether a license (already known to grant the product) may run from `ip` at `now`.
- * A locked license with no allowed IPs binds the first caller's IP (returned as `bindIp`).
+ * A locked license with no allowed IPs binds the first caller's IP (returned as `bindIp`), unless
+ * its machines are identified by IP: then each IP is a machine and none is bound.
  */
 export function validateLicense(license: LicenseSnapshot, ip: string, now: number): LicenseOutcome {
   switch (licenseState(license, now)) {
@@ -36,7 +81,7 @@ export function validateLicense(license: LicenseSnapshot, ip: string, now: numbe
       return { status: 'EXPIRED', expiresAt: license.expiresAt! };
   }
   if (license.ipLocked) {
-    if (license.ips.length === 0) return { status: 'AUTHORISED', bindIp: ip };
+    if (license.ips.length === 0) return license.machines?.rules.identity === 'ip' ? { status: 'AUTHORISED' } : { status: 'AUTHORISED', bindIp: ip };
     if (!ipAllowed(license.ranges, ip)) return { status: 'NOT AUTHORISED' };
   }
   return { status: 'AUTHORISED' };

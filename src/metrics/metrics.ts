@@ -5,9 +5,13 @@ import client from 'prom-client';
 export interface CheckMetrics {
   check(endpoint: string, status: string, seconds: number): void;
   flush(seconds: number, rows: number): void;
+  /** A machine activated on a license granting `productId`. */
+  machineActivated(productId: number | null): void;
+  /** A machine refused (`TOO MANY MACHINES`, `NOT ACTIVATED`, `FINGERPRINT REQUIRED`) for `productId`. */
+  machineRefused(productId: number | null, status: string): void;
 }
 
-export const noMetrics: CheckMetrics = { check: () => {}, flush: () => {} };
+export const noMetrics: CheckMetrics = { check: () => {}, flush: () => {}, machineActivated: () => {}, machineRefused: () => {} };
 
 export interface MetricsSources {
   queueDepth: () => number;
@@ -24,6 +28,8 @@ export class Metrics implements CheckMetrics {
   private readonly latency: client.Histogram<'endpoint'>;
   private readonly flushes: client.Histogram;
   private readonly flushedRows: client.Counter;
+  private readonly activations: client.Counter<'product'>;
+  private readonly refusals: client.Counter<'product' | 'status'>;
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
@@ -56,6 +62,18 @@ export class Metrics implements CheckMetrics {
     this.flushedRows = new client.Counter({
       name: 'keyward_write_rows_total',
       help: 'Previous Auths rows written.',
+      registers,
+    });
+    this.activations = new client.Counter({
+      name: 'keyward_machine_activations_total',
+      help: 'Machines activated (by a check or the activate endpoint), by product.',
+      labelNames: ['product'],
+      registers,
+    });
+    this.refusals = new client.Counter({
+      name: 'keyward_machine_refusals_total',
+      help: 'Checks and client calls refused at the machine steps, by product and status.',
+      labelNames: ['product', 'status'],
       registers,
     });
     new client.Gauge({
@@ -95,6 +113,14 @@ export class Metrics implements CheckMetrics {
   flush(seconds: number, rows: number): void {
     this.flushes.observe(seconds);
     this.flushedRows.inc(rows);
+  }
+
+  machineActivated(productId: number | null): void {
+    this.activations.inc({ product: String(productId ?? '') });
+  }
+
+  machineRefused(productId: number | null, status: string): void {
+    this.refusals.inc({ product: String(productId ?? ''), status });
   }
 
   /** This process's metrics, or, in a `--workers` cluster, every worker's summed by the primary. */

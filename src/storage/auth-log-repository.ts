@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { Storage } from './database.js';
+import { PASSING_STATUSES } from '../licensing/validate-license.js';
 import type { AuthLogInsert, Database } from './schema.js';
 import type BetterSqlite3 from 'better-sqlite3';
 import type pg from 'pg';
@@ -15,6 +16,12 @@ export interface CounterDelta {
   checks: number;
   lastCheckAt: number;
   lastIp: string;
+}
+
+/** The newest sighting of one machine in a batch: written behind like the counters. */
+export interface MachineSighting {
+  at: number;
+  ip: string;
 }
 
 export interface AuthLogQuery {
@@ -47,7 +54,7 @@ export interface AuthLogQuery {
  * one array (`unnest`), so the server parses a few lines instead of thousands of placeholders.
  */
 export class AuthLogRepository {
-  private readonly sqliteWriter: ((rows: readonly AuthLogInsert[], counters: ReadonlyMap<number, CounterDelta>) => void) | null;
+  private readonly sqliteWriter: SqliteBatchWriter | null;
   private readonly pgPool: pg.Pool | null;
   private readonly db: Kysely<Database>;
   /**
@@ -66,13 +73,20 @@ export class AuthLogRepository {
   }
 
   /** Writes one batch atomically (one transaction, or one statement): log rows and counter increments (never lost, never doubled). */
-  async writeBatch(rows: readonly AuthLogInsert[], counters: ReadonlyMap<number, CounterDelta>): Promise<void> {
+  async writeBatch(
+    rows: readonly AuthLogInsert[],
+    counters: ReadonlyMap<number, CounterDelta>,
+    machines: ReadonlyMap<number, MachineSighting> = NO_MACHINES,
+  ): Promise<void> {
     const write = this.sqliteWriter;
     if (write) {
       // Holding Kysely's one connection keeps this out of any Kysely transaction in progress.
-      await this.db.connection().execute(async () => write(rows, counters));
+      await this.db.connection().execute(async () => write(rows, counters, machines));
       return;
     }
+    // Sightings first, in a statement of their own: writing one twice changes nothing, so if the
+    // batch after it fails, the retry that writes both again is harmless.
+    if (machines.size) await this.queryPostgres(SEEN_POSTGRES, sightingColumns(machines));
     // PostgreSQL: each column travels as one array parameter, so the statement text never
     // changes and the server parses and plans a few lines, not thousands of placeholders.
     const logged = rowColumns(rows);
@@ -112,7 +126,7 @@ export class AuthLogRepository {
     if (query.from !== undefined) q = q.where('time', '>=', query.from);
     if (query.to !== undefined) q = q.where('time', '<', query.to);
     if (query.beforeId !== undefined) q = q.where('id', '<', query.beforeId);
-    if (query.passed !== undefined) q = q.where('status', query.passed ? '=' : '<>', 'AUTHORISED');
+    if (query.passed !== undefined) q = q.where('status', query.passed ? 'in' : 'not in', PASSING_STATUSES);
     if (query.ip !== undefined) q = q.where('ip', '=', query.ip);
     if (query.unknownKey) q = q.where('license_id', 'is', null);
     return q.orderBy('id', 'desc').limit(query.limit).execute();
@@ -127,18 +141,20 @@ export class AuthLogRepository {
       .selectFrom('auth_logs')
       .select((eb) => [column.as('value'), eb.fn.countAll<number>().as('failures'), eb.fn.max('time').as('last_time')])
       .where('time', '>=', from)
-      .where('status', '<>', 'AUTHORISED');
+      .where('status', 'not in', PASSING_STATUSES);
     if (by === 'license') q = q.where('license_id', 'is not', null);
     const rows = await q.groupBy(column).orderBy('failures', 'desc').orderBy(column).limit(limit).execute();
     return rows.map((r) => ({ value: String(r.value), failures: Number(r.failures), lastTime: Number(r.last_time) }));
   }
 }
 
-const COLUMNS = 'time, license_id, product_id, ip, status, info, user_agent';
+const NO_MACHINES: ReadonlyMap<number, MachineSighting> = new Map();
+
+const COLUMNS = 'time, license_id, product_id, ip, status, info, user_agent, endpoint';
 
 /** PostgreSQL: the rows' columns, in COLUMNS order, as array literals. */
 function rowColumns(rows: readonly AuthLogInsert[]): string[] {
-  const columns: Scalar[][] = [[], [], [], [], [], [], []];
+  const columns: Scalar[][] = [[], [], [], [], [], [], [], []];
   for (const r of rows) {
     columns[0]!.push(r.time);
     columns[1]!.push(r.license_id);
@@ -147,6 +163,19 @@ function rowColumns(rows: readonly AuthLogInsert[]): string[] {
     columns[4]!.push(r.status);
     columns[5]!.push(r.info);
     columns[6]!.push(r.user_agent);
+    columns[7]!.push(r.endpoint);
+  }
+  return columns.map(arrayLiteral);
+}
+
+/** PostgreSQL: the sightings as machine id, time and IP literals, machines in id order. */
+function sightingColumns(machines: ReadonlyMap<number, MachineSighting>): string[] {
+  const ids = [...machines.keys()].sort((a, b) => a - b);
+  const columns: Scalar[][] = [ids, [], []];
+  for (const id of ids) {
+    const seen = machines.get(id)!;
+    columns[1]!.push(seen.at);
+    columns[2]!.push(seen.ip);
   }
   return columns.map(arrayLiteral);
 }
@@ -193,14 +222,14 @@ function element(value: Scalar): string {
  * statement changes, a fifth of the row's cost (docs/benchmarks.md).
  */
 function insertText(rows: number): string {
-  const group = `(${Array(7).fill('?').join(', ')})`;
+  const group = `(${Array(8).fill('?').join(', ')})`;
   return `insert or fail into auth_logs (${COLUMNS}) values ${Array(rows).fill(group).join(', ')}`;
 }
 
-/** PostgreSQL: the rows as one array per column, parameters $p to $p+6. */
+/** PostgreSQL: the rows as one array per column, parameters $p to $p+7. */
 const insertPostgres = (p: number): string =>
   `insert into auth_logs (${COLUMNS}) ` +
-  `select * from unnest($${p}::bigint[], $${p + 1}::integer[], $${p + 2}::integer[], $${p + 3}::text[], $${p + 4}::text[], $${p + 5}::text[], $${p + 6}::text[])`;
+  `select * from unnest($${p}::bigint[], $${p + 1}::integer[], $${p + 2}::integer[], $${p + 3}::text[], $${p + 4}::text[], $${p + 5}::text[], $${p + 6}::text[], $${p + 7}::text[])`;
 
 /**
  * PostgreSQL: adds each license's checks and keeps the newest last check (instances may flush out
@@ -219,13 +248,20 @@ const COUNT_POSTGRES = countPostgres(1);
  * PostgreSQL: rows and counters in one statement (a data-modifying WITH always runs), so one
  * round trip and no explicit transaction: a single statement lands whole or not at all.
  */
-const WRITE_POSTGRES = `with logged as (${insertPostgres(1)}) ${countPostgres(8)}`;
+const WRITE_POSTGRES = `with logged as (${insertPostgres(1)}) ${countPostgres(9)}`;
+
+/** PostgreSQL: each machine's newest sighting, never moving one back (instances may flush out of order). */
+const SEEN_POSTGRES =
+  'update machines set last_seen_at = greatest(machines.last_seen_at, v.at), ' +
+  'ip = case when machines.last_seen_at <= v.at then v.ip else machines.ip end ' +
+  'from unnest($1::integer[], $2::bigint[], $3::text[]) as v(id, at, ip) where machines.id = v.id';
 
 /** PostgreSQL: the prepared name of each batch statement (one text per name, as node-postgres requires). */
 const STATEMENT_NAMES = new Map([
   [WRITE_POSTGRES, 'keyward_auth_log_write'],
   [INSERT_POSTGRES, 'keyward_auth_log_insert'],
   [COUNT_POSTGRES, 'keyward_auth_log_count'],
+  [SEEN_POSTGRES, 'keyward_machines_seen'],
 ]);
 
 /** PostgreSQL: a named statement the server connection does not have (26000), or has already (42P05). */
@@ -238,36 +274,44 @@ function isLostStatement(err: unknown): boolean {
  * SQLite's batch write: one synchronous transaction of statements prepared once on the
  * connection; it throws (and rolls back) as a whole, so the writer can retry the batch.
  */
-function sqliteBatchWriter(sqlite: BetterSqlite3.Database): (rows: readonly AuthLogInsert[], counters: ReadonlyMap<number, CounterDelta>) => void {
-  let transaction: ((rows: readonly AuthLogInsert[], counters: ReadonlyMap<number, CounterDelta>) => void) | null = null;
+type SqliteBatchWriter = (
+  rows: readonly AuthLogInsert[],
+  counters: ReadonlyMap<number, CounterDelta>,
+  machines: ReadonlyMap<number, MachineSighting>,
+) => void;
+
+function sqliteBatchWriter(sqlite: BetterSqlite3.Database): SqliteBatchWriter {
+  let transaction: SqliteBatchWriter | null = null;
   // Prepared on first use: the schema is certainly migrated by then.
   const prepare = () => {
     const insertMany = sqlite.prepare(insertText(SQLITE_CHUNK));
     const insertOne = sqlite.prepare(insertText(1));
     const count = sqlite.prepare(COUNT_ONE_SQLITE);
+    const seen = sqlite.prepare(SEEN_ONE_SQLITE);
     const params: unknown[] = [];
-    return sqlite.transaction((rows: readonly AuthLogInsert[], counters: ReadonlyMap<number, CounterDelta>) => {
+    return sqlite.transaction((rows: readonly AuthLogInsert[], counters: ReadonlyMap<number, CounterDelta>, machines: ReadonlyMap<number, MachineSighting>) => {
       let i = 0;
       for (; i + SQLITE_CHUNK <= rows.length; i += SQLITE_CHUNK) {
         params.length = 0;
         for (let j = i; j < i + SQLITE_CHUNK; j++) {
           const r = rows[j]!;
-          params.push(r.time, r.license_id, r.product_id, r.ip, r.status, r.info, r.user_agent);
+          params.push(r.time, r.license_id, r.product_id, r.ip, r.status, r.info, r.user_agent, r.endpoint ?? null);
         }
         insertMany.run(params);
       }
       for (; i < rows.length; i++) {
         const r = rows[i]!;
-        insertOne.run(r.time, r.license_id, r.product_id, r.ip, r.status, r.info, r.user_agent);
+        insertOne.run(r.time, r.license_id, r.product_id, r.ip, r.status, r.info, r.user_agent, r.endpoint ?? null);
       }
       for (const [id, d] of counters) count.run(d.checks, d.lastCheckAt, d.lastCheckAt, d.lastCheckAt, d.lastIp, id);
+      for (const [id, m] of machines) seen.run(m.at, m.at, m.ip, id);
     });
   };
-  return (rows, counters) => {
+  return (rows, counters, machines) => {
     // Never nest: a savepoint inside someone else's transaction could be rolled back with it.
     if (sqlite.inTransaction) throw new Error('the SQLite connection is inside another transaction');
     transaction ??= prepare();
-    transaction(rows, counters);
+    transaction(rows, counters, machines);
   };
 }
 
@@ -276,4 +320,10 @@ const COUNT_ONE_SQLITE =
   'update licenses set total_checks = total_checks + ?, ' +
   'last_check_at = case when last_check_at is null or last_check_at <= ? then ? else last_check_at end, ' +
   'last_ip = case when last_check_at is null or last_check_at <= ? then ? else last_ip end ' +
+  'where id = ?';
+
+/** SQLite, one machine: its newest sighting and the IP it came from (SET reads the old row). */
+const SEEN_ONE_SQLITE =
+  'update machines set last_seen_at = max(last_seen_at, ?), ' +
+  'ip = case when last_seen_at <= ? then ? else ip end ' +
   'where id = ?';

@@ -2,7 +2,12 @@ import { LRUCache } from 'lru-cache';
 import { digestKey, KEY_MAX_LENGTH } from '../licensing/key.js';
 import { compileAllowList } from '../licensing/ip-allow-list.js';
 import type { LicenseSource } from '../licensing/check-license.js';
-import type { LicenseSnapshot } from '../licensing/validate-license.js';
+import { machineRules } from '../licensing/machine-rules.js';
+import { parseStringList } from '../licensing/json.js';
+import type { ActivationMode, ActivationOutcome, DeactivationStatus, MachineDetails } from '../licensing/machine-service.js';
+import type { KnownMachine, LicenseSnapshot } from '../licensing/validate-license.js';
+import type { MachineRepository } from './machine-repository.js';
+import type { PolicyRepository } from './policy-repository.js';
 import type { ChangeFeed } from './change-feed.js';
 import { parseIps, type LicenseRepository } from './license-repository.js';
 import type { ProductRepository } from './product-repository.js';
@@ -17,9 +22,21 @@ type Entry = LicenseSnapshot | typeof MISSING;
  */
 export type BindFirstIp = (licenseId: number, ip: string, now: number) => Promise<boolean>;
 
+/**
+ * The domain's machine and first-use operations (plugged in by server.ts), which the check path
+ * calls when its cached view cannot answer: a new machine, a deactivation, a first use.
+ */
+export interface CheckPathWrites {
+  activateMachine(licenseId: number, fingerprint: string, details: MachineDetails, mode: ActivationMode, now: number): Promise<ActivationOutcome | null>;
+  deactivateMachine(licenseId: number, fingerprint: string, now: number): Promise<{ status: DeactivationStatus; machine: KnownMachine | null } | null>;
+  /** Returns the expiry the license has once started (null: gone or perpetual). */
+  startFirstUse(licenseId: number, now: number): Promise<number | null>;
+}
+
 export interface LicenseCacheOptions {
   maxEntries: number;
   bindFirstIp: BindFirstIp;
+  writes: CheckPathWrites;
   onError?: (err: unknown) => void;
 }
 
@@ -36,17 +53,19 @@ export class LicenseCache implements LicenseSource {
   private products: ReadonlySet<number> | null = null;
   private productsLoading: Promise<ReadonlySet<number>> | null = null;
   private generation = 0;
+  /** First-use clocks being started, by license id: concurrent first checks share one write. */
+  private readonly starting = new Map<number, Promise<void>>();
   /** Lookups answered from memory, and those that read the database (or joined a read under way): for /metrics. */
   hits = 0;
   misses = 0;
 
   constructor(
-    private readonly repos: { licenses: LicenseRepository; products: ProductRepository },
+    private readonly repos: { licenses: LicenseRepository; products: ProductRepository; policies: PolicyRepository; machines: MachineRepository },
     changes: ChangeFeed,
     private readonly options: LicenseCacheOptions,
   ) {
     this.licenses = new LRUCache<string, Entry>({ max: options.maxEntries });
-    changes.onChange(['licenses', 'products'], () => this.invalidate());
+    changes.onChange(['licenses', 'products', 'policies', 'machines'], () => this.invalidate());
   }
 
   invalidate(): void {
@@ -87,9 +106,8 @@ export class LicenseCache implements LicenseSource {
     let pending = this.loading.get(key);
     if (!pending) {
       const generation = this.generation;
-      pending = this.repos.licenses.findByDigest(digestKey(key)).then(
-        (row) => {
-          const snapshot = row ? toSnapshot(row, row.productIds) : null;
+      pending = this.load(key).then(
+        (snapshot) => {
           if (generation === this.generation) {
             this.licenses.set(key, snapshot ?? MISSING);
             this.loading.delete(key);
@@ -104,6 +122,54 @@ export class LicenseCache implements LicenseSource {
       this.loading.set(key, pending);
     }
     return pending;
+  }
+
+  activateMachine(license: LicenseSnapshot, fingerprint: string, details: MachineDetails, mode: ActivationMode, now: number): Promise<ActivationOutcome | null> {
+    // The change is announced either way, which empties this cache: the next check reads the new state.
+    return this.options.writes.activateMachine(license.id, fingerprint, details, mode, now);
+  }
+
+  deactivateMachine(license: LicenseSnapshot, fingerprint: string, now: number): Promise<{ status: DeactivationStatus; machine: KnownMachine | null } | null> {
+    return this.options.writes.deactivateMachine(license.id, fingerprint, now);
+  }
+
+  startFirstUse(license: LicenseSnapshot, now: number): Promise<void> {
+    let pending = this.starting.get(license.id);
+    if (!pending) {
+      pending = this.options.writes.startFirstUse(license.id, now).then(
+        (expiresAt) => {
+          license.expiresAt = expiresAt;
+          license.firstUseDays = null;
+          this.starting.delete(license.id);
+        },
+        (err: unknown) => {
+          this.starting.delete(license.id);
+          throw err;
+        },
+      );
+      this.starting.set(license.id, pending);
+    }
+    return pending;
+  }
+
+  /** A license by key as the check path holds it: with its machine rules and machines when it tracks any. */
+  private async load(key: string): Promise<LicenseSnapshot | null> {
+    const row = await this.repos.licenses.findByDigest(digestKey(key));
+    if (!row) return null;
+    const snapshot = toSnapshot(row, row.productIds);
+    if (row.first_use_days !== null) snapshot.firstUseDays = row.first_use_days;
+    if (row.policy_id === null && row.max_machines === null) return snapshot;
+    const policy = row.policy_id === null ? null : await this.repos.policies.get(row.policy_id);
+    if (policy) {
+      snapshot.entitlements = parseStringList(policy.entitlements);
+      snapshot.maxUses = policy.max_uses === null ? null : Number(policy.max_uses);
+    }
+    const rules = machineRules(row, policy);
+    if (rules) {
+      const machines = await this.repos.machines.listOf(row.id);
+      snapshot.machines = { rules, known: new Map(machines.map((m): [string, KnownMachine] => [m.fingerprint, m])) };
+    }
+    return snapshot;
   }
 
   bindIp(license: LicenseSnapshot, ip: string): void {

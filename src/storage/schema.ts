@@ -112,6 +112,8 @@ export interface AuthLogsTable {
   status: string;
   info: string | null;
   user_agent: string | null;
+  /** The client endpoint (`validate`, `activate`…) that made the entry (0010); null: a check endpoint. */
+  endpoint: Generated<string | null>;
 }
 
 export interface AuditLogsTable {

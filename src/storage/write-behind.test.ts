@@ -122,7 +122,7 @@ describe('WriteBehind: batching (fake timers)', () => {
     wb.record({ time: 42, licenseId: 3, productId: 16, ip: '2001:db8::1', status: 'EXPIRED', info: 'srv', userAgent: 'curl/8' }, true);
     await vi.advanceTimersByTimeAsync(100);
     expect(repo.calls[0]!.rows).toEqual([
-      { time: 42, license_id: 3, product_id: 16, ip: '2001:db8::1', status: 'EXPIRED', info: 'srv', user_agent: 'curl/8' },
+      { time: 42, license_id: 3, product_id: 16, ip: '2001:db8::1', status: 'EXPIRED', info: 'srv', user_agent: 'curl/8', endpoint: null },
     ]);
   });
 

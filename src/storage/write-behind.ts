@@ -1,5 +1,5 @@
 import type { CheckRecord, CheckRecorder } from '../licensing/check-license.js';
-import type { AuthLogRepository, CounterDelta } from './auth-log-repository.js';
+import type { AuthLogRepository, CounterDelta, MachineSighting } from './auth-log-repository.js';
 import { isDataError } from './database.js';
 import type { AuthLogInsert } from './schema.js';
 
@@ -30,6 +30,8 @@ const BATCH_ROWS = 256;
 export class WriteBehind implements CheckRecorder {
   private rows: AuthLogInsert[] = [];
   private counters = new Map<number, CounterDelta>();
+  /** The newest sighting of each machine seen (coalesced per machine, never dropped by overflow). */
+  private machines = new Map<number, MachineSighting>();
   private timer: NodeJS.Timeout | null = null;
   /** The pending timer writes at once (a full batch): later records need not touch it. */
   private timerImmediate = false;
@@ -59,7 +61,16 @@ export class WriteBehind implements CheckRecorder {
         status: entry.status,
         info: entry.info,
         user_agent: entry.userAgent,
+        endpoint: entry.endpoint ?? null,
       });
+    }
+    if (entry.machineId) {
+      const seen = this.machines.get(entry.machineId);
+      if (!seen) this.machines.set(entry.machineId, { at: entry.time, ip: entry.ip });
+      else if (entry.time >= seen.at) {
+        seen.at = entry.time;
+        seen.ip = entry.ip;
+      }
     }
     if (entry.licenseId !== null) {
       const delta = this.counters.get(entry.licenseId);
@@ -76,9 +87,9 @@ export class WriteBehind implements CheckRecorder {
     this.schedule(this.rows.length >= this.batchSize ? 0 : this.options.flushMs);
   }
 
-  /** Records waiting to be written (log rows plus licenses with pending counters). */
+  /** Records waiting to be written (log rows plus licenses with pending counters and machines with pending sightings). */
   get queued(): number {
-    return this.rows.length + this.counters.size;
+    return this.rows.length + this.counters.size + this.machines.size;
   }
 
   /** Writes everything queued so far; resolves when it is in the database. */
@@ -128,25 +139,27 @@ export class WriteBehind implements CheckRecorder {
   private async writeOnce(): Promise<void> {
     const rows = this.rows;
     const counters = this.counters;
+    const machines = this.machines;
     this.rows = [];
     this.counters = new Map();
+    this.machines = new Map();
     // Whatever arrives from now on is the next batch; it is due flushMs after its first record.
     this.oldestAt = Date.now();
     try {
-      await this.write(rows, counters);
+      await this.write(rows, counters, machines);
       this.failures = 0;
     } catch (batchError) {
       let err = batchError;
-      let left = { rows, counters };
+      let left = { rows, counters, machines };
       if (isDataError(err)) {
-        const salvaged = await this.salvage(rows, counters);
+        const salvaged = await this.salvage(rows, counters, machines);
         if (!salvaged) {
           this.failures = 0;
           return;
         }
         ({ err, ...left } = salvaged);
       }
-      this.requeue(left.rows, left.counters);
+      this.requeue(left.rows, left.counters, left.machines);
       this.failures++;
       const overflow = Math.max(0, this.rows.length - this.maxQueuedRows);
       if (overflow > 0) this.rows.splice(0, overflow);
@@ -155,9 +168,9 @@ export class WriteBehind implements CheckRecorder {
   }
 
   /** One batch write, timed for onFlush. */
-  private async write(rows: AuthLogInsert[], counters: Map<number, CounterDelta>): Promise<void> {
+  private async write(rows: AuthLogInsert[], counters: Map<number, CounterDelta>, machines: Map<number, MachineSighting> = new Map()): Promise<void> {
     const started = performance.now();
-    await this.repo.writeBatch(rows, counters);
+    await this.repo.writeBatch(rows, counters, machines);
     this.options.onFlush?.((performance.now() - started) / 1000, rows.length);
   }
 
@@ -171,13 +184,16 @@ export class WriteBehind implements CheckRecorder {
   private async salvage(
     rows: AuthLogInsert[],
     counters: Map<number, CounterDelta>,
-  ): Promise<{ err: unknown; rows: AuthLogInsert[]; counters: Map<number, CounterDelta> } | null> {
+    machines: Map<number, MachineSighting>,
+  ): Promise<{ err: unknown; rows: AuthLogInsert[]; counters: Map<number, CounterDelta>; machines: Map<number, MachineSighting> } | null> {
     let unwrittenCounters = counters;
+    let unwrittenMachines = machines;
     // Parts still to write, the next one last; halves go back first half on top, so rows keep their order.
     const parts: AuthLogInsert[][] = rows.length ? [rows] : [];
     try {
-      if (counters.size) await this.repo.writeBatch([], counters);
+      if (counters.size || machines.size) await this.repo.writeBatch([], counters, machines);
       unwrittenCounters = new Map();
+      unwrittenMachines = new Map();
       while (parts.length) {
         const part = parts[parts.length - 1]!;
         try {
@@ -192,12 +208,16 @@ export class WriteBehind implements CheckRecorder {
       }
       return null;
     } catch (err) {
-      return { err, rows: parts.reverse().flat(), counters: unwrittenCounters };
+      return { err, rows: parts.reverse().flat(), counters: unwrittenCounters, machines: unwrittenMachines };
     }
   }
 
-  private requeue(rows: AuthLogInsert[], counters: Map<number, CounterDelta>): void {
+  private requeue(rows: AuthLogInsert[], counters: Map<number, CounterDelta>, machines: Map<number, MachineSighting>): void {
     this.rows = rows.concat(this.rows);
+    for (const [id, seen] of machines) {
+      const newer = this.machines.get(id);
+      if (!newer || newer.at < seen.at) this.machines.set(id, seen);
+    }
     for (const [id, delta] of counters) {
       const newer = this.counters.get(id);
       if (!newer) this.counters.set(id, delta);

@@ -1,3 +1,4 @@
+import { isPassing } from '../licensing/validate-license.js';
 import { parseIps } from '../storage/license-repository.js';
 import type { AuthLogInsert, WebhookEndpointRow } from '../storage/schema.js';
 import type { QueuedEvent } from './events.js';
@@ -34,7 +35,7 @@ export class CheckEventTap {
     const since = Date.now() - RECENT_MS;
     const events: QueuedEvent[] = [];
     for (const row of rows) {
-      if (row.status === 'AUTHORISED' || row.time < since) continue;
+      if (isPassing(row.status) || row.time < since) continue;
       if (room-- <= 0) break;
       const check = {
         time: new Date(row.time).toISOString(),

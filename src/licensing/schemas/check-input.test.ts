@@ -1,3 +1,4 @@
+import { PolicyCreateInput } from './policy.js';
 import { describe, expect, it } from 'vitest';
 import { KeywardError } from '../../errors.js';
 import { checkInput } from './check-input.js';
@@ -27,7 +28,7 @@ describe('checkInput: messages name the field and the limit, never the value', (
     expect(refusal(LicenseCreateInput, { productIds: [] }).message).toBe('productIds needs at least 1 entry');
     expect(refusal(LicenseCreateInput, { productIds: [1, 0] }).message).toBe('productIds[1] is at least 1');
     expect(refusal(LicenseCreateInput, { productIds: [1], ips: ['x'.repeat(65)] }).message).toBe('ips[0] is at most 64 characters');
-    expect(refusal(LicenseCreateInput, {}).message).toBe('productIds is required');
+    expect(refusal(PolicyCreateInput, { name: 'Pro' }).message).toBe('productIds is required');
     expect(refusal(LicenseCreateInput, { productIds: [1], productID: 2 }).message).toBe('productID is not a known field');
     expect(refusal(LicenseUpdateInput, { active: 'yes' }).message).toBe('active must be boolean');
   });

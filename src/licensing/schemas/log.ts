@@ -16,6 +16,7 @@ export const CheckEntry = Type.Object(
     status: Type.String({ description: 'AUTHORISED, NOT FOUND, KEY DISABLED, NOT ACTIVE, EXPIRED, NOT AUTHORISED, …' }),
     info: Nullable(Type.String()),
     userAgent: Nullable(Type.String()),
+    endpoint: Nullable(Type.String({ description: 'The client endpoint (validate, activate, deactivate, heartbeat); null for the check endpoints' })),
   },
   { description: 'One Previous Auths entry' },
 );

@@ -42,6 +42,8 @@ export function policiesMachines(dialect: Dialect) {
       await db.schema.alterTable('licenses').addColumn('max_machines', 'integer').execute();
       await db.schema.alterTable('licenses').addColumn('first_use_days', 'integer').execute();
       await db.schema.createIndex('licenses_policy_idx').on('licenses').column('policy_id').execute();
+      // Client endpoints' calls are Previous Auths too, marked with the endpoint.
+      await db.schema.alterTable('auth_logs').addColumn('endpoint', 'text').execute();
 
       await db.schema
         .createTable('machines')
