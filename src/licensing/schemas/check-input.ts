@@ -1,6 +1,11 @@
 import type { Static, TSchema } from 'typebox';
 import { Compile, type Validator } from 'typebox/compile';
+import { Settings } from 'typebox/system';
 import { KeywardError } from '../../errors.js';
+
+// A refused value is described from every error TypeBox reports; its default cap (8) cuts a list
+// of allowed words (the webhook event types) short, and with it the error that names the field.
+Settings.Set({ maxErrors: 256 });
 
 /** One field that failed its schema, in words: `{ field: 'note', message: 'is at most 1000 characters' }`. */
 export interface InputProblem {
