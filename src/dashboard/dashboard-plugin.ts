@@ -20,6 +20,7 @@ import { checkAssets, PUBLIC_DIR } from './paths.js';
 import { setSession } from './request-state.js';
 import { logRoutes } from './staff/log-routes.js';
 import { overviewRoutes } from './staff/overview-routes.js';
+import { policyRoutes } from './staff/policy-routes.js';
 import { productRoutes } from './staff/product-routes.js';
 import { staffLicenseRoutes } from './staff/license-routes.js';
 import { tokenRoutes } from './staff/token-routes.js';
@@ -101,6 +102,7 @@ export async function dashboard(app: FastifyInstance, opts: DashboardOptions): P
     scope.addHook('preHandler', staffOnly(ctx));
     await overviewRoutes(scope, ctx);
     await productRoutes(scope, ctx);
+    await policyRoutes(scope, ctx);
     await staffLicenseRoutes(scope, ctx);
     await userRoutes(scope, ctx);
     await logRoutes(scope, ctx);
