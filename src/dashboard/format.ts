@@ -43,3 +43,6 @@ export function heartbeat(seconds: number | null): string {
 
 /** A machine limit: "3", or "not tracked". */
 export const machineLimit = (max: number | null): string => (max === null ? 'not tracked' : number(max));
+
+/** How pages and messages name a machine: its name, else its hostname, else its id. */
+export const machineName = (m: { id: number; name: string | null; hostname: string | null }): string => m.name || m.hostname || `Machine #${m.id}`;
