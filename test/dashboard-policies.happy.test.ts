@@ -183,6 +183,7 @@ eachDialect('dashboard: staff manage policies and issue licenses from them', (se
     const { id } = await server().services.licenses.create({ policyId: firstUse.id }, 'test');
     const page = await staff.get(`/staff/licenses/${id}`);
     expect(pageText(page.text)).toContain('then it lasts 10 days');
+    expect(pageText((await staff.get('/staff/licenses?product=71')).text)).toContain('10 days after first use');
     const form = {
       productIds: '71',
       owner: '',

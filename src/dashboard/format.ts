@@ -46,3 +46,9 @@ export const machineLimit = (max: number | null): string => (max === null ? 'not
 
 /** How pages and messages name a machine: its name, else its hostname, else its id. */
 export const machineName = (m: { id: number; name: string | null; hostname: string | null }): string => m.name || m.hostname || `Machine #${m.id}`;
+
+/** When a license expires: its date, "10 days after first use" while a first-use clock waits, or "never". */
+export function expiry(l: { expiresAt: string | null; firstUseDays: number | null }, show: (iso: string) => string = day): string {
+  if (l.expiresAt) return show(l.expiresAt);
+  return l.firstUseDays === null ? 'never' : `${duration(l.firstUseDays)} after first use`;
+}
