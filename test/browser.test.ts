@@ -82,8 +82,8 @@ function browserSuite() {
       if (!process.env.KEYWARD_SCREENSHOTS) rmSync(tmp, { recursive: true, force: true });
     });
 
-    async function newPage(): Promise<Page> {
-      const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    async function newPage(viewport = { width: 1280, height: 900 }): Promise<Page> {
+      const context = await browser.newContext({ viewport });
       contexts.push(context);
       const page = await context.newPage();
       page.setDefaultTimeout(15_000);
@@ -230,6 +230,38 @@ function browserSuite() {
       await page.goto(`${base}/account`);
       await see(page.locator('main'), 'linked (id 400000000000000001)');
       await shot(page, '16-account');
+    });
+
+    it('on a phone (390 px), the owner frees a machine within the day’s frees; then the button is disabled', async () => {
+      const { services } = server;
+      const policy = await services.policies.create({ name: 'Two servers', productIds: [8], maxMachines: 2, deactivationsPerDay: 1 }, 'test');
+      const { id } = await services.licenses.create({ policyId: policy.id, owner: 'buyer' }, 'test');
+      for (const [fp, name, ip] of [['fp-old-server', 'Old server', '198.51.100.31'], ['fp-new-server', 'New server', '198.51.100.32']]) {
+        await services.machines.activate(id, fp!, { ip: ip!, name, platform: 'linux' }, 'explicit');
+      }
+      const page = await newPage({ width: 390, height: 844 });
+      await page.goto(`${base}/login`);
+      await page.getByLabel('Username or email').fill('buyer');
+      await page.getByLabel('Password').fill('buyer-pass-123');
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.waitForURL(`${base}/licenses`);
+      await page.goto(`${base}/licenses/${id}`);
+      const machines = page.locator('#machines');
+      await see(machines, '1 of 1 frees left today');
+      await see(machines, '2 of 2 in use');
+      await shot(page, '17-machines-phone');
+      const old = machines.locator('li').filter({ hasText: 'Old server' });
+      await old.getByRole('button', { name: 'Free this machine' }).click();
+      await see(page.getByRole('status'), '"Old server" is freed');
+      await see(machines, '0 of 1 frees left today');
+      await see(machines, '1 of 2 in use');
+      expect(await machines.getByText('Old server').count()).toBe(0);
+      const left = machines.locator('li').filter({ hasText: 'New server' }).getByRole('button', { name: 'Free this machine' });
+      expect(await left.isDisabled()).toBe(true);
+      // Nothing on the page is wider than the phone's screen.
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+      await shot(page, '18-machines-phone-spent');
+      expect((await services.machines.list(id)).machines.map((m) => m.name)).toEqual(['New server']);
     });
   });
 }

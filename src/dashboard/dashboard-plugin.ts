@@ -14,14 +14,17 @@ import { loginRoutes } from './auth/login-routes.js';
 import { setupRoutes } from './auth/setup-routes.js';
 import { buildContext, type DashboardContext } from './context.js';
 import { customerLicenseRoutes } from './customer/license-routes.js';
+import { customerMachineRoutes } from './customer/machine-routes.js';
 import { staffOnly } from './guards.js';
 import { csrfUserInfo } from './pages.js';
 import { checkAssets, PUBLIC_DIR } from './paths.js';
 import { setSession } from './request-state.js';
 import { logRoutes } from './staff/log-routes.js';
 import { overviewRoutes } from './staff/overview-routes.js';
+import { policyRoutes } from './staff/policy-routes.js';
 import { productRoutes } from './staff/product-routes.js';
 import { staffLicenseRoutes } from './staff/license-routes.js';
+import { staffMachineRoutes } from './staff/machine-routes.js';
 import { tokenRoutes } from './staff/token-routes.js';
 import { userRoutes } from './staff/user-routes.js';
 
@@ -97,11 +100,14 @@ export async function dashboard(app: FastifyInstance, opts: DashboardOptions): P
   });
   await app.register(async (scope) => accountRoutes(scope, ctx));
   await app.register(async (scope) => customerLicenseRoutes(scope, ctx));
+  await app.register(async (scope) => customerMachineRoutes(scope, ctx));
   await app.register(async (scope) => {
     scope.addHook('preHandler', staffOnly(ctx));
     await overviewRoutes(scope, ctx);
     await productRoutes(scope, ctx);
+    await policyRoutes(scope, ctx);
     await staffLicenseRoutes(scope, ctx);
+    await staffMachineRoutes(scope, ctx);
     await userRoutes(scope, ctx);
     await logRoutes(scope, ctx);
     await scope.register(async (admins) => tokenRoutes(admins, ctx));

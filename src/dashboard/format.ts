@@ -30,3 +30,26 @@ export const statusClass = (status: string): string => (isPassing(status) ? 'pas
 
 /** What a Previous Auths row can say (a braked check, RATE LIMITED, is answered but never recorded). */
 export { CHECK_STATUSES } from '../licensing/validate-license.js';
+
+/** A policy's duration: "365 days", or "perpetual". */
+export const duration = (days: number | null): string => (days === null ? 'perpetual' : `${number(days)} day${days === 1 ? '' : 's'}`);
+
+/** A policy's heartbeat: "10 min", "1 h", "90 s", or "none" (machines live until freed). */
+export function heartbeat(seconds: number | null): string {
+  if (seconds === null) return 'none';
+  if (seconds % 3600 === 0) return `${seconds / 3600} h`;
+  if (seconds % 60 === 0) return `${seconds / 60} min`;
+  return `${number(seconds)} s`;
+}
+
+/** A machine limit: "3", or "not tracked". */
+export const machineLimit = (max: number | null): string => (max === null ? 'not tracked' : number(max));
+
+/** How pages and messages name a machine: its name, else its hostname, else its id. */
+export const machineName = (m: { id: number; name: string | null; hostname: string | null }): string => m.name || m.hostname || `Machine #${m.id}`;
+
+/** When a license expires: its date, "10 days after first use" while a first-use clock waits, or "never". */
+export function expiry(l: { expiresAt: string | null; firstUseDays: number | null }, show: (iso: string) => string = day): string {
+  if (l.expiresAt) return show(l.expiresAt);
+  return l.firstUseDays === null ? 'never' : `${duration(l.firstUseDays)} after first use`;
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checked, intList, localPath, positiveInt, text } from './forms.js';
+import { checked, integer, intList, localPath, numberOrNone, positiveInt, text } from './forms.js';
 
 describe('dashboard form helpers', () => {
   it.each([
@@ -35,5 +35,16 @@ describe('dashboard form helpers', () => {
     expect(checked({ a: 'on' }, 'a')).toBe(true);
     expect(checked({ a: '0' }, 'a')).toBe(false);
     expect(checked({}, 'a')).toBe(false);
+  });
+
+  it('reads number fields: empty is none, a sign is kept for the schema to judge, anything else is refused by name', () => {
+    expect(integer(' 42 ')).toBe(42);
+    expect(integer('-1')).toBe(-1);
+    expect(integer('1e3')).toBeNaN();
+    expect(integer('4.5')).toBeNaN();
+    expect(numberOrNone({ maxMachines: '' }, 'maxMachines')).toBeNull();
+    expect(numberOrNone({}, 'maxMachines')).toBeNull();
+    expect(numberOrNone({ maxMachines: '3' }, 'maxMachines')).toBe(3);
+    expect(() => numberOrNone({ maxMachines: 'three' }, 'maxMachines')).toThrow('maxMachines must be a whole number');
   });
 });

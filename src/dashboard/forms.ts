@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { Value } from 'typebox/value';
+import { KeywardError } from '../errors.js';
 import { Id } from '../licensing/schemas/common.js';
 
 /** Reading urlencoded form bodies and query strings: every value arrives as a string or a list of them. */
@@ -35,6 +36,21 @@ export function checked(form: Form, name: string): boolean {
 
 /** Digits as a number (NaN for anything else): form fields are text, the domain schemas judge numbers. */
 export const wholeNumber = (value: string): number => (/^\d{1,15}$/.test(value) ? Number(value) : Number.NaN);
+
+/** A typed whole number, sign included (so "-1" is told its minimum, not that it is no number); NaN for anything else. */
+export const integer = (value: string): number => (/^-?\d{1,20}$/.test(value.trim()) ? Number(value.trim()) : Number.NaN);
+
+/**
+ * A number field whose empty value means "none" (null). Text that is no whole number is refused
+ * here, naming the field: the domain schemas would only say it must be "integer or null".
+ */
+export function numberOrNone(form: Form, name: string): number | null {
+  const value = trimmed(form, name);
+  if (value === '') return null;
+  const n = integer(value);
+  if (Number.isNaN(n)) throw new KeywardError('invalid_input', `${name} must be a whole number`, [{ field: name, message: 'must be a whole number' }]);
+  return n;
+}
 
 /** A row id (the domain's Id schema), or undefined for anything else (so a typo shows nothing, not everything). */
 export function positiveInt(value: string | undefined): number | undefined {

@@ -1,4 +1,5 @@
 import type { FastifyReply } from 'fastify';
+import { KeywardError } from '../errors.js';
 import type { LicenseJson } from '../licensing/json.js';
 import { checksPage, resultFilter, withBefore } from './checks-query.js';
 import type { DashboardContext } from './context.js';
@@ -15,8 +16,9 @@ export async function productNames(ctx: DashboardContext): Promise<Map<number, s
 
 /**
  * A license's page, the staff's (`staff/license`) and its owner's (`license`): the license, its
- * state, a page of its Previous Auths with the result filter, and its checks-per-day chart.
- * `extra` is what only that page shows (the staff's history and product picker, the owner's IP rules).
+ * state, its policy, a page of its Previous Auths with the result filter, and its checks-per-day
+ * chart. `extra` is what only that page shows (the staff's history and pickers, the owner's IP rules);
+ * both pass their Machines section.
  */
 export async function sendLicensePage(
   ctx: DashboardContext,
@@ -28,11 +30,13 @@ export async function sendLicensePage(
 ): Promise<FastifyReply> {
   const q = queryOf(req);
   const result = resultFilter(q);
+  const policy = license.policyId === null ? null : await ctx.services.policies.get(license.policyId).catch(gone);
   const page = await checksPage((f) => ctx.services.logs.checks({ licenseId: license.id, ...result.filter, ...f }), q);
   return ctx.pages.send(req, reply, view, {
     title: `License #${license.id}`,
     license,
     state: licenseState(license),
+    policy,
     products: await productNames(ctx),
     checks: page.rows,
     result: result.value,
@@ -41,6 +45,12 @@ export async function sendLicensePage(
     days: await ctx.services.checkStats.checksPerDay({ licenseId: license.id }),
     ...extra,
   });
+}
+
+/** A policy deleted between reading the license and reading the policy: the page shows none. */
+function gone(err: unknown): null {
+  if (err instanceof KeywardError && err.code === 'policy_not_found') return null;
+  throw err;
 }
 
 /**

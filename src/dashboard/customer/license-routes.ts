@@ -6,9 +6,16 @@ import type { DashboardContext } from '../context.js';
 import { licenseState } from '../../licensing/license-state.js';
 import { checked, formOf, text } from '../forms.js';
 import { me, signedIn } from '../guards.js';
+import { machinesSection } from '../license-machines.js';
 import { productNames, regenerateKey, sendLicensePage } from '../license-page.js';
 import { loadOr404, type WithId } from '../load-by-id.js';
 import { actorOf } from '../request-state.js';
+
+/** The viewer's own license `:id` names, or the 404 page: not theirs and missing look alike. */
+export const ownLicense = (ctx: DashboardContext) =>
+  loadOr404(ctx.pages, 'license', 'license_not_found', async (id, req) =>
+    (await ctx.services.licenses.ownerOf(id)) === me(req).id ? ctx.services.licenses.show(id) : null,
+  );
 
 /**
  * "My licenses": every signed-in user's own licenses (staff and admins included). A license that
@@ -19,9 +26,7 @@ export async function customerLicenseRoutes(app: FastifyInstance, ctx: Dashboard
   const { licenses } = ctx.services;
   app.addHook('preHandler', signedIn(ctx));
 
-  const own = loadOr404(pages, 'license', 'license_not_found', async (id, req) =>
-    (await licenses.ownerOf(id)) === me(req).id ? licenses.show(id) : null,
-  );
+  const own = ownLicense(ctx);
 
   async function detail(req: WithId, reply: FastifyReply, license: LicenseJson, extra: Record<string, unknown> = {}) {
     const user = me(req);
@@ -31,6 +36,7 @@ export async function customerLicenseRoutes(app: FastifyInstance, ctx: Dashboard
       ipChangesLeft: allowance?.left ?? null,
       ipChangesPerDay: allowance?.perDay ?? null,
       customerRules: user.role === 'customer' ? CUSTOMER_ALLOW_LIST : null,
+      machines: await machinesSection(ctx, license.id, { role: user.role, userId: user.id }),
       ...extra,
     });
   }

@@ -5,8 +5,9 @@ import type { LicenseSearch } from '../../licensing/license-service.js';
 import { LICENSE_STATES, licenseState } from '../../licensing/license-state.js';
 import { quote } from '../../licensing/values.js';
 import type { DashboardContext } from '../context.js';
-import { all, checked, formOf, intList, optional, positiveInt, queryOf, text, trimmed, type Form } from '../forms.js';
+import { all, checked, formOf, intList, numberOrNone, optional, positiveInt, queryOf, text, trimmed, wholeNumber, type Form } from '../forms.js';
 import { me } from '../guards.js';
+import { machinesSection } from '../license-machines.js';
 import { productNames, regenerateKey, sendLicensePage } from '../license-page.js';
 import { loadOr404, type WithId } from '../load-by-id.js';
 import { actorOf } from '../request-state.js';
@@ -17,7 +18,7 @@ const HISTORY_ROWS = 10;
 /** /staff/licenses: search, create, edit, disable, IP lock, reveal, regenerate, delete, bulk disable. */
 export async function staffLicenseRoutes(app: FastifyInstance, ctx: DashboardContext): Promise<void> {
   const { pages } = ctx;
-  const { licenses, logs, products } = ctx.services;
+  const { licenses, logs, policies, products } = ctx.services;
 
   const find = loadOr404(pages, 'license', 'license_not_found', (id) => licenses.show(id));
   const fail = (reply: FastifyReply, to: string, err: unknown) => {
@@ -87,19 +88,30 @@ export async function staffLicenseRoutes(app: FastifyInstance, ctx: DashboardCon
 
   app.get('/staff/licenses/new', async (req, reply) => {
     const q = queryOf(req);
-    return pages.send(req, reply, 'staff/license-new', { title: 'New license', products: await products.list(), owner: text(q, 'owner') });
+    return pages.send(req, reply, 'staff/license-new', {
+      title: 'New license',
+      products: await products.list(),
+      policies: await policies.list(),
+      owner: text(q, 'owner'),
+      policyId: positiveInt(optional(q, 'policy')) ?? null,
+    });
   });
 
   app.post('/staff/licenses', async (req, reply) => {
     const form = formOf(req);
     try {
+      const policyId = policyIdOf(form);
+      const productIds = productIdsOf(form);
       const created = await licenses.create(
         {
-          productIds: productIdsOf(form),
+          // With a policy, no ticked product and no expiry mean the policy's products and duration.
+          productIds: policyId !== null && productIds.length === 0 ? undefined : productIds,
+          policyId,
+          maxMachines: numberOrNone(form, 'maxMachines'),
           owner: optional(form, 'owner') ?? null,
           ipLocked: checked(form, 'ipLocked'),
           ips: splitIps(form),
-          expiresAt: optional(form, 'expiresAt') ?? null,
+          expiresAt: optional(form, 'expiresAt'),
           note: optional(form, 'note') ?? null,
         },
         actorOf(me(req)),
@@ -120,6 +132,8 @@ export async function staffLicenseRoutes(app: FastifyInstance, ctx: DashboardCon
     if (!license) return reply;
     return sendLicensePage(ctx, req, reply, 'staff/license', license, {
       allProducts: await products.list(),
+      allPolicies: await policies.list(),
+      machines: await machinesSection(ctx, license.id, { role: 'staff' }),
       history: await logs.audit({ targetType: 'license', targetId: String(license.id), limit: HISTORY_ROWS }),
       historyRows: HISTORY_ROWS,
     });
@@ -130,6 +144,7 @@ export async function staffLicenseRoutes(app: FastifyInstance, ctx: DashboardCon
     if (!license) return reply;
     const form = formOf(req);
     const back = `/staff/licenses/${license.id}`;
+    const expiresAt = optional(form, 'expiresAt') ?? null;
     try {
       await licenses.update(
         license.id,
@@ -139,8 +154,12 @@ export async function staffLicenseRoutes(app: FastifyInstance, ctx: DashboardCon
           active: checked(form, 'active'),
           ipLocked: checked(form, 'ipLocked'),
           ips: splitIps(form),
-          expiresAt: optional(form, 'expiresAt') ?? null,
+          // Sent only when changed: setting an expiry ends a first-use clock still waiting (first-use policies).
+          ...(expiresAt === license.expiresAt ? {} : { expiresAt }),
           note: optional(form, 'note') ?? null,
+          // A form without these fields (an older page) leaves the policy and the limit alone.
+          ...(form.policyId === undefined ? {} : { policyId: policyIdOf(form) }),
+          ...(form.maxMachines === undefined ? {} : { maxMachines: numberOrNone(form, 'maxMachines') }),
         },
         actorOf(me(req)),
       );
@@ -215,6 +234,12 @@ export async function staffLicenseRoutes(app: FastifyInstance, ctx: DashboardCon
 
 /** The ticked and typed product ids; the license service checks them against the domain schema. */
 const productIdsOf = (form: Form): number[] => intList(form, 'productIds');
+
+/** The chosen policy: none for an empty choice; the service checks that it exists. */
+function policyIdOf(form: Form): number | null {
+  const value = trimmed(form, 'policyId');
+  return value === '' ? null : wholeNumber(value);
+}
 
 const splitIps = (form: Form): string[] => text(form, 'ips').split(/[\s,]+/).filter(Boolean);
 

@@ -1,0 +1,120 @@
+import { KeywardError } from '../../errors.js';
+import type { PolicyJson } from '../../licensing/json.js';
+import { POLICY_DEFAULTS } from '../../licensing/machine-rules.js';
+import type { InputProblem } from '../../licensing/schemas/check-input.js';
+import type { PolicyCreate } from '../../licensing/schemas/policy.js';
+import { checked, intList, integer, text, type Form } from '../forms.js';
+
+/** The policy form as typed: numbers stay text, so a refused form shows exactly what was sent. */
+export interface PolicyFormValues {
+  name: string;
+  productIds: number[];
+  durationDays: string;
+  expiryBasis: string;
+  maxMachines: string;
+  machineIdentity: string;
+  autoActivate: boolean;
+  heartbeatSeconds: string;
+  deactivationsPerDay: string;
+  entitlements: string;
+  maxUses: string;
+}
+
+/** A refused form: the message for the top of the form and one per field, next to it. */
+export interface PolicyFormErrors {
+  message: string;
+  fields: Record<string, string>;
+}
+
+/** A new policy's form: the defaults PolicyService applies. */
+export const NEW_POLICY: PolicyFormValues = {
+  name: '',
+  productIds: [],
+  durationDays: '',
+  expiryBasis: POLICY_DEFAULTS.expiryBasis,
+  maxMachines: '',
+  machineIdentity: POLICY_DEFAULTS.machineIdentity,
+  autoActivate: POLICY_DEFAULTS.autoActivate,
+  heartbeatSeconds: '',
+  deactivationsPerDay: String(POLICY_DEFAULTS.deactivationsPerDay),
+  entitlements: '',
+  maxUses: '',
+};
+
+export const policyValues = (p: PolicyJson): PolicyFormValues => ({
+  name: p.name,
+  productIds: p.productIds,
+  durationDays: numberText(p.durationDays),
+  expiryBasis: p.expiryBasis,
+  maxMachines: numberText(p.maxMachines),
+  machineIdentity: p.machineIdentity,
+  autoActivate: p.autoActivate,
+  heartbeatSeconds: numberText(p.heartbeatSeconds),
+  deactivationsPerDay: String(p.deactivationsPerDay),
+  entitlements: p.entitlements.join(', '),
+  maxUses: numberText(p.maxUses),
+});
+
+export function readPolicyForm(form: Form): PolicyFormValues {
+  return {
+    name: text(form, 'name'),
+    productIds: intList(form, 'productIds'),
+    durationDays: text(form, 'durationDays').trim(),
+    expiryBasis: text(form, 'expiryBasis'),
+    maxMachines: text(form, 'maxMachines').trim(),
+    machineIdentity: text(form, 'machineIdentity'),
+    autoActivate: checked(form, 'autoActivate'),
+    heartbeatSeconds: text(form, 'heartbeatSeconds').trim(),
+    deactivationsPerDay: text(form, 'deactivationsPerDay').trim(),
+    entitlements: text(form, 'entitlements'),
+    maxUses: text(form, 'maxUses').trim(),
+  };
+}
+
+/**
+ * The PolicyService input of a form. An empty limit is "none" (perpetual, machines not tracked, no
+ * heartbeat, not metered); an empty allowance keeps the default (new) or the current value (edit).
+ * Text that is no whole number is refused here, naming each such field; PolicyService's schema
+ * judges everything else and names the field and the limit.
+ */
+export function policyInput(v: PolicyFormValues): PolicyCreate {
+  const notNumbers = NUMBER_FIELDS.filter((f) => v[f] !== '' && Number.isNaN(integer(v[f])));
+  if (notNumbers.length) {
+    const problems: InputProblem[] = notNumbers.map((field) => ({ field, message: 'must be a whole number' }));
+    throw new KeywardError('invalid_input', `${problems[0]!.field} ${problems[0]!.message}`, problems);
+  }
+  const input = {
+    name: v.name,
+    productIds: v.productIds,
+    durationDays: orNone(v.durationDays),
+    expiryBasis: v.expiryBasis,
+    maxMachines: orNone(v.maxMachines),
+    machineIdentity: v.machineIdentity,
+    autoActivate: v.autoActivate,
+    heartbeatSeconds: orNone(v.heartbeatSeconds),
+    deactivationsPerDay: v.deactivationsPerDay === '' ? undefined : integer(v.deactivationsPerDay),
+    entitlements: v.entitlements.split(/[\s,]+/).filter(Boolean),
+    maxUses: orNone(v.maxUses),
+  };
+  return input as PolicyCreate;
+}
+
+/** The service's refusal as the form shows it; each field's first problem goes next to that field. */
+export function formErrors(err: KeywardError): PolicyFormErrors {
+  const fields: Record<string, string> = {};
+  const problems = Array.isArray(err.details) ? (err.details as InputProblem[]) : [];
+  for (const p of problems) {
+    // `productIds[0]` and `entitlements[2]` belong to the productIds and entitlements fields.
+    const field = p.field.replace(/[[.].*$/, '');
+    fields[field] ??= `${p.field} ${p.message}`;
+  }
+  if (err.code === 'product_not_found') fields.productIds ??= err.message;
+  return { message: err.message, fields };
+}
+
+const NUMBER_FIELDS = ['durationDays', 'maxMachines', 'heartbeatSeconds', 'deactivationsPerDay', 'maxUses'] as const;
+
+const numberText = (n: number | null): string => (n === null ? '' : String(n));
+
+/** Empty is null (none); anything else is a number the schema judges. */
+const orNone = (value: string): number | null => (value === '' ? null : integer(value));
