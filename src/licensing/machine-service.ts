@@ -143,17 +143,18 @@ export class MachineService {
     machine: { fingerprint: string } | { id: number },
     who: Deactivator,
     now = Date.now(),
-  ): Promise<{ status: DeactivationStatus; machine: MachineRow | null; rules: MachineRules } | null> {
+  ): Promise<{ status: DeactivationStatus; machine: MachineRow | null; rules: MachineRules | null } | null> {
     return this.repos.transactions.change('machines', async (t) => {
       const found = await lockedLicense(t, licenseId);
-      if (!found?.rules) return null;
+      // Staff may still clear machines a license kept from when it tracked them; no one else need.
+      if (!found || (!found.rules && who.by !== 'staff')) return null;
       const { license, rules } = found;
       if (who.by === 'owner' && license.owner_id !== who.userId) return null;
       const row = 'id' in machine ? await t.machines.get(machine.id) : await t.machines.findByFingerprint(licenseId, machine.fingerprint);
       if (!row || row.license_id !== licenseId) return { status: 'NOT ACTIVATED', machine: null, rules };
-      const alive = isAlive(row.last_seen_at, rules, now);
+      const alive = !rules || isAlive(row.last_seen_at, rules, now);
       // A dead machine holds no slot: freeing it is not a deactivation, and costs no allowance.
-      if (alive && who.by !== 'staff') {
+      if (rules && alive && who.by !== 'staff') {
         const used = await t.machines.deactivationsSince(licenseId, who.by, now - DAY_MS);
         if (used >= rules.deactivationsPerDay) return { status: 'DEACTIVATION LIMIT', machine: row, rules };
         await t.machines.recordDeactivation(licenseId, who.by, now);
