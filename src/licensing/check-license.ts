@@ -1,5 +1,4 @@
-import type { ActivationMode, ActivationOutcome, DeactivationStatus, MachineDetails } from './machine-service.js';
-import { isAlive } from './machine-rules.js';
+import { isAlive, type ActivationMode, type ActivationOutcome, type DeactivationStatus, type MachineDetails } from './machine-rules.js';
 import { validateLicense, type CheckStatus, type KnownMachine, type LicenseSnapshot } from './validate-license.js';
 
 /**

@@ -1,6 +1,42 @@
-import type { PolicyRow } from '../storage/schema.js';
 import { LIMITS } from './schemas/limits.js';
 import type { MachineIdentity } from './schemas/policy.js';
+import type { KnownMachine } from './validate-license.js';
+
+/** The policy fields machine tracking reads (a policies row). */
+export interface PolicyMachineFields {
+  max_machines: number | null;
+  machine_identity: MachineIdentity;
+  auto_activate: number;
+  heartbeat_seconds: number | null;
+  deactivations_per_day: number;
+}
+
+/** What a client says about the machine it runs on; cut to LIMITS.machine.text, never refused. */
+export interface MachineDetails {
+  name?: string | null;
+  platform?: string | null;
+  hostname?: string | null;
+  /** The caller's IP: the machine's last-seen IP. */
+  ip: string;
+}
+
+/**
+ * How a client asked: `auto` (a check or validate: takes a free slot when the policy auto-activates),
+ * `explicit` (the activate endpoint: takes one whatever autoActivate says), `confirm` (heartbeat,
+ * or a check whose cached view is stale: only says whether the machine is active).
+ */
+export type ActivationMode = 'auto' | 'explicit' | 'confirm';
+
+export type ActivationStatus = 'ACTIVATED' | 'ALREADY ACTIVATED' | 'TOO MANY MACHINES' | 'NOT ACTIVATED';
+
+export interface ActivationOutcome {
+  status: ActivationStatus;
+  /** The machine active after the call (null when refused). */
+  machine: KnownMachine | null;
+  rules: MachineRules;
+}
+
+export type DeactivationStatus = 'DEACTIVATED' | 'NOT ACTIVATED' | 'DEACTIVATION LIMIT';
 
 /** How a license tracks machines: its policy's settings with the license's own limit over them. */
 export interface MachineRules {
@@ -27,7 +63,7 @@ export const POLICY_DEFAULTS = {
  * The machine rules of a license, or null when it tracks no machines: the license's own
  * `max_machines` wins over its policy's; a null limit on both means machines are not tracked.
  */
-export function machineRules(license: { max_machines: number | null }, policy: PolicyRow | null | undefined): MachineRules | null {
+export function machineRules(license: { max_machines: number | null }, policy: PolicyMachineFields | null | undefined): MachineRules | null {
   const maxMachines = license.max_machines ?? policy?.max_machines ?? null;
   if (maxMachines === null) return null;
   return {

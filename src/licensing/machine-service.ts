@@ -6,40 +6,14 @@ import type { MachineRow } from '../storage/schema.js';
 import type { TransactionRepos, Transactions } from '../storage/transactions.js';
 import { licenseJson, machineJson } from './json.js';
 import type { DomainEvent, EventOutbox, MachineBy, MachineEventType } from './machine-events.js';
-import { isAlive, machineRules, type MachineRules } from './machine-rules.js';
+import { isAlive, machineRules, type ActivationMode, type ActivationOutcome, type DeactivationStatus, type MachineDetails, type MachineRules } from './machine-rules.js';
+export type { ActivationMode, ActivationOutcome, DeactivationStatus, MachineDetails } from './machine-rules.js';
 import type { MachineJson } from './schemas/policy.js';
 import { LIMITS } from './schemas/limits.js';
 import { isDbId } from './values.js';
 import type { Role } from './user-service.js';
 
 const DAY_MS = 86_400_000;
-
-/** What a client says about the machine it runs on; cut to LIMITS.machine.text, never refused. */
-export interface MachineDetails {
-  name?: string | null;
-  platform?: string | null;
-  hostname?: string | null;
-  /** The caller's IP: the machine's last-seen IP. */
-  ip: string;
-}
-
-/**
- * How a client asked: `auto` (a check or validate: takes a free slot when the policy auto-activates),
- * `explicit` (the activate endpoint: takes one whatever autoActivate says), `confirm` (heartbeat,
- * or a check whose cached view is stale: only says whether the machine is active).
- */
-export type ActivationMode = 'auto' | 'explicit' | 'confirm';
-
-export type ActivationStatus = 'ACTIVATED' | 'ALREADY ACTIVATED' | 'TOO MANY MACHINES' | 'NOT ACTIVATED';
-
-export interface ActivationOutcome {
-  status: ActivationStatus;
-  /** The machine active after the call (null when refused). */
-  machine: MachineRow | null;
-  rules: MachineRules;
-}
-
-export type DeactivationStatus = 'DEACTIVATED' | 'NOT ACTIVATED' | 'DEACTIVATION LIMIT';
 
 /** Who frees a machine: the key holder and the owner each have a daily allowance; staff have none. */
 export type Deactivator = { by: 'key' } | { by: 'owner'; actor: string; userId: number } | { by: 'staff'; actor: string };

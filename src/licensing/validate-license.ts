@@ -1,7 +1,6 @@
 import { ipAllowed, type IpRange } from './ip-allow-list.js';
 import { licenseState } from './license-state.js';
 import type { MachineRules } from './machine-rules.js';
-import type { MachineRow } from '../storage/schema.js';
 
 /**
  * Every status a check or a client endpoint answers and records in Previous Auths, in check order
@@ -31,8 +30,18 @@ export const PASSING_STATUSES: readonly CheckStatus[] = ['AUTHORISED', 'ACTIVATE
 const PASSING = new Set<string>(PASSING_STATUSES);
 export const isPassing = (status: string): boolean => PASSING.has(status);
 
-/** A machine the check path knows of, with when this process last saw it (its cached view). */
-export type KnownMachine = MachineRow;
+/** A machine the check path knows of (a machines row), with when this process last saw it. */
+export interface KnownMachine {
+  id: number;
+  license_id: number;
+  fingerprint: string;
+  name: string | null;
+  platform: string | null;
+  hostname: string | null;
+  ip: string | null;
+  created_at: number;
+  last_seen_at: number;
+}
 
 /** A license's machines as the check path holds them: its rules, and its machines by fingerprint. */
 export interface MachineSlots {

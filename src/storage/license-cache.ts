@@ -4,7 +4,7 @@ import { compileAllowList } from '../licensing/ip-allow-list.js';
 import type { LicenseSource } from '../licensing/check-license.js';
 import { machineRules } from '../licensing/machine-rules.js';
 import { parseStringList } from '../licensing/json.js';
-import type { ActivationMode, ActivationOutcome, DeactivationStatus, MachineDetails } from '../licensing/machine-service.js';
+import type { ActivationMode, ActivationOutcome, DeactivationStatus, MachineDetails } from '../licensing/machine-rules.js';
 import type { KnownMachine, LicenseSnapshot } from '../licensing/validate-license.js';
 import type { MachineRepository } from './machine-repository.js';
 import type { PolicyRepository } from './policy-repository.js';
