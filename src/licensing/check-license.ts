@@ -33,7 +33,10 @@ export interface CheckResult {
   expiresAt?: number;
   /** Client endpoints: the caller's machine after the call (null: none). */
   machine?: KnownMachine | null;
-  /** `validate`: the license, when the key grants the product. */
+  /**
+   * Client endpoints: the license, when the key grants the product. `validate` answers it; every
+   * client endpoint reads its machine rules (a machine's `deadAt`, heartbeat's `nextHeartbeatBy`).
+   */
   license?: LicenseSnapshot;
   /** This answer activated a machine (for metrics). */
   activated?: boolean;
@@ -147,7 +150,7 @@ export class LicenseChecker {
       const result: CheckResult = this.shaped(req, { status, productId });
       if (machine) result.machine = machine;
       if (activated) result.activated = true;
-      if (req.op === 'validate') result.license = license;
+      if (req.op && req.op !== 'check') result.license = license;
       return result;
     };
     const outcome = validateLicense(license, req.ip, now);
