@@ -59,6 +59,47 @@ eachDialect(
       return { rows: (await server().services.logs.checks({ licenseId: id })).length, total: (await server().services.licenses.show(id)).totalChecks };
     };
 
+    describe('validate', () => {
+      it('answers the license (only when the key grants the product) and the caller’s machine', async () => {
+        const policy = await makePolicy(server(), [8], { maxMachines: 2, entitlements: ['pro', 'export'], maxUses: 500 });
+        const { id, key } = await issueFrom(server(), policy.id);
+        const license = { id, productIds: [8], expiresAt: null, entitlements: ['pro', 'export'], maxMachines: 2, machines: 1, uses: 0, maxUses: 500 };
+
+        const first = await call('validate', key, { productId: 8, fingerprint: 'val-1' });
+        expect(first.status).toBe(200);
+        expect(first.headers['content-type']).toBe('application/json; charset=utf-8');
+        expect(first.json).toEqual({ status: 'AUTHORISED', pass: true, details: DETAILS.AUTHORISED, license, machine: { ...MACHINE_VIEW, fingerprint: 'val-1' } });
+        // validate auto-activates exactly like a check.
+        expect((await machinesOf(server(), id)).map((m) => m.fingerprint)).toEqual(['val-1']);
+        expect((await call('validate', key, { productId: 8, fingerprint: 'val-1' })).json.license).toEqual(license);
+        expect((await call('validate', key, { productId: 8, fingerprint: 'val-2' })).json.license).toEqual({ ...license, machines: 2 });
+        const full = await call('validate', key, { productId: 8, fingerprint: 'val-3' });
+        expect(full.json).toEqual({ status: 'TOO MANY MACHINES', pass: false, details: DETAILS['TOO MANY MACHINES'], license: { ...license, machines: 2 }, machine: null });
+        const none = await call('validate', key, { productId: 8 });
+        expect(none.json).toEqual({ status: 'FINGERPRINT REQUIRED', pass: false, details: DETAILS['FINGERPRINT REQUIRED'], license: { ...license, machines: 2 }, machine: null });
+
+        // A product the key does not grant (9), or one that does not exist (999): no license.
+        expect((await call('validate', key, { productId: 9, fingerprint: 'val-1' })).json).toEqual({ status: 'NOT FOUND', pass: false, details: DETAILS['KEY NOT FOUND'], machine: null });
+        expect((await call('validate', key, { productId: 999, fingerprint: 'val-1' })).json).toEqual({ status: 'NOT FOUND', pass: false, details: DETAILS['PRODUCT NOT FOUND'], machine: null });
+        expect((await call('validate', key, { fingerprint: 'val-1' })).json).toEqual({ status: 'NOT FOUND', pass: false, details: DETAILS['PRODUCT NOT FOUND'], machine: null });
+      });
+
+      it('a license that tracks no machines: its license view, machine null; an expired one says so', async () => {
+        const plain = await issueLicense(server(), { productIds: [8], expiresAt: '2999-01-01T00:00:00.000Z' });
+        expect((await call('validate', plain.key, { productId: 8, fingerprint: 'whatever' })).json).toEqual({
+          status: 'AUTHORISED',
+          pass: true,
+          details: DETAILS.AUTHORISED,
+          license: { id: plain.id, productIds: [8], expiresAt: '2999-01-01T00:00:00.000Z', entitlements: [], maxMachines: null, machines: 0, uses: 0, maxUses: null },
+          machine: null,
+        });
+        const expired = await issueLicense(server(), { productIds: [8], expiresAt: '2020-01-02T03:04:05.000Z' });
+        const res = await call('validate', expired.key, { productId: 8 });
+        expect(res.json).toMatchObject({ status: 'EXPIRED', pass: false, details: `This license key expired on 2020-01-02T03:04:05.000Z - ${PUBLIC_URL}`, machine: null });
+        expect(res.json.license).toMatchObject({ id: expired.id, expiresAt: '2020-01-02T03:04:05.000Z' });
+      });
+    });
+
     describe('heartbeat', () => {
       it('ALIVE with nextHeartbeatBy when the policy has heartbeatSeconds; NOT ACTIVATED for an unknown machine, which it never activates', async () => {
         const policy = await makePolicy(server(), [8], { maxMachines: 2, heartbeatSeconds: 60 });

@@ -193,6 +193,8 @@ export class LicenseChecker {
     const mode: ActivationMode = op === 'heartbeat' ? 'confirm' : op === 'activate' ? 'explicit' : 'auto';
     return this.source.activateMachine(license, fingerprint, details, mode, now).then((r) => {
       if (!r) return answer('AUTHORISED');
+      // This answer's view of the license (validate's live count) holds the machine just activated.
+      if (r.machine) known.set(fingerprint, r.machine);
       const activated = r.status === 'ACTIVATED';
       if (op === 'activate') return answer(r.status, r.machine, activated);
       if (op === 'heartbeat') return answer(r.status === 'ALREADY ACTIVATED' ? 'ALIVE' : 'NOT ACTIVATED', r.machine);
