@@ -87,9 +87,9 @@ export async function ensureProducts(server: TestServer, ids: number[]): Promise
 
 export const MACHINE_EVENTS = ['machine.activated', 'machine.deactivated', 'machine.dead'];
 
-/** Subscribes the receiver to the machine events (delivered by the server's worker). */
-export async function subscribe(server: TestServer, receiver: Receiver, events: string[] = MACHINE_EVENTS): Promise<void> {
-  await server.services.webhooks.create({ url: receiver.url, events }, 'test');
+/** Subscribes the receiver to the machine events (delivered by the server's worker); returns the endpoint's id. */
+export async function subscribe(server: TestServer, receiver: Receiver, events: string[] = MACHINE_EVENTS): Promise<number> {
+  return (await server.services.webhooks.create({ url: receiver.url, events }, 'test')).id;
 }
 
 /** The deliveries of one event type about one license. */
