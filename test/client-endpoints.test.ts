@@ -215,6 +215,30 @@ eachDialect(
       });
     });
 
+    it('a first-use clock starts at the first passing client answer, which already shows the expiry; refusals do not start it', async () => {
+      const policy = await makePolicy(server(), [8], { maxMachines: 1, autoActivate: false, durationDays: 30, expiryBasis: 'first-use' });
+      const { id, key } = await issueFrom(server(), policy.id);
+      expect((await call('validate', key, { productId: 8, fingerprint: 'fu-1' })).json).toMatchObject({ status: 'NOT ACTIVATED', license: { expiresAt: null } });
+      expect((await call('heartbeat', key, { productId: 8, fingerprint: 'fu-1' })).json.status).toBe('NOT ACTIVATED');
+      expect((await call('deactivate', key, { productId: 8, fingerprint: 'fu-1' })).json.status).toBe('NOT ACTIVATED');
+      expect((await server().services.licenses.show(id)).expiresAt).toBeNull();
+
+      const before = Date.now();
+      expect((await call('activate', key, { productId: 8, fingerprint: 'fu-1' })).json.status).toBe('ACTIVATED');
+      const started = (await server().services.licenses.show(id)).expiresAt!;
+      expect(Date.parse(started) - before).toBeGreaterThanOrEqual(30 * 86_400_000);
+      expect(Date.parse(started) - Date.now()).toBeLessThanOrEqual(30 * 86_400_000);
+      expect((await call('validate', key, { productId: 8, fingerprint: 'fu-1' })).json).toMatchObject({ status: 'AUTHORISED', license: { expiresAt: started } });
+
+      // A validate that is the first use answers the expiry it just started.
+      const auto = await makePolicy(server(), [8], { maxMachines: 1, durationDays: 30, expiryBasis: 'first-use' });
+      const second = await issueFrom(server(), auto.id);
+      const first = await call('validate', second.key, { productId: 8, fingerprint: 'fu-2' });
+      expect(first.json.status).toBe('AUTHORISED');
+      expect(first.json.license.expiresAt).toBe((await server().services.licenses.show(second.id)).expiresAt);
+      expect(first.json.license.expiresAt).not.toBeNull();
+    });
+
     it('a license that tracks no machines: the machine endpoints answer AUTHORISED with machine null', async () => {
       const { id, key } = await issueLicense(server(), { productIds: [8] });
       for (const op of ['activate', 'deactivate', 'heartbeat'] as const) {
