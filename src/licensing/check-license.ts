@@ -32,7 +32,10 @@ export interface CheckResult {
   expiresAt?: number;
   /** Client endpoints: the caller's machine after the call (null: none). */
   machine?: KnownMachine | null;
-  /** `validate`: the license, when the key grants the product. */
+  /**
+   * Client endpoints: the license, when the key grants the product. `validate` answers it; every
+   * client endpoint reads its machine rules (a machine's `deadAt`, heartbeat's `nextHeartbeatBy`).
+   */
   license?: LicenseSnapshot;
   /** This answer activated a machine (for metrics). */
   activated?: boolean;
@@ -146,7 +149,7 @@ export class LicenseChecker {
       const result: CheckResult = this.shaped(req, { status, productId });
       if (machine) result.machine = machine;
       if (activated) result.activated = true;
-      if (req.op === 'validate') result.license = license;
+      if (req.op && req.op !== 'check') result.license = license;
       return result;
     };
     const outcome = validateLicense(license, req.ip, now);
@@ -189,6 +192,8 @@ export class LicenseChecker {
     const mode: ActivationMode = op === 'heartbeat' ? 'confirm' : op === 'activate' ? 'explicit' : 'auto';
     return this.source.activateMachine(license, fingerprint, details, mode, now).then((r) => {
       if (!r) return answer('AUTHORISED');
+      // This answer's view of the license (validate's live count) holds the machine just activated.
+      if (r.machine) known.set(fingerprint, r.machine);
       const activated = r.status === 'ACTIVATED';
       if (op === 'activate') return answer(r.status, r.machine, activated);
       if (op === 'heartbeat') return answer(r.status === 'ALREADY ACTIVATED' ? 'ALIVE' : 'NOT ACTIVATED', r.machine);

@@ -8,6 +8,15 @@ export function answerMessage(method: string, target: string, date: string, nonc
   return Buffer.from(`keyward-v1\n${method} ${target}\n${date}\n${nonce}\n${digest}`, 'utf8');
 }
 
+/**
+ * The message a client endpoint's (version 2) signature covers, as docs/signed-answers.md spells it:
+ * it binds the request body as well as the answer.
+ */
+export function answerMessageV2(method: string, target: string, date: string, nonce: string, requestBody: Buffer, body: Buffer): Buffer {
+  const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+  return Buffer.from(`keyward-v2\n${method} ${target}\n${date}\n${nonce}\n${sha(requestBody)}\n${sha(body)}`, 'utf8');
+}
+
 export interface FakeSignerOptions {
   /** The answer body; an AUTHORISED answer unless given. */
   body?: string;
