@@ -202,7 +202,7 @@ const EMPTY = Buffer.alloc(0);
 
 /**
  * `/api/check/multiple`, `/api/check/:productId`, `/api/checkitem/:productId` (GET or POST), and
- * the client endpoints `/api/license/validate|activate|deactivate|heartbeat` (POST).
+ * the client endpoints `/api/license/validate|activate|deactivate|heartbeat` (POST, or GET with the query).
  */
 function matchRoute(url: string, method: string | undefined): Route | null {
   if (method !== 'POST' && method !== 'GET') return null;
@@ -213,7 +213,8 @@ function matchRoute(url: string, method: string | undefined): Route | null {
   let segment: string;
   if (path.startsWith(CLIENT_PREFIX)) {
     const op = path.slice(CLIENT_PREFIX.length);
-    return method === 'POST' && CLIENT_OPS.has(op) ? { kind: op as ClientOp, segment: '', query } : null;
+    // GET is accepted as for the checks (docs/check-api.md): some HTTP clients only do GET.
+    return CLIENT_OPS.has(op) ? { kind: op as ClientOp, segment: '', query } : null;
   }
   if (path.startsWith(SINGLE)) {
     segment = path.slice(SINGLE.length);
