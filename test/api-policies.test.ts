@@ -189,7 +189,7 @@ eachDialect('management API: policies and machines', (server) => {
 
     it('name: empty, blank or longer than 200 characters', async () => {
       expect((await refused('POST', '/policies', { ...base, name: '' }, 'name')).message).toBe('invalid body: name must not have fewer than 1 characters');
-      expect((await refused('POST', '/policies', { ...base, name: 'x'.repeat(201) }, 'name')).message).toMatch(/name .*200/);
+      expect((await refused('POST', '/policies', { ...base, name: 'x'.repeat(201) }, 'name')).message).toBe('invalid body: name must not have more than 200 characters');
       const blank = await api.call('POST', '/policies', { body: { ...base, name: '   ' } });
       expect(blank.status).toBe(400);
       expect(errorOf(blank).message).toBe('name must not be empty');
@@ -197,16 +197,16 @@ eachDialect('management API: policies and machines', (server) => {
     });
 
     it('heartbeatSeconds 59 and 86401 (60 to 86400)', async () => {
-      expect((await refused('POST', '/policies', { ...base, heartbeatSeconds: 59 }, 'heartbeatSeconds')).message).toMatch(/heartbeatSeconds .*60/);
-      expect((await refused('POST', '/policies', { ...base, heartbeatSeconds: 86_401 }, 'heartbeatSeconds')).message).toMatch(/heartbeatSeconds .*86400/);
+      expect((await refused('POST', '/policies', { ...base, heartbeatSeconds: 59 }, 'heartbeatSeconds')).message).toBe('invalid body: heartbeatSeconds must be >= 60');
+      expect((await refused('POST', '/policies', { ...base, heartbeatSeconds: 86_401 }, 'heartbeatSeconds')).message).toBe('invalid body: heartbeatSeconds must be <= 86400');
       expect((await api.call('POST', '/policies', { body: { ...base, heartbeatSeconds: 60 } })).status).toBe(201);
       expect((await api.call('POST', '/policies', { body: { ...base, heartbeatSeconds: 86_400 } })).status).toBe(201);
     });
 
     it('maxMachines zero or negative; deactivationsPerDay -1; durationDays 0; maxUses 0', async () => {
       for (const maxMachines of [0, -1, 100_001, 1.5]) await refused('POST', '/policies', { ...base, maxMachines }, 'maxMachines');
-      expect((await refused('POST', '/policies', { ...base, maxMachines: 0 }, 'maxMachines')).message).toMatch(/maxMachines .*1/);
-      expect((await refused('POST', '/policies', { ...base, deactivationsPerDay: -1 }, 'deactivationsPerDay')).message).toMatch(/deactivationsPerDay .*0/);
+      expect((await refused('POST', '/policies', { ...base, maxMachines: 0 }, 'maxMachines')).message).toBe('invalid body: maxMachines must be >= 1');
+      expect((await refused('POST', '/policies', { ...base, deactivationsPerDay: -1 }, 'deactivationsPerDay')).message).toBe('invalid body: deactivationsPerDay must be >= 0');
       await refused('POST', '/policies', { ...base, deactivationsPerDay: 1001 }, 'deactivationsPerDay');
       await refused('POST', '/policies', { ...base, deactivationsPerDay: null }, 'deactivationsPerDay');
       await refused('POST', '/policies', { ...base, durationDays: 0 }, 'durationDays');
