@@ -29,7 +29,7 @@ export function openapiOptions(config: Config): SwaggerOptions {
         { name: 'products', description: 'What licenses grant' },
         { name: 'licenses', description: 'Keys, their products, owner, IP lock and expiry' },
         { name: 'policies', description: 'Templates licenses are issued from: products, duration, machine limits, entitlements' },
-        { name: 'machines', description: "The devices or servers a license runs on; staff free them without a daily allowance" },
+        { name: 'machines', description: 'The devices or servers a license runs on; staff free them without a daily allowance' },
         { name: 'users', description: 'Customer, staff and admin accounts' },
         { name: 'logs', description: 'Previous Auths (the check log) and the audit log' },
         { name: 'webhooks', description: 'Signed outgoing events and their delivery log' },

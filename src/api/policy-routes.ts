@@ -66,7 +66,7 @@ export function policyRoutes(scope: FastifyInstance, services: Services): void {
         ...describe(
           'policies',
           'updatePolicy',
-          "Change a policy; only the fields sent change. Its licenses keep their products and expiry; every other field applies to them at once",
+          'Change a policy; only the fields sent change. Its licenses keep their products and expiry; every other field applies to them at once',
           'policies:write',
         ),
         params: IdParams,

@@ -37,7 +37,7 @@ export function licenseCommands(program: Command): void {
     .command('create')
     .description('issue a license; prints its key once')
     .option('--product <id>', "product id it grants (repeat or comma-separate for a bundle); the policy's when --policy is given", collectIds)
-    .option('--policy <id>', "policy to issue it from: its products and duration unless given (--product, --expires)", dbId)
+    .option('--policy <id>', 'policy to issue it from: its products and duration unless given (--product, --expires)', dbId)
     .option('--max-machines <n>', `its own machine limit over the policy's (${MM.min}-${MM.max})`, count(MaxMachines, MM))
     .option('--owner <username>', 'owning user')
     .option('--ip-lock [bool]', 'lock to --ips (or to the first caller IP when --ips is empty)', bool)

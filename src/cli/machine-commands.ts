@@ -15,7 +15,7 @@ const line = (m: MachineJson): string =>
   ].join('  ');
 
 export function machineCommands(program: Command): void {
-  const machine = program.command('machine').description("see and free the machines (devices, servers) licenses run on");
+  const machine = program.command('machine').description('see and free the machines (devices, servers) licenses run on');
 
   machine
     .command('list')

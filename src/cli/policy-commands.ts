@@ -127,7 +127,7 @@ export function policyCommands(program: Command): void {
   settingOptions(
     policy
       .command('update <id>')
-      .description("change a policy; only the options given change (its licenses keep their products and expiry; every other setting applies to them at once)")
+      .description('change a policy; only the options given change (its licenses keep their products and expiry; every other setting applies to them at once)')
       .option('--name <name>', `new name (at most ${P.name} characters)`),
     'replace the products licenses issued from it get (repeatable)',
   ).action((id: string, o: SettingOptions & { name?: string }) =>
