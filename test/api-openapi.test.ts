@@ -70,8 +70,21 @@ eachDialect('management API: OpenAPI document and docs page', (server) => {
     expect(create.responses['201'].content['application/json'].schema.$ref).toBe('#/components/schemas/LicenseWithKey');
     expect(doc.components.securitySchemes.apiToken).toMatchObject({ type: 'http', scheme: 'bearer' });
     expect(Object.keys(doc.components.schemas)).toEqual(
-      expect.arrayContaining(['Error', 'License', 'LicenseWithKey', 'Product', 'User', 'CheckEntry', 'AuditEntry', 'Webhook', 'Delivery']),
+      expect.arrayContaining(['Error', 'License', 'LicenseWithKey', 'Product', 'Policy', 'Machine', 'User', 'CheckEntry', 'AuditEntry', 'Webhook', 'Delivery']),
     );
+    // Policies and machines: their components, and the errors each route can answer.
+    expect(doc.paths['/policies'].post.responses['201'].content['application/json'].schema.$ref).toBe('#/components/schemas/Policy');
+    expect(Object.keys(doc.paths['/policies/{id}'].delete.responses)).toEqual(expect.arrayContaining(['204', '404', '409']));
+    expect(Object.keys(doc.paths['/policies/{id}'].patch.responses)).toEqual(expect.arrayContaining(['200', '404']));
+    expect(doc.paths['/licenses/{id}/machines'].get.responses['200'].content['application/json'].schema.properties.items.items.$ref).toBe(
+      '#/components/schemas/Machine',
+    );
+    const free = doc.paths['/licenses/{id}/machines/{machineId}'].delete;
+    expect(Object.keys(free.responses)).toEqual(expect.arrayContaining(['204', '404']));
+    expect(free.parameters.filter((p: any) => p.in === 'path').map((p: any) => p.name).sort()).toEqual(['id', 'machineId']);
+    expect(doc.components.schemas.Policy.required).toEqual(expect.arrayContaining(['maxMachines', 'heartbeatSeconds', 'entitlements']));
+    expect(doc.components.securitySchemes.apiToken.description).toContain('policies:read, policies:write');
+    expect(doc.tags.map((t: any) => t.name)).toEqual(expect.arrayContaining(['policies', 'machines']));
     expect(doc.servers).toEqual([{ url: 'https://license.example.com/api/v1' }]);
   });
 

@@ -36,7 +36,7 @@ export function licenseRoutes(scope: FastifyInstance, services: Services): void 
     {
       config: { scope: 'licenses:write' },
       schema: {
-        ...describe('licenses', 'createLicense', 'Issue a license; the answer carries its key, shown this once', 'licenses:write'),
+        ...describe('licenses', 'createLicense', 'Issue a license (from a policy with `policyId`); the answer carries its key, shown this once', 'licenses:write'),
         headers: IdempotencyHeaders,
         body: CreateBody,
         response: { 201: one('LicenseWithKey', 'The new license, with its clear key'), ...errorResponses(404, 409, 422) },
@@ -46,7 +46,17 @@ export function licenseRoutes(scope: FastifyInstance, services: Services): void 
       answerOnce(req, reply, idempotency, 201, () => {
         const b = req.body;
         return licenses.create(
-          { productIds: b.productIds, owner: b.owner, ipLocked: b.ipLocked, ips: b.ips, expiresAt: b.expiresAt, note: b.note, key: b.key },
+          {
+            productIds: b.productIds,
+            policyId: b.policyId,
+            maxMachines: b.maxMachines,
+            owner: b.owner,
+            ipLocked: b.ipLocked,
+            ips: b.ips,
+            expiresAt: b.expiresAt,
+            note: b.note,
+            key: b.key,
+          },
           actorOf(req),
         );
       }),

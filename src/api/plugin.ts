@@ -10,7 +10,9 @@ import { apiErrorHandler, sendError } from './api-errors.js';
 import { bearerToken, principalOf, requireTokens } from './auth.js';
 import { licenseRoutes } from './license-routes.js';
 import { logRoutes } from './log-routes.js';
+import { machineRoutes } from './machine-routes.js';
 import { openapiOptions } from './openapi.js';
+import { policyRoutes } from './policy-routes.js';
 import { productRoutes } from './product-routes.js';
 import { COMPONENTS } from './schemas.js';
 import { digestToken } from '../licensing/token-service.js';
@@ -74,6 +76,8 @@ export async function managementApi(app: FastifyInstance, options: ManagementApi
       api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
       productRoutes(api, services);
       licenseRoutes(api, services);
+      machineRoutes(api, services);
+      policyRoutes(api, services);
       userRoutes(api, services);
       logRoutes(api, services);
       webhookRoutes(api, services);

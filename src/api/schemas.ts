@@ -3,6 +3,7 @@ import { PageQuery } from '../licensing/paging.js';
 import { Id, Nullable } from '../licensing/schemas/common.js';
 import { License, LicenseWithKey } from '../licensing/schemas/license.js';
 import { AuditEntry, CheckEntry } from '../licensing/schemas/log.js';
+import { Machine, Policy } from '../licensing/schemas/policy.js';
 import { Product } from '../licensing/schemas/product.js';
 import { CreatedUser, User } from '../licensing/schemas/user.js';
 import { Delivery, Webhook, WebhookWithSecret } from '../licensing/schemas/webhook.js';
@@ -67,6 +68,8 @@ export const COMPONENTS = [
   component(License, 'License'),
   component(LicenseWithKey, 'LicenseWithKey'),
   component(Product, 'Product'),
+  component(Policy, 'Policy'),
+  component(Machine, 'Machine'),
   component(User, 'User'),
   component(CreatedUser, 'CreatedUser'),
   component(CheckEntry, 'CheckEntry'),

@@ -1,10 +1,14 @@
 import type { Command } from 'commander';
+import { KeywardError } from '../errors.js';
 import type { LicenseJson } from '../licensing/json.js';
 import { licenseState } from '../licensing/license-state.js';
 import { PAGE_SIZE } from '../licensing/paging.js';
 import { LIMITS } from '../licensing/schemas/limits.js';
-import { bool, collectIds, dbId, int, list, pageLimit } from './parse.js';
+import { MaxMachines } from '../licensing/schemas/policy.js';
+import { bool, collectIds, count, countOr, dbId, idOr, int, list, orNull, pageLimit, type Unsettable } from './parse.js';
 import { cliActor, runCommand, table } from './run.js';
+
+const MM = LIMITS.policy.maxMachines;
 
 const show = (l: LicenseJson & { key?: string }): string =>
   table({
@@ -16,7 +20,9 @@ const show = (l: LicenseJson & { key?: string }): string =>
     disabled: l.disabled,
     'ip lock': l.ipLocked,
     ips: l.ips,
-    expires: l.expiresAt ?? 'never',
+    expires: l.expiresAt ?? (l.firstUseDays === null ? 'never' : `${l.firstUseDays} days after its first use`),
+    policy: l.policyId,
+    'max machines': l.maxMachines ?? (l.policyId === null ? null : "the policy's"),
     note: l.note,
     'total checks': l.totalChecks,
     'last check': l.lastCheckAt,
@@ -30,23 +36,47 @@ export function licenseCommands(program: Command): void {
   license
     .command('create')
     .description('issue a license; prints its key once')
-    .requiredOption('--product <id>', 'product id it grants (repeat or comma-separate for a bundle)', collectIds)
+    .option('--product <id>', "product id it grants (repeat or comma-separate for a bundle); the policy's when --policy is given", collectIds)
+    .option('--policy <id>', 'policy to issue it from: its products and duration unless given (--product, --expires)', dbId)
+    .option('--max-machines <n>', `its own machine limit over the policy's (${MM.min}-${MM.max})`, count(MaxMachines, MM))
     .option('--owner <username>', 'owning user')
     .option('--ip-lock [bool]', 'lock to --ips (or to the first caller IP when --ips is empty)', bool)
     .option('--ips <list>', 'comma-separated IPs/CIDRs allowed', list)
     .option('--expires <iso>', 'expiry time (ISO 8601, UTC)')
     .option('--note <text>', `staff note (at most ${LIMITS.license.note} characters)`)
     .option('--json', 'print JSON')
-    .action((o: { product: number[]; owner?: string; ipLock?: boolean | true; ips?: string[]; expires?: string; note?: string; json?: boolean }) =>
-      runCommand(
-        o,
-        (s) =>
-          s.licenses.create(
-            { productIds: o.product, owner: o.owner, ipLocked: o.ipLock, ips: o.ips, expiresAt: o.expires, note: o.note },
-            cliActor(),
-          ),
-        show,
-      ),
+    .action(
+      (o: {
+        product?: number[];
+        policy?: number;
+        maxMachines?: number;
+        owner?: string;
+        ipLock?: boolean | true;
+        ips?: string[];
+        expires?: string;
+        note?: string;
+        json?: boolean;
+      }) =>
+        runCommand(
+          o,
+          (s) => {
+            if (!o.product && o.policy === undefined) throw new KeywardError('invalid_input', 'give the products it grants (--product ID) or a policy (--policy ID)');
+            return s.licenses.create(
+              {
+                productIds: o.product,
+                policyId: o.policy,
+                maxMachines: o.maxMachines,
+                owner: o.owner,
+                ipLocked: o.ipLock,
+                ips: o.ips,
+                expiresAt: o.expires,
+                note: o.note,
+              },
+              cliActor(),
+            );
+          },
+          show,
+        ),
     );
 
   license
@@ -86,11 +116,25 @@ export function licenseCommands(program: Command): void {
     .option('--note <text>', `staff note (at most ${LIMITS.license.note} characters; empty to clear)`)
     .option('--product <id>', 'replace the products it grants (repeatable)', collectIds)
     .option('--owner <username>', 'new owner ("" to clear)')
+    .option('--policy <id>', 'follow this policy (its products and duration are not applied), or none', idOr('none'))
+    .option('--max-machines <n>', `its own machine limit (${MM.min}-${MM.max}), or inherit (the policy's)`, countOr('inherit', MaxMachines, MM))
     .option('--json', 'print JSON')
     .action(
       (
         id: string,
-        o: { active?: boolean; disabled?: boolean; ipLock?: boolean; ips?: string[]; expires?: string; note?: string; product?: number[]; owner?: string; json?: boolean },
+        o: {
+          active?: boolean;
+          disabled?: boolean;
+          ipLock?: boolean;
+          ips?: string[];
+          expires?: string;
+          note?: string;
+          product?: number[];
+          owner?: string;
+          policy?: Unsettable;
+          maxMachines?: Unsettable;
+          json?: boolean;
+        },
       ) =>
         runCommand(
           o,
@@ -106,6 +150,8 @@ export function licenseCommands(program: Command): void {
                 note: o.note,
                 productIds: o.product,
                 owner: o.owner,
+                policyId: o.policy === undefined ? undefined : orNull(o.policy),
+                maxMachines: o.maxMachines === undefined ? undefined : orNull(o.maxMachines),
               },
               cliActor(),
             ),

@@ -4,6 +4,8 @@ import { importCommands } from './import-commands.js';
 import { keysCommands } from './keys-commands.js';
 import { licenseCommands } from './license-commands.js';
 import { logCommands } from './log-commands.js';
+import { machineCommands } from './machine-commands.js';
+import { policyCommands } from './policy-commands.js';
 import { productCommands } from './product-commands.js';
 import { serveCommands } from './serve-commands.js';
 import { tokenCommands } from './token-commands.js';
@@ -24,7 +26,9 @@ export function buildProgram(): Command {
   serveCommands(program);
   productCommands(program);
   userCommands(program);
+  policyCommands(program);
   licenseCommands(program);
+  machineCommands(program);
   logCommands(program);
   keysCommands(program);
   tokenCommands(program);

@@ -46,6 +46,50 @@ export function bool(value: string): boolean {
   throw new InvalidArgumentError('expected true or false.');
 }
 
+/** What an option parser returns for "never", "none" or "inherit": commander turns a parsed null into "". */
+export const UNSET = Symbol('unset');
+export type Unsettable = number | typeof UNSET;
+
+/** An option's value for the services: null where the word said "none". */
+export const orNull = <T>(value: T | typeof UNSET): T | null => (value === UNSET ? null : value);
+
+interface Range {
+  min: number;
+  max: number;
+}
+
+/** A whole number checked against its domain schema (the API's limits); the message names the range, never the value. */
+function wholeNumber(value: string, schema: TSchema, range: Range, word?: string): number {
+  const expected = `expected a whole number from ${range.min} to ${range.max}${word ? ` or ${word}` : ''}`;
+  const v = value.trim();
+  if (!/^\d{1,16}$/.test(v)) throw new InvalidArgumentError(`${expected}.`);
+  return checked(schema, Number(v), expected) as number;
+}
+
+/** A whole-number option within the limits of its domain schema. */
+export const count =
+  (schema: TSchema, range: Range) =>
+  (value: string): number =>
+    wholeNumber(value, schema, range);
+
+/** A whole-number option within its schema's limits, or UNSET when it is `word` ("never", "none", "inherit"). */
+export const countOr =
+  (word: string, schema: TSchema, range: Range) =>
+  (value: string): Unsettable =>
+    value.trim().toLowerCase() === word ? UNSET : wholeNumber(value, schema, range, word);
+
+/** A row id, or UNSET when it is `word` ("none"). */
+export const idOr = (word: string) => countOr(word, Id, LIMITS.id);
+
+/** One of a closed list of words (expiry bases, machine identities). */
+export const oneOf =
+  <const T extends readonly string[]>(values: T) =>
+  (value: string): T[number] => {
+    const v = value.trim().toLowerCase();
+    if (!values.includes(v)) throw new InvalidArgumentError(`expected one of ${values.join(', ')}.`);
+    return v as T[number];
+  };
+
 /** A comma-separated list, trimmed, without empty entries. */
 export const list = (value: string): string[] =>
   value

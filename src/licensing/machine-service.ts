@@ -141,12 +141,28 @@ export class MachineService {
     });
   }
 
-  /** Staff (dashboard, API, CLI) free a machine by its id; throws when there is no such machine. */
-  async deactivateById(machineId: number, actor: string): Promise<void> {
+  /**
+   * Staff (dashboard, API, CLI) free a machine by its id, spending no allowance; throws when there is
+   * no such machine (with `licenseId`: no such license, or no such machine on it). Also frees the
+   * machines a license keeps after it stopped tracking them (its limit set to none), which
+   * `deactivate` does not see.
+   */
+  async deactivateById(machineId: number, actor: string, licenseId?: number, now = Date.now()): Promise<void> {
+    if (licenseId !== undefined) await this.license(licenseId, { role: 'staff' });
     const row = isDbId(machineId) ? await this.repos.machines.get(machineId) : undefined;
-    if (!row) throw machineNotFound(machineId);
-    const result = await this.deactivate(row.license_id, { id: machineId }, { by: 'staff', actor });
-    if (!result?.machine) throw machineNotFound(machineId);
+    if (!row || (licenseId !== undefined && row.license_id !== licenseId)) throw machineNotFound(machineId, licenseId);
+    const done = await this.repos.transactions.change('machines', async (t) => {
+      const found = await lockedLicense(t, row.license_id);
+      const current = found && (await t.machines.get(machineId));
+      if (!found || !current || current.license_id !== row.license_id) return false;
+      const { license, rules } = found;
+      const alive = rules === null || isAlive(current.last_seen_at, rules, now);
+      await t.machines.delete(current.id);
+      const event = await freed(t, alive ? 'machine.deactivated' : 'machine.dead', license, current, rules, alive ? 'staff' : 'heartbeat', actor, now);
+      await this.outbox?.queueIn(t, [event]);
+      return true;
+    });
+    if (!done) throw machineNotFound(machineId, licenseId);
   }
 
   /** Forgets deactivations older than a day: they no longer count toward any allowance. */
@@ -215,7 +231,8 @@ async function freed(
   return { type, time: now, data: { license: licenseJson(license), machine: json, by } };
 }
 
-const machineNotFound = (id: number) => new KeywardError('machine_not_found', `machine ${id} does not exist`);
+const machineNotFound = (id: number, licenseId?: number) =>
+  new KeywardError('machine_not_found', licenseId === undefined ? `machine ${id} does not exist` : `machine ${id} does not exist on license ${licenseId}`);
 
 /** The license locked for the rest of the transaction, with its machine rules; null when it is gone. */
 async function lockedLicense(t: TransactionRepos, id: number): Promise<{ license: LicenseRecord; rules: MachineRules | null } | null> {

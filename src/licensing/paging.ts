@@ -24,6 +24,8 @@ export const PAGE_SIZE = {
 export const CURSOR_LISTS = {
   licenses: { letter: 'l', maxId: MAX_DB_ID },
   products: { letter: 'p', maxId: MAX_DB_ID },
+  policies: { letter: 'y', maxId: MAX_DB_ID },
+  machines: { letter: 'm', maxId: MAX_DB_ID },
   users: { letter: 'u', maxId: MAX_DB_ID },
   webhooks: { letter: 'w', maxId: MAX_DB_ID },
   deliveries: { letter: 'd', maxId: Number.MAX_SAFE_INTEGER },

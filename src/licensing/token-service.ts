@@ -11,7 +11,7 @@ import type { ApiTokenRow } from '../storage/schema.js';
 import type { Transactions } from '../storage/transactions.js';
 import type { Static } from 'typebox';
 
-export const SCOPE_RESOURCES = ['products', 'licenses', 'users', 'logs', 'webhooks'] as const;
+export const SCOPE_RESOURCES = ['products', 'licenses', 'policies', 'users', 'logs', 'webhooks'] as const;
 export type ScopeResource = (typeof SCOPE_RESOURCES)[number];
 /**
  * `users:admin` adds, to `users:write`, creating and changing staff and admin accounts and giving or

@@ -1,7 +1,8 @@
 /**
  * Every /api/v1 endpoint, with what the table-driven suites need: the scope it requires, a
  * request that passes validation (for 401/403/404 cases), one that fails it, and the error
- * code for an unknown id. `{id}` is a webhook/product/license/user id, `{deliveryId}` a delivery.
+ * code for an unknown id. `{id}` is a webhook/product/license/user/policy id, `{deliveryId}` a
+ * delivery, `{machineId}` a machine.
  */
 export interface Endpoint {
   method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
@@ -55,6 +56,39 @@ export const ENDPOINTS: Endpoint[] = [
     notFound: 'license_not_found',
   },
   { method: 'DELETE', path: '/licenses/{id}', scope: 'licenses:write', invalid: { path: '/licenses/-1', field: 'id' }, notFound: 'license_not_found' },
+  {
+    method: 'GET',
+    path: '/licenses/{id}/machines',
+    scope: 'licenses:read',
+    invalid: { path: '/licenses/abc/machines', field: 'id' },
+    notFound: 'license_not_found',
+  },
+  {
+    method: 'DELETE',
+    path: '/licenses/{id}/machines/{machineId}',
+    scope: 'licenses:write',
+    invalid: { path: '/licenses/1/machines/abc', field: 'machineId' },
+    notFound: 'license_not_found',
+  },
+
+  { method: 'GET', path: '/policies', scope: 'policies:read', invalid: { query: '?limit=0', field: 'limit' } },
+  {
+    method: 'POST',
+    path: '/policies',
+    scope: 'policies:write',
+    body: { name: 'Pro', productIds: [1] },
+    invalid: { body: { name: 'Pro', productIds: [1], heartbeatSeconds: 59 }, field: 'heartbeatSeconds' },
+  },
+  { method: 'GET', path: '/policies/{id}', scope: 'policies:read', invalid: { path: '/policies/abc', field: 'id' }, notFound: 'policy_not_found' },
+  {
+    method: 'PATCH',
+    path: '/policies/{id}',
+    scope: 'policies:write',
+    body: { name: 'Pro 2' },
+    invalid: { path: '/policies/1', body: { maxMachines: 0 }, field: 'maxMachines' },
+    notFound: 'policy_not_found',
+  },
+  { method: 'DELETE', path: '/policies/{id}', scope: 'policies:write', invalid: { path: '/policies/0', field: 'id' }, notFound: 'policy_not_found' },
 
   { method: 'GET', path: '/users', scope: 'users:read', invalid: { query: '?role=king', field: 'role' } },
   {
@@ -127,5 +161,8 @@ export const ENDPOINTS: Endpoint[] = [
 ];
 
 /** The path with ids filled in. */
-export const fill = (path: string, ids: { id: number | string; deliveryId?: number | string }) =>
-  path.replace('{id}', String(ids.id)).replace('{deliveryId}', String(ids.deliveryId ?? 1));
+export const fill = (path: string, ids: { id: number | string; deliveryId?: number | string; machineId?: number | string }) =>
+  path
+    .replace('{id}', String(ids.id))
+    .replace('{deliveryId}', String(ids.deliveryId ?? 1))
+    .replace('{machineId}', String(ids.machineId ?? 1));

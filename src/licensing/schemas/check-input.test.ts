@@ -1,9 +1,11 @@
-import { PolicyCreateInput } from './policy.js';
 import { describe, expect, it } from 'vitest';
 import { KeywardError } from '../../errors.js';
 import { checkInput } from './check-input.js';
 import { LicenseCreateInput, LicenseUpdateInput } from './license.js';
+import { PolicyCreateInput } from './policy.js';
 import { Password, UserCreateInput } from './user.js';
+import { WebhookCreateInput } from './webhook.js';
+import { WEBHOOK_EVENTS } from '../../webhooks/events.js';
 
 /** The error checkInput throws for `value`, or a failure if it accepts it. */
 function refusal(schema: Parameters<typeof checkInput>[0], value: unknown, name?: string): KeywardError {
@@ -28,6 +30,7 @@ describe('checkInput: messages name the field and the limit, never the value', (
     expect(refusal(LicenseCreateInput, { productIds: [] }).message).toBe('productIds needs at least 1 entry');
     expect(refusal(LicenseCreateInput, { productIds: [1, 0] }).message).toBe('productIds[1] is at least 1');
     expect(refusal(LicenseCreateInput, { productIds: [1], ips: ['x'.repeat(65)] }).message).toBe('ips[0] is at most 64 characters');
+    // A license may take its products from a policy; a policy must name them.
     expect(refusal(PolicyCreateInput, { name: 'Pro' }).message).toBe('productIds is required');
     expect(refusal(LicenseCreateInput, { productIds: [1], productID: 2 }).message).toBe('productID is not a known field');
     expect(refusal(LicenseUpdateInput, { active: 'yes' }).message).toBe('active must be boolean');
@@ -37,6 +40,13 @@ describe('checkInput: messages name the field and the limit, never the value', (
     expect(refusal(UserCreateInput, { username: 'a b' }).message).toBe('username may hold only letters, digits, "_", "." and "-"');
     expect(refusal(UserCreateInput, { username: 'ab', email: 'not-mail' }).message).toBe('email must be an email address');
     expect(refusal(UserCreateInput, { username: 'ab', role: 'king' }).message).toBe('role must be one of customer, staff, admin');
+  });
+
+  // Regression guard (was a bug): TypeBox keeps 8 errors by default, so a word outside a list of 8 or
+  // more (the webhook events, since the machine events joined them) lost the error naming its field.
+  it('names the field of a word outside a long closed list', () => {
+    const err = refusal(WebhookCreateInput, { url: 'https://example.com/hook', events: ['license.exploded'] });
+    expect(err.details).toEqual([{ field: 'events[0]', message: `must be one of ${WEBHOOK_EVENTS.join(', ')}` }]);
   });
 
   it('names a bare value by the name it is checked under', () => {

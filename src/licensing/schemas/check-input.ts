@@ -3,9 +3,13 @@ import { Compile, type Validator } from 'typebox/compile';
 import { Settings } from 'typebox/system';
 import { KeywardError } from '../../errors.js';
 
-// A refused value is described from every error TypeBox reports; its default cap (8) cuts a list
-// of allowed words (the webhook event types) short, and with it the error that names the field.
-Settings.Set({ maxErrors: 256 });
+/**
+ * TypeBox stops collecting errors at 8 by default: a value outside a closed list of 8 or more
+ * words (the webhook events) then loses the one error that names its field, and the answer says
+ * only "invalid". Still a bound (the API's validator reads the same setting).
+ */
+export const MAX_SCHEMA_ERRORS = 64;
+Settings.Set({ maxErrors: MAX_SCHEMA_ERRORS });
 
 /** One field that failed its schema, in words: `{ field: 'note', message: 'is at most 1000 characters' }`. */
 export interface InputProblem {
