@@ -2,15 +2,30 @@ import { execFile, execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { ROOT } from './cli.js';
 
-/** The verification snippets of docs/signed-answers.md, kept runnable under test/snippets/. */
+/** The snippets of docs/signed-answers.md and docs/check-api.md, kept runnable under test/snippets/. */
 export const SNIPPETS = path.join(ROOT, 'test', 'snippets');
 export const NODE_SNIPPET = path.join(SNIPPETS, 'verify-answer.mjs');
 export const PHP_SNIPPET = path.join(SNIPPETS, 'verify-answer.php');
+/** docs/check-api.md: validating with this machine's fingerprint. */
+export const NODE_FINGERPRINT_SNIPPET = path.join(SNIPPETS, 'send-fingerprint.mjs');
+export const PHP_FINGERPRINT_SNIPPET = path.join(SNIPPETS, 'send-fingerprint.php');
+/** docs/signed-answers.md: verifying a client endpoint's version 2 signature. */
+export const NODE_CLIENT_SNIPPET = path.join(SNIPPETS, 'verify-client-answer.mjs');
+export const PHP_CLIENT_SNIPPET = path.join(SNIPPETS, 'verify-client-answer.php');
 
 /** Whether `php` with the sodium extension is installed (CI installs php-cli). */
 export function hasPhp(): boolean {
+  return phpHas('function_exists("sodium_crypto_sign_verify_detached")');
+}
+
+/** Whether `php` with the sodium and curl extensions is installed (Debian: php-cli and php-curl). */
+export function hasPhpCurl(): boolean {
+  return phpHas('function_exists("sodium_crypto_sign_verify_detached") && function_exists("curl_init")');
+}
+
+function phpHas(condition: string): boolean {
   try {
-    execFileSync('php', ['-r', 'exit(function_exists("sodium_crypto_sign_verify_detached") ? 0 : 3);'], { stdio: 'ignore' });
+    execFileSync('php', ['-r', `exit(${condition} ? 0 : 3);`], { stdio: 'ignore' });
     return true;
   } catch {
     return false;

@@ -5,6 +5,7 @@ import { signingKeys } from './0007-signing-keys.js';
 import { leanAuthLogIndexes } from './0008-lean-auth-log-indexes.js';
 import { changeVersions } from './0009-change-versions.js';
 import { policiesMachines } from './0010-policies-machines.js';
+import { webhookMachineEvents } from './0011-webhook-machine-events.js';
 import { initial } from './0001-initial.js';
 import { settings } from './0002-settings.js';
 import { apiTokens } from './0003-api-tokens.js';
@@ -24,6 +25,7 @@ export function migrations(dialect: Dialect): MigrationProvider {
     '0008-lean-auth-log-indexes': leanAuthLogIndexes,
     '0009-change-versions': changeVersions(dialect),
     '0010-policies-machines': policiesMachines(dialect),
+    '0011-webhook-machine-events': webhookMachineEvents,
   };
   return { getMigrations: async () => all };
 }

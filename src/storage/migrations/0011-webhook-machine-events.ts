@@ -1,0 +1,33 @@
+import type { Kysely } from 'kysely';
+
+/** Every event an endpoint could subscribe to before 0010 (`check.failed` is opt-in, so not required). */
+const EVERY_EVENT_BEFORE = ['license.created', 'license.updated', 'license.deleted', 'license.regenerated', 'check.ip_bound'];
+/** The event types 0010 added. */
+const ADDED = ['machine.activated', 'machine.deactivated', 'machine.dead'];
+
+/**
+ * Endpoints subscribed to every event receive new event types (docs/api.md, "Events"). An endpoint
+ * keeps its events as a list, so one whose list held every event there was gets the machine events
+ * added; one that picked some of them keeps its pick.
+ */
+export const webhookMachineEvents = {
+  async up(db: Kysely<any>): Promise<void> {
+    const rows: { id: number; events: string }[] = await db.selectFrom('webhook_endpoints').select(['id', 'events']).execute();
+    for (const row of rows) {
+      const events = parseList(row.events);
+      if (!EVERY_EVENT_BEFORE.every((e) => events.includes(e))) continue;
+      const missing = ADDED.filter((e) => !events.includes(e));
+      if (missing.length === 0) continue;
+      await db.updateTable('webhook_endpoints').set({ events: JSON.stringify([...events, ...missing]) }).where('id', '=', row.id).execute();
+    }
+  },
+};
+
+function parseList(text: string): string[] {
+  try {
+    const value: unknown = JSON.parse(text);
+    return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
+  } catch {
+    return [];
+  }
+}
