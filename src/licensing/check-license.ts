@@ -155,9 +155,18 @@ export class LicenseChecker {
     const outcome = validateLicense(license, req.ip, now);
     if (outcome.status === 'EXPIRED') return { ...answer('EXPIRED'), expiresAt: outcome.expiresAt };
     if (outcome.status !== 'AUTHORISED') return answer(outcome.status);
-    if (outcome.bindIp) this.source.bindIp(license, outcome.bindIp);
+    const bindIp = outcome.bindIp;
     const result = this.machineStep(license, req, now, answer);
-    return result instanceof Promise ? result.then((r) => this.started(license, r, now)) : this.started(license, result, now);
+    return result instanceof Promise ? result.then((r) => this.passed(license, r, bindIp, now)) : this.passed(license, result, bindIp, now);
+  }
+
+  /**
+   * What a passing answer sets off: a locked license with no IPs binds its first caller (only once
+   * the machine steps let it through), and a first-use license's clock starts.
+   */
+  private passed(license: LicenseSnapshot, result: CheckResult, bindIp: string | undefined, now: number): CheckResult | Promise<CheckResult> {
+    if (bindIp && STARTS_CLOCK.has(result.status)) this.source.bindIp(license, bindIp);
+    return this.started(license, result, now);
   }
 
   /** The machine steps of docs/machines.md, for a license the checks above let through. */
