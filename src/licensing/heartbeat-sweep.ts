@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { PeriodicJob } from '../periodic-job.js';
 import type { MachineService } from './machine-service.js';
 
 export interface HeartbeatSweepOptions {
@@ -23,9 +24,7 @@ export interface HeartbeatSweepOptions {
  * (and `machine.dead` sent) once, by whichever instance gets to it first.
  */
 export class HeartbeatSweep {
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<number> | null = null;
-  private stopped = false;
+  private readonly job: PeriodicJob<number>;
   private readonly intervalMs: number;
   private readonly batchSize: number;
   private readonly now: () => number;
@@ -37,41 +36,30 @@ export class HeartbeatSweep {
     this.intervalMs = options.intervalMs ?? 10_000;
     this.batchSize = options.batchSize ?? 500;
     this.now = options.now ?? Date.now;
+    this.job = new PeriodicJob(
+      () => this.sweep(),
+      (outcome) => {
+        if ('error' in outcome) {
+          this.options.logger?.error({ err: outcome.error }, 'freeing dead machines failed; will retry');
+          return this.intervalMs;
+        }
+        // A full batch means more are waiting: the next sweep comes soon.
+        return outcome.result >= this.batchSize ? 100 : this.intervalMs;
+      },
+    );
   }
 
   start(): void {
-    if (this.stopped || this.timer) return;
-    this.schedule(this.intervalMs);
+    this.job.start(this.intervalMs);
   }
 
   /** One sweep now (concurrent calls share it); returns how many machines it freed. */
   runOnce(): Promise<number> {
-    this.running ??= this.sweep().finally(() => {
-      this.running = null;
-    });
-    return this.running;
+    return this.job.runOnce();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    await this.running?.catch(() => {});
-  }
-
-  private schedule(delay: number): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.runOnce().then(
-        (freed) => this.schedule(freed >= this.batchSize ? 100 : this.intervalMs),
-        (err: unknown) => {
-          this.options.logger?.error({ err }, 'freeing dead machines failed; will retry');
-          this.schedule(this.intervalMs);
-        },
-      );
-    }, delay);
-    this.timer.unref();
+  stop(): Promise<void> {
+    return this.job.stop();
   }
 
   private async sweep(): Promise<number> {

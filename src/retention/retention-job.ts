@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { DAY_MS, type RetentionRepository } from '../storage/retention-repository.js';
+import { PeriodicJob } from '../periodic-job.js';
 
 export interface RetentionOptions {
   /** AUTH_LOG_RETENTION_DAYS: keep this many whole UTC days of Previous Auths; 0 keeps them forever. */
@@ -21,9 +22,7 @@ export interface RetentionOptions {
  * than the retention into the daily counts, in small batches until none are left.
  */
 export class RetentionJob {
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<{ pruned: number; cutoff: number }> | null = null;
-  private stopped = false;
+  private readonly job: PeriodicJob<{ pruned: number; cutoff: number }>;
   private readonly batchSize: number;
   private readonly pauseMs: number;
   private readonly now: () => number;
@@ -35,6 +34,16 @@ export class RetentionJob {
     this.batchSize = options.batchSize ?? 1000;
     this.pauseMs = options.pauseMs ?? 20;
     this.now = options.now ?? Date.now;
+    this.job = new PeriodicJob(
+      () => this.prune(),
+      (outcome) => {
+        if ('error' in outcome) this.options.logger?.error({ err: outcome.error }, 'pruning old Previous Auths failed; will retry');
+        else if (outcome.result.pruned > 0) {
+          this.options.logger?.info({ pruned: outcome.result.pruned, before: new Date(outcome.result.cutoff).toISOString() }, 'moved old Previous Auths into the daily counts');
+        }
+        return this.options.intervalMs ?? 3_600_000;
+      },
+    );
   }
 
   get enabled(): boolean {
@@ -47,43 +56,17 @@ export class RetentionJob {
   }
 
   start(): void {
-    if (!this.enabled || this.stopped || this.timer) return;
-    this.schedule(this.options.firstRunMs ?? 60_000);
+    if (this.enabled) this.job.start(this.options.firstRunMs ?? 60_000);
   }
 
   /** Prunes everything older than the retention now; concurrent calls share one run. */
   runOnce(): Promise<{ pruned: number; cutoff: number }> {
-    this.running ??= this.prune().finally(() => {
-      this.running = null;
-    });
-    return this.running;
+    return this.job.runOnce();
   }
 
   /** Stops the schedule and waits for a batch in progress; what is left is pruned next time. */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    await this.running?.catch(() => {});
-  }
-
-  private schedule(delay: number): void {
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.runOnce()
-        .then(
-          ({ pruned, cutoff }) => {
-            if (pruned > 0) {
-              this.options.logger?.info({ pruned, before: new Date(cutoff).toISOString() }, 'moved old Previous Auths into the daily counts');
-            }
-          },
-          (err) => this.options.logger?.error({ err }, 'pruning old Previous Auths failed; will retry'),
-        )
-        .finally(() => {
-          if (!this.stopped) this.schedule(this.options.intervalMs ?? 3_600_000);
-        });
-    }, delay);
-    this.timer.unref();
+  stop(): Promise<void> {
+    return this.job.stop();
   }
 
   private async prune(): Promise<{ pruned: number; cutoff: number }> {
@@ -93,7 +76,7 @@ export class RetentionJob {
     for (;;) {
       const n = await this.repo.pruneBatch(cutoff, this.batchSize);
       pruned += n;
-      if (n < this.batchSize || this.stopped) break;
+      if (n < this.batchSize || this.job.isStopped) break;
       await new Promise((r) => setTimeout(r, this.pauseMs));
     }
     return { pruned, cutoff };
