@@ -17,12 +17,13 @@ export function logCommands(program: Command): void {
         o,
         async (s) => {
           const rows = await s.logs.checks({ licenseId: o.license, limit: o.limit });
-          return rows.map(({ id: _id, ...row }) => row);
+          // The documented shape; `endpoint` only on rows a client endpoint (validate, activate…) wrote.
+          return rows.map(({ id: _id, endpoint, ...row }) => (endpoint === null ? row : { ...row, endpoint }));
         },
         (rows) =>
           rows.length
             ? rows
-                .map((r) => `${r.time}  ${r.status.padEnd(14)} license ${r.licenseId ?? '-'}  product ${r.productId ?? '-'}  ${r.ip}  ${r.info ?? ''}`)
+                .map((r) => `${r.time}  ${r.status.padEnd(14)} license ${r.licenseId ?? '-'}  product ${r.productId ?? '-'}  ${r.ip}  ${'endpoint' in r ? `[${r.endpoint}] ` : ''}${r.info ?? ''}`)
                 .join('\n')
             : 'No checks logged yet.',
       ),
