@@ -23,14 +23,14 @@ const LICENSE_BATCH = 1000; // 12 columns a row: 12,000 bound parameters, under 
 const LOG_BATCH = 2000; // 7 columns a row: 14,000 bound parameters
 const ROWS_PER_TRANSACTION = 50_000;
 
-/** The opened database (`storage`) and how to close it. */
-async function open(env) {
+/** The opened database (`storage`), the domain's `services`, and how to close them. */
+export async function openKeyward(env) {
   const [{ loadConfig }, { openServices }] = await Promise.all([dist('config.js'), dist('services.js')]);
   // Only the given environment: no .env file, nothing from the developer's shell.
   const opened = await openServices(loadConfig(env, { dotenv: false }));
   // A baseline build from before openServices returned { services, internal } returns the services.
-  if (!opened.internal) return opened;
-  return { storage: opened.internal.storage, close: () => opened.services.close() };
+  if (!opened.internal) return { ...opened, services: opened, close: () => opened.close() };
+  return { storage: opened.internal.storage, services: opened.services, close: () => opened.services.close() };
 }
 
 /** A progress printer that speaks at most every 2 s (and at the end). */
@@ -55,7 +55,7 @@ function progress(label, total, print) {
  */
 export async function seedDatabase({ env, licenses, logRows, productId, poolSize, poolFile, poolKeys, print = console.log }) {
   const [{ generateKey, digestKey, KeyCipher }] = await Promise.all([dist('licensing/key.js')]);
-  const opened = await open(env);
+  const opened = await openKeyward(env);
   const { db, dialect } = opened.storage;
   const cipher = new KeyCipher(env.KEYWARD_SECRET);
   try {
@@ -165,7 +165,7 @@ export async function seedDatabase({ env, licenses, logRows, productId, poolSize
 
 /** What the counter check compares: totals over a range of license ids, and the log. */
 export async function readTotals(env, { firstId, lastId }) {
-  const opened = await open(env);
+  const opened = await openKeyward(env);
   const { db } = opened.storage;
   try {
     const range = lastId >= firstId
@@ -183,6 +183,36 @@ export async function readTotals(env, { firstId, lastId }) {
       .where('license_id', 'is', null)
       .executeTakeFirst();
     return { rangeChecks: Number(range?.checks ?? 0), logRows: Number(logs?.n ?? 0), unknownKeyLogRows: Number(unknown?.n ?? 0) };
+  } finally {
+    await opened.close();
+  }
+}
+
+/**
+ * A policy granting `productId` with `maxMachines`, and one license issued from it, through the
+ * domain's services exactly as the dashboard and the API issue them (the CLI has no policy command
+ * to do it with). Returns the license's id and key.
+ */
+export async function createPolicyLicense(env, { productId, maxMachines, note }) {
+  const opened = await openKeyward(env);
+  try {
+    const { policies, licenses } = opened.services;
+    if (!policies) throw new Error('this build has no policies (src/licensing/policy-service.ts): leave the policy scenario out (--scenarios)');
+    const policy = await policies.create({ name: `Bench policy, ${maxMachines} machines`, productIds: [productId], maxMachines }, 'bench');
+    const license = await licenses.create({ policyId: policy.id, note }, 'bench');
+    return { id: license.id, key: license.key, policyId: policy.id };
+  } finally {
+    await opened.close();
+  }
+}
+
+/** The machines a license holds, and how many of them were seen at or after `since` (ms). */
+export async function readMachines(env, licenseId, since) {
+  const opened = await openKeyward(env);
+  const { db } = opened.storage;
+  try {
+    const rows = await db.selectFrom('machines').select(['fingerprint', 'last_seen_at']).where('license_id', '=', licenseId).execute();
+    return { count: rows.length, seenSince: rows.filter((r) => Number(r.last_seen_at) >= since).length, fingerprints: rows.map((r) => r.fingerprint).sort() };
   } finally {
     await opened.close();
   }
