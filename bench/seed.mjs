@@ -19,7 +19,8 @@ export function setAppRoot(dir) {
 }
 const dist = (file) => import(pathToFileURL(path.join(appRoot, 'dist', file)).href);
 
-const LICENSE_BATCH = 1000; // 12 columns a row: 12,000 bound parameters, under both dialects' limits
+const LICENSE_BATCH = 1000; // 12-13 columns a row: at most 13,000 bound parameters, under both dialects' limits
+const MACHINE_BATCH = 2000; // 8 columns a row: 16,000 bound parameters
 const LOG_BATCH = 2000; // 7 columns a row: 14,000 bound parameters
 const ROWS_PER_TRANSACTION = 50_000;
 
@@ -51,9 +52,11 @@ function progress(label, total, print) {
  * Adds `licenses` licenses granting `productId` and `logRows` Previous Auths rows spread over
  * them (and over the last 30 days). The first `poolSize` keys are written, one a line, to
  * `poolFile` for the many-keys scenario (pass `poolKeys` to reuse keys seeded into another
- * database). Returns the id range of the seeded licenses and the keys written.
+ * database). With `policyId` each license names that policy and holds `machinesPerLicense`
+ * machines (fp-0, fp-1, ..., seen within the last hour); with `ownerIds` they are owned in turn by
+ * those users. Returns the id range of the seeded licenses and the keys written.
  */
-export async function seedDatabase({ env, licenses, logRows, productId, poolSize, poolFile, poolKeys, print = console.log }) {
+export async function seedDatabase({ env, licenses, logRows, productId, poolSize = 0, poolFile, poolKeys, policyId, machinesPerLicense = 0, ownerIds, print = console.log }) {
   const [{ generateKey, digestKey, KeyCipher }] = await Promise.all([dist('licensing/key.js')]);
   const opened = await openKeyward(env);
   const { db, dialect } = opened.storage;
@@ -74,6 +77,7 @@ export async function seedDatabase({ env, licenses, logRows, productId, poolSize
           const count = Math.min(LICENSE_BATCH, inThisTransaction - b);
           const rows = [];
           const links = [];
+          const machines = [];
           for (let i = 0; i < count; i++) {
             const index = done + b + i;
             const id = firstId + index;
@@ -83,11 +87,11 @@ export async function seedDatabase({ env, licenses, logRows, productId, poolSize
               if (out && !out.write(`${key}\n`)) await once(out, 'drain');
             }
             const created = now - Math.floor(Math.random() * 365) * day;
-            rows.push({
+            const row = {
               id,
               key_digest: digestKey(key),
               key_cipher: cipher.encrypt(key),
-              owner_id: null,
+              owner_id: ownerIds ? ownerIds[index % ownerIds.length] : null,
               active: 1,
               disabled: 0,
               ip_locked: 0,
@@ -96,11 +100,28 @@ export async function seedDatabase({ env, licenses, logRows, productId, poolSize
               note: null,
               created_at: created,
               updated_at: created,
-            });
+            };
+            // Only when asked: a baseline build from before policies has no such column.
+            if (policyId !== undefined) row.policy_id = policyId;
+            rows.push(row);
             links.push({ license_id: id, product_id: productId, position: 0 });
+            for (let m = 0; m < machinesPerLicense; m++) {
+              const seen = now - Math.floor(Math.random() * 3_600_000);
+              machines.push({
+                license_id: id,
+                fingerprint: `fp-${m}`,
+                name: `Server ${m + 1}`,
+                platform: 'linux',
+                hostname: `host-${id}-${m}`,
+                ip: `10.${(id >> 8) & 255}.${id & 255}.${m + 1}`,
+                created_at: seen - day,
+                last_seen_at: seen,
+              });
+            }
           }
           await trx.insertInto('licenses').values(rows).execute();
           await trx.insertInto('license_products').values(links).execute();
+          for (let m = 0; m < machines.length; m += MACHINE_BATCH) await trx.insertInto('machines').values(machines.slice(m, m + MACHINE_BATCH)).execute();
         }
       });
       done += inThisTransaction;
