@@ -42,19 +42,19 @@ const requestBuilder = require('autocannon/lib/httpRequestBuilder');
 
 const prebuilt = new Map();
 /**
- * For scenarios whose requests vary (many keys, fresh nonces): one list of ready-made requests per
- * connection, each connection with its own slice. They are serialised here, before the run and
+ * For scenarios whose requests vary (many keys, fresh nonces, a path per connection): one list of
+ * ready-made requests per connection, each connection with its own slice. They are serialised here, before the run and
  * once per target, because autocannon's per-request rebuilding (setupRequest, idReplacement)
  * costs the load generator more than a bare server spends answering.
  */
 function variedRequests(job) {
-  const cacheKey = JSON.stringify([job.url, job.path, job.headers, job.body, job.keysFile, job.nonces, job.salt, job.connections]);
+  const cacheKey = JSON.stringify([job.url, job.path, job.paths, job.headers, job.body, job.keysFile, job.nonces, job.salt, job.connections]);
   let lists = prebuilt.get(cacheKey);
   if (lists) return lists;
   const url = new URL(job.url);
   const build = requestBuilder({ hostname: url.hostname, port: url.port, host: url.host });
-  const make = (headers, body) => {
-    const req = { method: job.method, path: job.path, headers: { ...headers } };
+  const make = (headers, body, path = job.path) => {
+    const req = { method: job.method, path, headers: { ...headers } };
     if (body !== undefined) req.body = body;
     return { ...req, requestBuffer: build({ ...req, headers: { ...headers } }) };
   };
@@ -64,6 +64,9 @@ function variedRequests(job) {
     if (job.keysFile) {
       const keys = keysFrom(job.keysFile);
       for (let k = i % keys.length; k < keys.length; k += job.connections) list.push(make({ ...job.headers, authorization: keys[k] }, job.body));
+    } else if (job.paths) {
+      // One request, always the same: connection i is one client (one machine) checking again and again.
+      list.push(make(job.headers, job.body, job.paths[i % job.paths.length]));
     } else {
       for (let k = 0; k < job.nonces; k++) list.push(make(job.headers, job.body.replace('[<id>]', `n${i}-${k}-${job.salt}`)));
     }
@@ -84,8 +87,9 @@ function useRequests(client, list) {
 }
 
 /**
- * job: { url, method, path, headers, body?, keysFile?, nonces?, salt?, connections, duration,
+ * job: { url, method, path, paths?, headers, body?, keysFile?, nonces?, salt?, connections, duration,
  *        expectBody?, timeoutSec }
+ * paths: connection i sends paths[i % paths.length] instead of path.
  */
 function runJob(job) {
   return new Promise((resolve, reject) => {
@@ -94,7 +98,7 @@ function runJob(job) {
     let firstAt = 0;
     let endAt = 0;
     const expected = job.expectBody;
-    const varied = job.keysFile || job.nonces ? variedRequests(job) : null;
+    const varied = job.keysFile || job.nonces || job.paths ? variedRequests(job) : null;
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     let ending = false;

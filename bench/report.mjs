@@ -170,6 +170,11 @@ export function goals(result) {
         if (p !== null) check(p <= 2, `${target.title}, ${title(id)}: p99 ${p.toFixed(2)} × bare's (goal ≤ 2)`);
       }
     }
+    const machine = knownMachineCost(result, target.id);
+    if (machine) {
+      const cpu = machine.cpu === null ? '' : `; server CPU per check ${fmtUs(s['policy-machine'].cpuPerRequestUs)}, the plain check's ${fmtUs(s['single-ok'].cpuPerRequestUs)} (${machine.cpu.toFixed(2)})`;
+      check(machine.rps >= 0.95, `${target.title}, ${title('policy-machine')}: throughput ${machine.rps.toFixed(2)} × ${title('single-ok')} (goal ≥ 0.95)${cpu}`);
+    }
     const rss = Math.max(0, ...Object.values(s).map((m) => m.rssMB ?? 0));
     if (result.options.licenses <= 10_000) {
       check(rss <= 150, `${target.title}: RSS under load ${Math.round(rss)} MB with ${result.options.licenses.toLocaleString('en-US')} licenses (goal ≤ 150 MB with 10k)`);
@@ -180,6 +185,24 @@ export function goals(result) {
   const lost = result.counters.filter((c) => !c.ok).length;
   check(lost === 0, `counter check: ${lost === 0 ? 'every count matches' : `${lost} mismatch(es)`} (goal: nothing lost, nothing double-counted)`);
   return lines;
+}
+
+const fmtUs = (us) => (us == null ? '-' : `${us.toFixed(1)} µs`);
+
+/**
+ * What a machine limit costs a check: the policy license checked from a known machine against
+ * the plain single check AUTHORISED on one target, as the ratio of their ratios to bare (each
+ * paired round by round). The bare server answers both with the same bytes, so dividing by it
+ * cancels the host's drift between the minutes the two scenarios ran in. `cpu`: the plain check's
+ * server CPU per check ÷ the policy one's, likewise through bare. null unless both ran.
+ */
+export function knownMachineCost(result, targetId) {
+  const policy = toBare(result, targetId, 'policy-machine', 'rps');
+  const plain = toBare(result, targetId, 'single-ok', 'rps');
+  if (policy === null || plain === null) return null;
+  const policyCpu = toBare(result, targetId, 'policy-machine', 'cpuPerRequestUs', true);
+  const plainCpu = toBare(result, targetId, 'single-ok', 'cpuPerRequestUs', true);
+  return { rps: policy / plain, cpu: policyCpu !== null && plainCpu !== null ? policyCpu / plainCpu : null };
 }
 
 /**

@@ -11,7 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { compareProfiles, formatComparison, formatProfileSummary, summariseProfile } from './profile-summary.mjs';
 import { goals, printReport, summarise, writeDocs } from './report.mjs';
-import { ROOT, readTotals, seedDatabase, setAppRoot } from './seed.mjs';
+import { ROOT, createPolicyLicense, readMachines, readTotals, seedDatabase, setAppRoot } from './seed.mjs';
 import { CLK_TCK, cpuTicks, createPostgresSchema, dropPostgresSchema, postgresSecondsBetween, postgresTicks } from './system.mjs';
 
 const HELP = `Usage: npm run bench -- [options]       (or: node bench/run.mjs [options] after npm run build)
@@ -22,7 +22,8 @@ const HELP = `Usage: npm run bench -- [options]       (or: node bench/run.mjs [o
   --quick           smoke run: 1 s rounds, 0.5 s warm-up
                     (only a full run of every scenario, without --cpu-prof, rewrites docs/benchmarks.md)
   --connections N   concurrent connections (default 50)
-  --licenses N      licenses in each database (default 10000; 4 via the CLI, the rest seeded)
+  --licenses N      licenses in each database (default 10000; 4 via the CLI, 1 issued from a policy
+                    when its scenario runs, the rest seeded)
   --log-rows M      Previous Auths rows to seed first (default 0)
   --pool N          keys the many-keys scenario cycles through (default 100000, at most --licenses)
   --scenarios LIST  comma-separated subset of: ${'SCENARIO_IDS'}
@@ -64,10 +65,27 @@ const SINGLE_PRODUCT = 1;
 const ASKED = [2, 3, 4, 5, 6]; // the multiple check asks for these, in this order...
 const BUNDLE = [6, 7, 8, 9, 10]; // ...and the bundle license grants only the last of them
 const PRODUCTS = [...new Set([SINGLE_PRODUCT, ...ASKED, ...BUNDLE])].sort((a, b) => a - b);
+const POLICY_MACHINES = 5; // the policy's maxMachines, and the fingerprints the policy scenario sends
+
+/** The fingerprints a scenario's connections send (fp-0, fp-1, ...), none for most scenarios. */
+const fingerprintsOf = (scenario) => Array.from({ length: scenario.fingerprints ?? 0 }, (_, i) => `fp-${i}`);
+/** A scenario's path with a fingerprint in its query string. */
+const withFingerprint = (scenario, fingerprint) => `${scenario.path}${scenario.path.includes('?') ? '&' : '?'}fingerprint=${fingerprint}`;
 
 /** license: which benchmarked license the scenario checks (its counter must match). */
 const SCENARIOS = [
   { id: 'single-ok', title: 'single check AUTHORISED', license: 'single', path: `/api/check/${SINGLE_PRODUCT}?info=bench`, expect: { status: 'AUTHORISED', pass: true } },
+  // The same check of a license issued from a policy with a machine limit: connection i is machine
+  // fp-(i mod 5), each activated before the load, so every check is a known machine answered from
+  // the license cache (its sighting written behind). Beside single-ok: the report divides the two.
+  {
+    id: 'policy-machine',
+    title: 'single check AUTHORISED, policy license, known machine',
+    license: 'policy',
+    path: `/api/check/${SINGLE_PRODUCT}?info=bench`,
+    fingerprints: POLICY_MACHINES,
+    expect: { status: 'AUTHORISED', pass: true },
+  },
   { id: 'single-notfound', title: 'single check NOT FOUND (unknown key)', license: null, path: `/api/check/${SINGLE_PRODUCT}?info=bench`, expect: { status: 'NOT FOUND', pass: false } },
   {
     id: 'multiple',
@@ -393,7 +411,11 @@ async function prepareDatabase(target, options, tmp, poolState, log) {
     licenses[label] = { id: created.id, key: created.key };
   }
   log(`  ${target.title}: ${PRODUCTS.length} products and 4 licenses created with the CLI (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-  const seedCount = options.licenses - 4;
+  if (SCENARIOS.some((s) => s.license === 'policy' && options.scenarios.includes(s.id))) {
+    licenses.policy = await createPolicyLicense(targetEnv(target), { productId: SINGLE_PRODUCT, maxMachines: POLICY_MACHINES, note: 'bench: policy' });
+    log(`  ${target.title}: policy ${licenses.policy.policyId} (${POLICY_MACHINES} machines) and license ${licenses.policy.id} issued from it`);
+  }
+  const seedCount = Math.max(0, options.licenses - Object.keys(licenses).length);
   const t1 = Date.now();
   const poolSize = Math.min(options.pool, seedCount);
   const seeded = await seedDatabase({
@@ -498,12 +520,30 @@ function headersFor(key, scenario) {
 /** Sent by Keyward with every answer; the bare server repeats the captured values verbatim. */
 const SIGNATURE_HEADERS = ['x-keyward-signature', 'x-keyward-key-id', 'x-keyward-date'];
 
-/** One real request, to learn (and check) the exact bytes a scenario is answered with. */
+/**
+ * Real requests, to learn (and check) the exact bytes a scenario is answered with: one, or one per
+ * fingerprint, which activates each machine before the load (all must be answered alike).
+ * `requests` is how many were sent (they count towards the license's totalChecks).
+ */
 async function capture(url, scenario, key) {
+  const fingerprints = fingerprintsOf(scenario);
+  if (fingerprints.length === 0) return { ...(await captureOne(url, scenario, scenario.path, key)), requests: 1 };
+  let first;
+  for (const fingerprint of fingerprints) {
+    const got = await captureOne(url, scenario, withFingerprint(scenario, fingerprint), key);
+    first ??= got;
+    if (got.body !== first.body) throw new Error(`${scenario.title}: machine ${fingerprint} answered ${got.body}, machine ${fingerprints[0]} ${first.body}`);
+  }
+  // Once more, now a known machine: the bytes every request of the load must be answered with.
+  const known = await captureOne(url, scenario, withFingerprint(scenario, fingerprints[0]), key);
+  return { ...known, requests: fingerprints.length + 1 };
+}
+
+async function captureOne(url, scenario, path_, key) {
   const body = scenario.body?.replaceAll('[<id>]', randomBytes(16).toString('hex'));
   const headers = headersFor(key, scenario);
   delete headers['content-length'];
-  const res = await fetch(`${url}${scenario.path}`, { method: 'POST', headers, body: body ?? '' });
+  const res = await fetch(`${url}${path_}`, { method: 'POST', headers, body: body ?? '' });
   const text = await res.text();
   let json;
   try {
@@ -686,7 +726,7 @@ async function main() {
       t.completed = Object.fromEntries(activeScenarios.map((s) => [s.id, 0]));
       for (const s of activeScenarios) {
         const got = await capture(t.url, s, keyFor(t, s, poolState));
-        t.completed[s.id] += 1;
+        t.completed[s.id] += got.requests;
         signed ||= got.signed;
         if (answers[s.id] === undefined) {
           answers[s.id] = got.body;
@@ -708,6 +748,8 @@ async function main() {
     log(`  bare node:http serving on ${bare.url} (pid ${bare.child.pid})`);
     log(`  answers are ${signed ? '' : 'NOT '}signed (X-Keyward-Signature)`);
     const all = [bare, ...targets];
+    // Machines activated above were last seen before this; each must be seen again under load.
+    const loadStartedAt = Date.now();
     await loader.start();
 
     // 3. Load: per scenario, a warm-up per target, then rounds alternating targets (A/B/A/B).
@@ -717,6 +759,8 @@ async function main() {
         url: target.url,
         method: 'POST',
         path: scenario.path,
+        // Connection i sends fingerprint i mod N (scenarios with fingerprints).
+        paths: scenario.fingerprints ? fingerprintsOf(scenario).map((f) => withFingerprint(scenario, f)) : undefined,
         headers: headersFor(key, scenario),
         body: scenario.body,
         nonces: scenario.nonces,
@@ -799,6 +843,13 @@ async function main() {
         const uses = activeScenarios.filter((s) => s.license === label).map((s) => s.id);
         counters.push({ target: t.title, what: `license ${id} (${label}${uses.length ? `: ${uses.join(', ')}` : ', unused'}) totalChecks`, expected: count([label]), found: shown.totalChecks });
       }
+      if (t.licenses.policy) {
+        // No machine beyond the activated ones, and each one's sightings written behind.
+        const { id } = t.licenses.policy;
+        const machines = await withApp(t, () => readMachines(env, id, loadStartedAt));
+        counters.push({ target: t.title, what: `license ${id} (policy) machines`, expected: POLICY_MACHINES, found: machines.count });
+        counters.push({ target: t.title, what: `license ${id} (policy) machines last seen during the load`, expected: POLICY_MACHINES, found: machines.seenSince });
+      }
       const after = await withApp(t, () => readTotals(env, t.seeded));
       if (activeScenarios.some((s) => s.license === 'pool')) {
         counters.push({ target: t.title, what: `seeded licenses (many-keys) sum of totalChecks`, expected: count(['pool']), found: after.rangeChecks - t.totalsBefore.rangeChecks });
@@ -831,7 +882,7 @@ async function main() {
       serverEnv: { PUBLIC_URL, LOG_LEVEL: 'info', CHECK_FAIL_LIMIT, HOST: '127.0.0.1' },
       signedAnswers: signed,
       targets: all.map((t) => ({ id: t.id, title: t.title, dialect: t.dialect, idleRssMB: t.idleRssMB, build: t.build })),
-      scenarios: activeScenarios.map((s) => ({ id: s.id, title: s.title, method: 'POST', path: s.path, body: s.body ?? null, answer: answers[s.id] })),
+      scenarios: activeScenarios.map((s) => ({ id: s.id, title: s.title, method: 'POST', path: s.path, fingerprints: fingerprintsOf(s), body: s.body ?? null, answer: answers[s.id] })),
       summary,
       runs,
       counters,

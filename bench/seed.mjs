@@ -19,18 +19,19 @@ export function setAppRoot(dir) {
 }
 const dist = (file) => import(pathToFileURL(path.join(appRoot, 'dist', file)).href);
 
-const LICENSE_BATCH = 1000; // 12 columns a row: 12,000 bound parameters, under both dialects' limits
+const LICENSE_BATCH = 1000; // 12-13 columns a row: at most 13,000 bound parameters, under both dialects' limits
+const MACHINE_BATCH = 2000; // 8 columns a row: 16,000 bound parameters
 const LOG_BATCH = 2000; // 7 columns a row: 14,000 bound parameters
 const ROWS_PER_TRANSACTION = 50_000;
 
-/** The opened database (`storage`) and how to close it. */
-async function open(env) {
+/** The opened database (`storage`), the domain's `services`, and how to close them. */
+export async function openKeyward(env) {
   const [{ loadConfig }, { openServices }] = await Promise.all([dist('config.js'), dist('services.js')]);
   // Only the given environment: no .env file, nothing from the developer's shell.
   const opened = await openServices(loadConfig(env, { dotenv: false }));
   // A baseline build from before openServices returned { services, internal } returns the services.
-  if (!opened.internal) return opened;
-  return { storage: opened.internal.storage, close: () => opened.services.close() };
+  if (!opened.internal) return { ...opened, services: opened, close: () => opened.close() };
+  return { storage: opened.internal.storage, services: opened.services, close: () => opened.services.close() };
 }
 
 /** A progress printer that speaks at most every 2 s (and at the end). */
@@ -51,11 +52,13 @@ function progress(label, total, print) {
  * Adds `licenses` licenses granting `productId` and `logRows` Previous Auths rows spread over
  * them (and over the last 30 days). The first `poolSize` keys are written, one a line, to
  * `poolFile` for the many-keys scenario (pass `poolKeys` to reuse keys seeded into another
- * database). Returns the id range of the seeded licenses and the keys written.
+ * database). With `policyId` each license names that policy and holds `machinesPerLicense`
+ * machines (fp-0, fp-1, ..., seen within the last hour); with `ownerIds` they are owned in turn by
+ * those users. Returns the id range of the seeded licenses and the keys written.
  */
-export async function seedDatabase({ env, licenses, logRows, productId, poolSize, poolFile, poolKeys, print = console.log }) {
+export async function seedDatabase({ env, licenses, logRows, productId, poolSize = 0, poolFile, poolKeys, policyId, machinesPerLicense = 0, ownerIds, print = console.log }) {
   const [{ generateKey, digestKey, KeyCipher }] = await Promise.all([dist('licensing/key.js')]);
-  const opened = await open(env);
+  const opened = await openKeyward(env);
   const { db, dialect } = opened.storage;
   const cipher = new KeyCipher(env.KEYWARD_SECRET);
   try {
@@ -74,6 +77,7 @@ export async function seedDatabase({ env, licenses, logRows, productId, poolSize
           const count = Math.min(LICENSE_BATCH, inThisTransaction - b);
           const rows = [];
           const links = [];
+          const machines = [];
           for (let i = 0; i < count; i++) {
             const index = done + b + i;
             const id = firstId + index;
@@ -83,11 +87,11 @@ export async function seedDatabase({ env, licenses, logRows, productId, poolSize
               if (out && !out.write(`${key}\n`)) await once(out, 'drain');
             }
             const created = now - Math.floor(Math.random() * 365) * day;
-            rows.push({
+            const row = {
               id,
               key_digest: digestKey(key),
               key_cipher: cipher.encrypt(key),
-              owner_id: null,
+              owner_id: ownerIds ? ownerIds[index % ownerIds.length] : null,
               active: 1,
               disabled: 0,
               ip_locked: 0,
@@ -96,11 +100,28 @@ export async function seedDatabase({ env, licenses, logRows, productId, poolSize
               note: null,
               created_at: created,
               updated_at: created,
-            });
+            };
+            // Only when asked: a baseline build from before policies has no such column.
+            if (policyId !== undefined) row.policy_id = policyId;
+            rows.push(row);
             links.push({ license_id: id, product_id: productId, position: 0 });
+            for (let m = 0; m < machinesPerLicense; m++) {
+              const seen = now - Math.floor(Math.random() * 3_600_000);
+              machines.push({
+                license_id: id,
+                fingerprint: `fp-${m}`,
+                name: `Server ${m + 1}`,
+                platform: 'linux',
+                hostname: `host-${id}-${m}`,
+                ip: `10.${(id >> 8) & 255}.${id & 255}.${m + 1}`,
+                created_at: seen - day,
+                last_seen_at: seen,
+              });
+            }
           }
           await trx.insertInto('licenses').values(rows).execute();
           await trx.insertInto('license_products').values(links).execute();
+          for (let m = 0; m < machines.length; m += MACHINE_BATCH) await trx.insertInto('machines').values(machines.slice(m, m + MACHINE_BATCH)).execute();
         }
       });
       done += inThisTransaction;
@@ -165,7 +186,7 @@ export async function seedDatabase({ env, licenses, logRows, productId, poolSize
 
 /** What the counter check compares: totals over a range of license ids, and the log. */
 export async function readTotals(env, { firstId, lastId }) {
-  const opened = await open(env);
+  const opened = await openKeyward(env);
   const { db } = opened.storage;
   try {
     const range = lastId >= firstId
@@ -183,6 +204,36 @@ export async function readTotals(env, { firstId, lastId }) {
       .where('license_id', 'is', null)
       .executeTakeFirst();
     return { rangeChecks: Number(range?.checks ?? 0), logRows: Number(logs?.n ?? 0), unknownKeyLogRows: Number(unknown?.n ?? 0) };
+  } finally {
+    await opened.close();
+  }
+}
+
+/**
+ * A policy granting `productId` with `maxMachines`, and one license issued from it, through the
+ * domain's services exactly as the dashboard and the API issue them (the CLI has no policy command
+ * to do it with). Returns the license's id and key.
+ */
+export async function createPolicyLicense(env, { productId, maxMachines, note }) {
+  const opened = await openKeyward(env);
+  try {
+    const { policies, licenses } = opened.services;
+    if (!policies) throw new Error('this build has no policies (src/licensing/policy-service.ts): leave the policy scenario out (--scenarios)');
+    const policy = await policies.create({ name: `Bench policy, ${maxMachines} machines`, productIds: [productId], maxMachines }, 'bench');
+    const license = await licenses.create({ policyId: policy.id, note }, 'bench');
+    return { id: license.id, key: license.key, policyId: policy.id };
+  } finally {
+    await opened.close();
+  }
+}
+
+/** The machines a license holds, and how many of them were seen at or after `since` (ms). */
+export async function readMachines(env, licenseId, since) {
+  const opened = await openKeyward(env);
+  const { db } = opened.storage;
+  try {
+    const rows = await db.selectFrom('machines').select(['fingerprint', 'last_seen_at']).where('license_id', '=', licenseId).execute();
+    return { count: rows.length, seenSince: rows.filter((r) => Number(r.last_seen_at) >= since).length, fingerprints: rows.map((r) => r.fingerprint).sort() };
   } finally {
     await opened.close();
   }

@@ -121,3 +121,37 @@ describe('bench report: this build against a baseline build (--baseline)', () =>
     expect(goals.some((t) => t.startsWith('Keyward, PostgreSQL, single check AUTHORISED: throughput'))).toBe(true);
   });
 });
+
+describe('bench report: a policy license checked from a known machine against the plain check', () => {
+  // The plain check ran while the host was fast (bare 40,000 req/s), the policy one while it was
+  // twice as slow (bare 20,000): Keyward reached 0.75 and 0.72 of bare. The medians alone (14,400 ÷
+  // 30,000) would say the machine check halves the rate; through bare it is 0.72 ÷ 0.75 = 0.96.
+  const resultWith = (scenarios: Record<string, { bare: Round[]; sqlite: Round[] }>) => {
+    const result = resultOf(rounds([40_000, 40_000], [4, 4]), rounds([30_000, 30_000], [5, 5], 0.95));
+    for (const [id, { bare, sqlite }] of Object.entries(scenarios)) {
+      (result.runs.bare as Record<string, Round[]>)[id] = bare;
+      (result.runs.sqlite as Record<string, Round[]>)[id] = sqlite;
+      (result.summary.bare as Record<string, unknown>)[id] = report.summarise(bare);
+      (result.summary.sqlite as Record<string, unknown>)[id] = report.summarise(sqlite);
+      result.scenarios.push({ id, title: 'single check AUTHORISED, policy license, known machine' });
+    }
+    return result;
+  };
+
+  it('divides the two ratios to bare and sets the goal of 0.95', () => {
+    const result = resultWith({ 'policy-machine': { bare: rounds([20_000, 20_000], [4, 4]), sqlite: rounds([14_400, 14_400], [5, 5], 0.95) } });
+    expect(report.knownMachineCost(result, 'sqlite')).toEqual({ rps: expect.closeTo(0.96, 6), cpu: expect.closeTo(0.96, 6) });
+    const goal = (report.goals(result) as { ok: boolean; text: string }[]).find((g) => g.text.includes('known machine'));
+    expect(goal).toEqual({
+      ok: true,
+      text: expect.stringMatching(/^Keyward, SQLite, single check AUTHORISED, policy license, known machine: throughput 0\.96 × single check AUTHORISED \(goal ≥ 0\.95\); server CPU per check 66\.0 µs, the plain check's 31\.7 µs \(0\.96\)$/),
+    });
+  });
+
+  it('fails the goal past 5% slower, and says nothing when either scenario did not run', () => {
+    const slower = resultWith({ 'policy-machine': { bare: rounds([20_000, 20_000], [4, 4]), sqlite: rounds([14_000, 14_000], [5, 5], 0.95) } });
+    expect((report.goals(slower) as { ok: boolean; text: string }[]).find((g) => g.text.includes('known machine'))?.ok).toBe(false);
+    expect(report.knownMachineCost(resultWith({}), 'sqlite')).toBeNull();
+    expect((report.goals(resultWith({})) as { text: string }[]).some((g) => g.text.includes('known machine'))).toBe(false);
+  });
+});

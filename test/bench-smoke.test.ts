@@ -40,7 +40,8 @@ describe('npm run bench, as a smoke test (1 s rounds)', () => {
   it('serves every target, matches every counter exactly and pairs the rounds', async () => {
     const json = path.join(dir, 'result.json');
     const docs = readFileSync(path.join(ROOT, 'docs', 'benchmarks.md'), 'utf8');
-    const scenarios = ['single-ok', 'single-notfound'];
+    // policy-machine: a license issued from a policy with 5 machines, checked by 5 known machines.
+    const scenarios = ['single-ok', 'policy-machine', 'single-notfound'];
     const { code, output } = await runBench([
       '--quick',
       '--scenarios',
@@ -73,7 +74,21 @@ describe('npm run bench, as a smoke test (1 s rounds)', () => {
     // Every license's totalChecks and the Previous Auths rows match the requests completed.
     expect(result.counters.length).toBeGreaterThanOrEqual(pgUrl ? 8 : 4);
     expect(result.counters.filter((c: { ok: boolean }) => !c.ok)).toEqual([]);
+    // The policy license's own counters: its checks, its 5 machines (no sixth), each seen under load.
+    for (const target of targets.slice(1)) {
+      const title = result.targets.find((t: { id: string }) => t.id === target).title;
+      const policy = result.counters.filter((c: { target: string; what: string }) => c.target === title && c.what.includes('(policy'));
+      expect(policy.map((c: { what: string }) => c.what.replace(/license \d+/, 'license N'))).toEqual([
+        'license N (policy: policy-machine) totalChecks',
+        'license N (policy) machines',
+        'license N (policy) machines last seen during the load',
+      ]);
+      expect(policy[0].expected).toBeGreaterThan(5);
+      expect(policy.slice(1).map((c: { found: number }) => c.found)).toEqual([5, 5]);
+    }
+    expect(result.scenarios.find((s: { id: string }) => s.id === 'policy-machine').fingerprints).toEqual(['fp-0', 'fp-1', 'fp-2', 'fp-3', 'fp-4']);
     expect(output).toMatch(/Keyward, SQLite, single check AUTHORISED: throughput \d+\.\d\d × bare/);
+    expect(output).toMatch(/Keyward, SQLite, single check AUTHORISED, policy license, known machine: throughput \d+\.\d\d × single check AUTHORISED/);
     // A quick run is no record: docs/benchmarks.md is left as it was.
     expect(readFileSync(path.join(ROOT, 'docs', 'benchmarks.md'), 'utf8')).toBe(docs);
   }, 300_000);
