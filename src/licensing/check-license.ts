@@ -182,7 +182,6 @@ export class LicenseChecker {
     const fingerprint = rules.identity === 'ip' ? req.ip : req.fingerprint;
     if (!fingerprint) return answer('FINGERPRINT REQUIRED');
     const op = req.op ?? 'check';
-    const details: MachineDetails = { ...req.machine, ip: req.ip };
     if (op === 'deactivate') {
       return this.source.deactivateMachine(license, fingerprint, now).then((r) => (r ? answer(r.status, r.machine) : answer('AUTHORISED')));
     }
@@ -199,6 +198,8 @@ export class LicenseChecker {
     // full count here is final, and the database is asked only when a slot may be free.
     if (!machine && liveCount(known, rules, now) >= rules.maxMachines) return answer('TOO MANY MACHINES');
     const mode: ActivationMode = op === 'heartbeat' ? 'confirm' : op === 'activate' ? 'explicit' : 'auto';
+    // Built only here: a known machine's check (the common case) never needs it.
+    const details: MachineDetails = { ...req.machine, ip: req.ip };
     return this.source.activateMachine(license, fingerprint, details, mode, now).then((r) => {
       if (!r) return answer('AUTHORISED');
       // This answer's view of the license (validate's live count) holds the machine just activated.
