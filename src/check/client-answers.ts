@@ -1,5 +1,5 @@
 import type { CheckOp, CheckResult } from '../licensing/check-license.js';
-import { deadAt, isAlive } from '../licensing/machine-rules.js';
+import { deadAt, liveCount } from '../licensing/machine-rules.js';
 import { isPassing, type KnownMachine, type LicenseSnapshot } from '../licensing/validate-license.js';
 import type { Answers } from './answers.js';
 
@@ -29,8 +29,7 @@ export function clientAnswer(op: ClientOp, result: CheckResult, answers: Answers
 /** `validate`'s view of the license: what it grants and how much of it is in use. */
 function licenseView(license: LicenseSnapshot, now: number): Record<string, unknown> {
   const slots = license.machines;
-  let machines = 0;
-  if (slots) for (const m of slots.known.values()) if (isAlive(m.last_seen_at, slots.rules, now)) machines++;
+  const machines = slots ? liveCount(slots.known.values(), slots.rules, now) : 0;
   return {
     id: license.id,
     productIds: license.productIds,

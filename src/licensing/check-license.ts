@@ -1,4 +1,4 @@
-import { isAlive, type ActivationMode, type ActivationOutcome, type DeactivationStatus, type MachineDetails } from './machine-rules.js';
+import { isAlive, liveCount, type ActivationMode, type ActivationOutcome, type DeactivationStatus, type MachineDetails } from './machine-rules.js';
 import { validateLicense, type CheckStatus, type KnownMachine, type LicenseSnapshot } from './validate-license.js';
 
 /**
@@ -145,19 +145,24 @@ export class LicenseChecker {
     const productId = asked.find((id) => license.productIds.includes(id));
     // A key that exists but grants none of the asked products looks exactly like an unknown key.
     if (productId === undefined) return this.shaped(req, NO_KEY);
-    const answer = (status: CheckStatus, machine?: KnownMachine | null, activated?: boolean): CheckResult => {
-      const result: CheckResult = this.shaped(req, { status, productId });
-      if (machine) result.machine = machine;
-      if (activated) result.activated = true;
-      if (req.op && req.op !== 'check') result.license = license;
-      return result;
-    };
     const outcome = validateLicense(license, req.ip, now);
-    if (outcome.status === 'EXPIRED') return { ...answer('EXPIRED'), expiresAt: outcome.expiresAt };
-    if (outcome.status !== 'AUTHORISED') return answer(outcome.status);
+    if (outcome.status === 'EXPIRED') return { ...this.answer(req, license, productId, 'EXPIRED'), expiresAt: outcome.expiresAt };
+    if (outcome.status !== 'AUTHORISED') return this.answer(req, license, productId, outcome.status);
     const bindIp = outcome.bindIp;
-    const result = this.machineStep(license, req, now, answer);
+    const result = this.machineStep(license, req, productId, now);
     return result instanceof Promise ? result.then((r) => this.passed(license, r, bindIp, now)) : this.passed(license, result, bindIp, now);
+  }
+
+  /**
+   * A decided answer, built in one literal (no closure or added field per check): a check's is
+   * `{status, productId}` (with the machine seen, for its sighting); a client endpoint's always has
+   * `machine` (null when none) and the license, whose machine rules its answer reads.
+   */
+  private answer(req: CheckRequest, license: LicenseSnapshot, productId: number, status: CheckStatus, machine?: KnownMachine | null, activated?: boolean): CheckResult {
+    const result: CheckResult =
+      req.op && req.op !== 'check' ? { status, productId, machine: machine ?? null, license } : machine ? { status, productId, machine } : { status, productId };
+    if (activated) result.activated = true;
+    return result;
   }
 
   /**
@@ -170,33 +175,31 @@ export class LicenseChecker {
   }
 
   /** The machine steps of docs/machines.md, for a license the checks above let through. */
-  private machineStep(
-    license: LicenseSnapshot,
-    req: CheckRequest,
-    now: number,
-    answer: (status: CheckStatus, machine?: KnownMachine | null, activated?: boolean) => CheckResult,
-  ): CheckResult | Promise<CheckResult> {
+  private machineStep(license: LicenseSnapshot, req: CheckRequest, productId: number, now: number): CheckResult | Promise<CheckResult> {
     const slots = license.machines;
-    if (!slots) return answer('AUTHORISED');
+    if (!slots) return this.answer(req, license, productId, 'AUTHORISED');
     const { rules, known } = slots;
     const fingerprint = rules.identity === 'ip' ? req.ip : req.fingerprint;
-    if (!fingerprint) return answer('FINGERPRINT REQUIRED');
+    if (!fingerprint) return this.answer(req, license, productId, 'FINGERPRINT REQUIRED');
     const op = req.op ?? 'check';
-    if (op === 'deactivate') {
-      return this.source.deactivateMachine(license, fingerprint, now).then((r) => (r ? answer(r.status, r.machine) : answer('AUTHORISED')));
-    }
     const machine = known.get(fingerprint);
-    if (machine && isAlive(machine.last_seen_at, rules, now)) {
+    if (op !== 'deactivate' && machine && isAlive(machine.last_seen_at, rules, now)) {
       // A known machine is answered from memory; its sighting is written behind (finish → recorder).
       if (machine.last_seen_at < now) machine.last_seen_at = now;
       machine.ip = req.ip;
-      return answer(op === 'heartbeat' ? 'ALIVE' : op === 'activate' ? 'ALREADY ACTIVATED' : 'AUTHORISED', machine);
+      return this.answer(req, license, productId, op === 'heartbeat' ? 'ALIVE' : op === 'activate' ? 'ALREADY ACTIVATED' : 'AUTHORISED', machine);
+    }
+    // Beyond here the database may be asked: rarer paths, where a closure costs nothing that matters.
+    const answer = (status: CheckStatus, found?: KnownMachine | null, activated?: boolean): CheckResult =>
+      this.answer(req, license, productId, status, found, activated);
+    if (op === 'deactivate') {
+      return this.source.deactivateMachine(license, fingerprint, now).then((r) => (r ? answer(r.status, r.machine) : answer('AUTHORISED')));
     }
     if (op === 'heartbeat' && !machine) return answer('NOT ACTIVATED');
     if (!machine && op !== 'activate' && !rules.autoActivate) return answer('NOT ACTIVATED');
     // Machines this process saw alive are alive (others may have seen them since, never less): a
     // full count here is final, and the database is asked only when a slot may be free.
-    if (!machine && liveCount(known, rules, now) >= rules.maxMachines) return answer('TOO MANY MACHINES');
+    if (!machine && liveCount(known.values(), rules, now) >= rules.maxMachines) return answer('TOO MANY MACHINES');
     const mode: ActivationMode = op === 'heartbeat' ? 'confirm' : op === 'activate' ? 'explicit' : 'auto';
     // Built only here: a known machine's check (the common case) never needs it.
     const details: MachineDetails = { ...req.machine, ip: req.ip };
@@ -216,13 +219,6 @@ export class LicenseChecker {
     if (!license.firstUseDays || !STARTS_CLOCK.has(result.status)) return result;
     return this.source.startFirstUse(license, now).then(() => result);
   }
-}
-
-/** Machines of the cached view still alive at `now`. */
-function liveCount(known: ReadonlyMap<string, KnownMachine>, rules: Parameters<typeof isAlive>[1], now: number): number {
-  let n = 0;
-  for (const m of known.values()) if (isAlive(m.last_seen_at, rules, now)) n++;
-  return n;
 }
 
 const NO_KEY: CheckResult = Object.freeze({ status: 'NOT FOUND', reason: 'key', productId: null });

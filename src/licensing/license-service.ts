@@ -5,6 +5,7 @@ import type { LicenseRecord, LicenseRepository } from '../storage/license-reposi
 import type { ProductRepository } from '../storage/product-repository.js';
 import type { PolicyRecord, PolicyRepository } from '../storage/policy-repository.js';
 import { freeAllMachines } from './machine-service.js';
+import { existingProducts } from './product-service.js';
 import type { UserRepository } from '../storage/user-repository.js';
 import type { LicensesTable } from '../storage/schema.js';
 import type { TransactionRepos, Transactions } from '../storage/transactions.js';
@@ -328,13 +329,8 @@ export class LicenseService {
   }
 
   private async checkProducts(ids: readonly number[]): Promise<number[]> {
-    const unique = [...new Set(ids)];
-    if (unique.length === 0) throw new KeywardError('invalid_input', 'a license must grant at least one product');
-    const known = new Set(await this.repos.products.ids());
-    for (const id of unique) {
-      if (!known.has(id)) throw new KeywardError('product_not_found', `product ${id} does not exist`);
-    }
-    return unique;
+    if (ids.length === 0) throw new KeywardError('invalid_input', 'a license must grant at least one product');
+    return existingProducts(this.repos.products, ids);
   }
 
   private async ownerId(username: string | null | undefined): Promise<number | null> {

@@ -79,6 +79,13 @@ export function machineRules(license: { max_machines: number | null }, policy: P
 export const isAlive = (lastSeenAt: number, rules: Pick<MachineRules, 'heartbeatMs'>, now: number): boolean =>
   rules.heartbeatMs === null || lastSeenAt + rules.heartbeatMs > now;
 
+/** How many of these machines are alive at `now` (the slots they hold). */
+export function liveCount(machines: Iterable<{ last_seen_at: number }>, rules: Pick<MachineRules, 'heartbeatMs'>, now: number): number {
+  let n = 0;
+  for (const m of machines) if (isAlive(m.last_seen_at, rules, now)) n++;
+  return n;
+}
+
 /** When a machine last seen at `lastSeenAt` dies unless seen again (null: never). */
 export const deadAt = (lastSeenAt: number, rules: Pick<MachineRules, 'heartbeatMs'>): number | null =>
   rules.heartbeatMs === null ? null : lastSeenAt + rules.heartbeatMs;

@@ -44,7 +44,7 @@ export class MachineService {
   /** A license's machines, alive and dead (until the sweep frees them), with its rules; customers see only their own. */
   async list(licenseId: number, viewer: MachineViewer = { role: 'staff' }): Promise<{ machines: MachineJson[]; rules: MachineRules | null; deactivationsLeft?: number }> {
     const license = await this.license(licenseId, viewer);
-    const rules = machineRules(license, license.policy_id === null ? null : await this.repos.policies.get(license.policy_id));
+    const rules = await rulesOf(this.repos.policies, license);
     const now = Date.now();
     const machines = (await this.repos.machines.listOf(licenseId)).map((m) => machineJson(m, rules, now));
     if (viewer.role !== 'customer' || !rules) return { machines, rules };
@@ -56,7 +56,7 @@ export class MachineService {
     const row = isDbId(machineId) ? await this.repos.machines.get(machineId) : undefined;
     if (!row) throw machineNotFound(machineId);
     const license = (await this.repos.licenses.get(row.license_id))!;
-    return machineJson(row, machineRules(license, license.policy_id === null ? null : await this.repos.policies.get(license.policy_id)));
+    return machineJson(row, await rulesOf(this.repos.policies, license));
   }
 
   /**
@@ -173,7 +173,7 @@ export class MachineService {
   /** How many machines the key holder, or the owner, may still free today. */
   async deactivationsLeft(licenseId: number, by: 'key' | 'owner', now = Date.now()): Promise<number | null> {
     const license = await this.license(licenseId, { role: 'staff' });
-    const rules = machineRules(license, license.policy_id === null ? null : await this.repos.policies.get(license.policy_id));
+    const rules = await rulesOf(this.repos.policies, license);
     if (!rules) return null;
     return Math.max(0, rules.deactivationsPerDay - (await this.repos.machines.deactivationsSince(licenseId, by, now - DAY_MS)));
   }
@@ -209,7 +209,7 @@ export class MachineService {
 
 /** In a license change's transaction (key regenerated): frees every machine, counting against no allowance; returns their events. */
 export async function freeAllMachines(t: TransactionRepos, license: LicenseRecord, actor: string, now: number): Promise<DomainEvent[]> {
-  const rules = machineRules(license, license.policy_id === null ? null : await t.policies.get(license.policy_id));
+  const rules = await rulesOf(t.policies, license);
   const events: DomainEvent[] = [];
   for (const m of await t.machines.deleteAllOf(license.id)) events.push(await freed(t, 'machine.deactivated', license, m, rules, 'regenerated', actor, now));
   return events;
@@ -231,6 +231,11 @@ async function freed(
   return { type, time: now, data: { license: licenseJson(license), machine: json, by } };
 }
 
+/** A license's machine rules, its policy read through `policies` (a transaction's, to see its own state). */
+async function rulesOf(policies: Pick<PolicyRepository, 'get'>, license: LicenseRecord): Promise<MachineRules | null> {
+  return machineRules(license, license.policy_id === null ? null : await policies.get(license.policy_id));
+}
+
 const machineNotFound = (id: number, licenseId?: number) =>
   new KeywardError('machine_not_found', licenseId === undefined ? `machine ${id} does not exist` : `machine ${id} does not exist on license ${licenseId}`);
 
@@ -238,7 +243,7 @@ const machineNotFound = (id: number, licenseId?: number) =>
 async function lockedLicense(t: TransactionRepos, id: number): Promise<{ license: LicenseRecord; rules: MachineRules | null } | null> {
   if (!(await t.licenses.lock(id))) return null;
   const license = (await t.licenses.get(id))!;
-  return { license, rules: machineRules(license, license.policy_id === null ? null : await t.policies.get(license.policy_id)) };
+  return { license, rules: await rulesOf(t.policies, license) };
 }
 
 /** What a client reports about its machine, cut to length; empty is none. */

@@ -8,6 +8,7 @@ import { policyJson } from './json.js';
 import { POLICY_DEFAULTS } from './machine-rules.js';
 import { checkInput } from './schemas/check-input.js';
 import { PolicyCreateInput, PolicyUpdateInput, type PolicyCreate, type PolicyJson, type PolicyUpdate } from './schemas/policy.js';
+import { existingProducts } from './product-service.js';
 import { isDbId } from './values.js';
 
 /**
@@ -104,11 +105,8 @@ export class PolicyService {
     });
   }
 
-  private async checkProducts(ids: readonly number[]): Promise<number[]> {
-    const unique = [...new Set(ids)];
-    const known = new Set(await this.repos.products.ids());
-    for (const id of unique) if (!known.has(id)) throw new KeywardError('product_not_found', `product ${id} does not exist`);
-    return unique;
+  private checkProducts(ids: readonly number[]): Promise<number[]> {
+    return existingProducts(this.repos.products, ids);
   }
 }
 

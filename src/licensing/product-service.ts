@@ -81,6 +81,14 @@ export class ProductService {
 
 const notFound = (id: number) => new KeywardError('product_not_found', `product ${id} does not exist`);
 
+/** The products named, without repeats, in order; `product_not_found` for the first that does not exist. */
+export async function existingProducts(products: Pick<ProductRepository, 'ids'>, ids: readonly number[]): Promise<number[]> {
+  const unique = [...new Set(ids)];
+  const known = new Set(await products.ids());
+  for (const id of unique) if (!known.has(id)) throw notFound(id);
+  return unique;
+}
+
 /** The product, locked for the rest of the transaction (a write first, as SQLite wants). */
 async function locked(t: TransactionRepos, id: number): Promise<ProductJson> {
   if (!(await t.products.lock(id))) throw notFound(id);
