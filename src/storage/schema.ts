@@ -49,6 +49,12 @@ export interface LicensesTable {
   max_machines: Generated<number | null>;
   /** A first-use policy's duration, waiting for the first AUTHORISED answer to start (0010). */
   first_use_days: Generated<number | null>;
+  /** JSON array of the license's own feature codes, added to its policy's (0012). */
+  entitlements: Generated<string>;
+  /** The usage counter (0012). */
+  uses: Generated<number>;
+  /** Overrides the policy's usage limit when set (0012). */
+  max_uses: Generated<number | null>;
 }
 
 /** A named template for licenses (0010): see licensing/schemas/policy.ts for each field. */
@@ -87,6 +93,10 @@ export interface MachinesTable {
   ip: string | null;
   created_at: number;
   last_seen_at: number;
+  /** The end of the latest license file issued for it: it keeps its slot until then (0012). */
+  file_expires_at: Generated<number | null>;
+  /** When a key holder or owner freed it while a file still held its slot (0012); null: active. */
+  deactivated_at: Generated<number | null>;
 }
 
 /** A machine freed by a key holder (`key`) or an owner (`owner`), for their daily allowances (0010). */

@@ -6,6 +6,7 @@ import { leanAuthLogIndexes } from './0008-lean-auth-log-indexes.js';
 import { changeVersions } from './0009-change-versions.js';
 import { policiesMachines } from './0010-policies-machines.js';
 import { webhookMachineEvents } from './0011-webhook-machine-events.js';
+import { entitlementsUsageFiles } from './0012-entitlements-usage-files.js';
 import { initial } from './0001-initial.js';
 import { settings } from './0002-settings.js';
 import { apiTokens } from './0003-api-tokens.js';
@@ -26,6 +27,7 @@ export function migrations(dialect: Dialect): MigrationProvider {
     '0009-change-versions': changeVersions(dialect),
     '0010-policies-machines': policiesMachines(dialect),
     '0011-webhook-machine-events': webhookMachineEvents,
+    '0012-entitlements-usage-files': entitlementsUsageFiles,
   };
   return { getMigrations: async () => all };
 }
