@@ -12,6 +12,8 @@ export const ERROR_CODES = {
   username_taken: 409,
   key_exists: 409,
   conflict: 409,
+  usage_exceeded: 409,
+  file_not_allowed: 409,
   // The management API (/api/v1) and its tokens, idempotency and webhooks.
   unauthorized: 401,
   forbidden: 403,

@@ -39,6 +39,8 @@ import { SignInThrottle } from './dashboard/auth/sign-in-throttle.js';
 import { TwoFactorService } from './dashboard/auth/two-factor.js';
 import type { BindFirstIp, CheckPathWrites } from './storage/license-cache.js';
 import { FirstUse } from './licensing/first-use.js';
+import { UsageService } from './licensing/usage-service.js';
+import { LicenseFileService } from './licensing/license-file-service.js';
 import { WebhookService } from './licensing/webhook-service.js';
 
 /**
@@ -61,8 +63,12 @@ export interface Services {
   machines: MachineService;
   users: UserService;
   logs: LogService;
-  /** The Ed25519 keys that sign check answers. */
+  /** The Ed25519 keys that sign check answers (and license files). */
   signingKeys: SigningKeyService;
+  /** Metered usage: the counters and their limits (docs/license-files.md). */
+  usage: UsageService;
+  /** Offline license files (docs/license-files.md). */
+  licenseFiles: LicenseFileService;
   /** Management API tokens: create (shown once), list, revoke; the API authenticates with it. */
   tokens: TokenService;
   /** Idempotency-Key reservations for the API's creates. */
@@ -148,6 +154,13 @@ export async function openServices(config: Config): Promise<{ services: Services
   const users = new UserService(repos);
   const machines = new MachineService(repos, webhookQueue);
   const firstUse = new FirstUse(repos.transactions, webhookQueue);
+  const usage = new UsageService(repos, webhookQueue);
+  const signingKeys = new SigningKeyService(
+    { signingKeys: new SigningKeyRepository(db), transactions: repos.transactions },
+    new KeyCipher(secret, 'signing-key-encryption-v1'),
+    changes,
+  );
+  const licenseFiles = new LicenseFileService(repos, signingKeys, cipher);
   const firstIpBind = new FirstIpBind(repos.transactions, (id, ips, time) => checkEvents.ipBound(id, ips, time));
   const services: Services = {
     config,
@@ -160,11 +173,9 @@ export async function openServices(config: Config): Promise<{ services: Services
     machines,
     users,
     logs: new LogService(repos),
-    signingKeys: new SigningKeyService(
-      { signingKeys: new SigningKeyRepository(db), transactions: repos.transactions },
-      new KeyCipher(secret, 'signing-key-encryption-v1'),
-      changes,
-    ),
+    signingKeys,
+    usage,
+    licenseFiles,
     tokens: new TokenService(repos, changes),
     idempotency: new IdempotencyService(repos.idempotency, cipher),
     webhooks: new WebhookService(repos, webhookQueue, cipher, { allowPrivate: config.WEBHOOK_ALLOW_PRIVATE }),
@@ -188,6 +199,9 @@ export async function openServices(config: Config): Promise<{ services: Services
         activateMachine: (id, fingerprint, details, mode, now) => machines.activate(id, fingerprint, details, mode, now),
         deactivateMachine: (id, fingerprint, now) => machines.deactivate(id, { fingerprint }, { by: 'key' }, now),
         startFirstUse: (id, now) => firstUse.start(id, now),
+        use: (id, increment, now) => usage.use(id, increment, now),
+        uses: (id) => usage.uses(id),
+        issueFile: (id, key, fingerprint, machineId, file, now) => licenseFiles.issue(id, { key, fingerprint, machineId, ...file }, 'license key', now),
       },
     },
     retention: repos.retention,

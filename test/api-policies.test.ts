@@ -21,7 +21,7 @@ const POLICY_FIELDS = [
   'createdAt',
   'updatedAt',
 ];
-const MACHINE_FIELDS = ['id', 'licenseId', 'fingerprint', 'name', 'platform', 'hostname', 'ip', 'createdAt', 'lastSeenAt', 'alive', 'deadAt'];
+const MACHINE_FIELDS = ['id', 'licenseId', 'fingerprint', 'name', 'platform', 'hostname', 'ip', 'createdAt', 'lastSeenAt', 'alive', 'deadAt', 'fileExpiresAt', 'deactivatedAt'];
 
 /** Policies and a license's machines through /api/v1 (docs/api.md#policies, #machines), on both dialects. */
 eachDialect('management API: policies and machines', (server) => {

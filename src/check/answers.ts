@@ -37,6 +37,11 @@ export function buildAnswers(publicUrl: string): Answers {
     DEACTIVATED: `Machine deactivated${tail}`,
     'DEACTIVATION LIMIT': `This license key has freed as many machines as it may today; try again tomorrow${tail}`,
     ALIVE: `Heartbeat received${tail}`,
+    'ENTITLEMENT MISSING': `This license key does not grant a feature this product asked for${tail}`,
+    OK: `Usage recorded${tail}`,
+    'USAGE EXCEEDED': `This license key has reached its usage limit; nothing was counted${tail}`,
+    ISSUED: `License file issued${tail}`,
+    'FILE NOT ALLOWED': `This license key cannot have license files: keys identified by IP, and keys shorter than 20 characters, get none${tail}`,
     'INVALID INPUT': `The request holds an invalid value${tail}`,
   };
   const detailsOf = (r: CheckResult): string => {

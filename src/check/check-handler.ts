@@ -2,12 +2,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { AnswerSigner } from '../licensing/answer-signer.js';
 import type { CheckResult, LicenseChecker } from '../licensing/check-license.js';
-import { MAX_DB_ID } from '../licensing/schemas/limits.js';
+import { LIMITS, MAX_DB_ID } from '../licensing/schemas/limits.js';
+import { LICENSE_FILE_ALGS, type LicenseFileAlg } from '../licensing/license-file.js';
 import type { Answers } from './answers.js';
 import type { ClientIpResolver } from './client-ip.js';
 import type { FailLimiter } from './fail-limiter.js';
 import type { CheckMetrics } from '../metrics/metrics.js';
-import { parseCheckInput, parseNonce, parseUserAgent, type CheckInput } from './parse-input.js';
+import { INVALID, parseCheckInput, parseNonce, parseUserAgent, type CheckInput } from './parse-input.js';
 import { clientAnswer, CLIENT_OPS, type ClientOp } from './client-answers.js';
 
 export const JSON_TYPE = 'application/json; charset=utf-8';
@@ -112,7 +113,10 @@ export function createCheckHandler(deps: CheckHandlerDeps): CheckHandler {
     const blocked = failLimiter.blockedFor(ip, now);
     if (blocked > 0) return refuse(kind, req, res, input.nonce, blocked);
     const started = metrics ? performance.now() : 0;
-    if (isClient(kind) && input.badFingerprint) return invalid(kind, req, res, input);
+    if (isClient(kind)) {
+      const problem = invalidInput(kind, input);
+      if (problem) return invalid(kind, req, res, input, problem);
+    }
     const result = checker.check({
       productIds: kind === 'multiple' ? input.proIds : isClient(kind) ? input.productId : productIdFromPath(route.segment),
       key: input.key,
@@ -123,6 +127,9 @@ export function createCheckHandler(deps: CheckHandlerDeps): CheckHandler {
       op: isClient(kind) ? kind : undefined,
       fingerprint: input.fingerprint,
       machine: input.machine,
+      entitlements: input.entitlements,
+      increment: kind === 'usage' ? (input.increment as number | undefined) : undefined,
+      file: kind === 'file' ? { ttlSeconds: (input.ttlSeconds as number | undefined) ?? FILE_TTL.default, alg: (input.alg as LicenseFileAlg | undefined) ?? 'aes-256-gcm+ed25519' } : undefined,
     });
     return result instanceof Promise
       ? result.then((r) => finish(kind, req, res, input.nonce, ip, input.key, now, started, r))
@@ -130,9 +137,8 @@ export function createCheckHandler(deps: CheckHandlerDeps): CheckHandler {
   };
 
   /** A client endpoint's value that is never clamped (docs/check-api.md): refused, nothing counted. */
-  const invalid = (kind: ClientOp, req: IncomingMessage, res: ServerResponse, input: CheckInput): void => {
-    const details = answers.invalid('fingerprint must be 1 to 255 printable ASCII characters');
-    answer(req, res, 200, JSON.stringify({ status: 'INVALID INPUT', pass: false, details, machine: null }), input.nonce);
+  const invalid = (kind: ClientOp, req: IncomingMessage, res: ServerResponse, input: CheckInput, problem: string): void => {
+    answer(req, res, 200, clientAnswer(kind, INVALID_RESULT, answers, Date.now(), answers.invalid(problem)), input.nonce);
     metrics?.check(kind, 'INVALID INPUT', 0);
   };
 
@@ -189,6 +195,21 @@ export function createCheckHandler(deps: CheckHandlerDeps): CheckHandler {
   };
 }
 
+const FILE_TTL = LIMITS.licenseFile.ttlSeconds;
+const INVALID_RESULT: CheckResult = Object.freeze({ status: 'INVALID INPUT', productId: null, machine: null });
+const count = (n: number): string => n.toLocaleString('en-US');
+
+/** What a client endpoint refuses to run with (docs/check-api.md: bad values are never clamped), or null. */
+function invalidInput(op: ClientOp, input: CheckInput): string | null {
+  if (input.badFingerprint) return 'fingerprint must be 1 to 255 printable ASCII characters';
+  if (op === 'usage' && input.increment === INVALID) {
+    return `increment must be a whole number from ${count(LIMITS.usage.increment.min)} to ${count(LIMITS.usage.increment.max)}`;
+  }
+  if (op === 'file' && input.ttlSeconds === INVALID) return `ttlSeconds must be a whole number from ${count(FILE_TTL.min)} to ${count(FILE_TTL.max)}`;
+  if (op === 'file' && input.alg === INVALID) return `alg must be one of ${LICENSE_FILE_ALGS.join(', ')}`;
+  return null;
+}
+
 interface Route {
   kind: Kind;
   segment: string;
@@ -202,7 +223,7 @@ const EMPTY = Buffer.alloc(0);
 
 /**
  * `/api/check/multiple`, `/api/check/:productId`, `/api/checkitem/:productId` (GET or POST), and
- * the client endpoints `/api/license/validate|activate|deactivate|heartbeat` (POST, or GET with the query).
+ * the client endpoints `/api/license/validate|activate|deactivate|heartbeat|usage|file` (POST, or GET with the query).
  */
 function matchRoute(url: string, method: string | undefined): Route | null {
   if (method !== 'POST' && method !== 'GET') return null;

@@ -22,6 +22,10 @@ const NOTHING: CheckInput = {
   badFingerprint: false,
   machine: { name: null, platform: null, hostname: null },
   productId: [],
+  entitlements: null,
+  increment: undefined,
+  ttlSeconds: undefined,
+  alg: undefined,
 };
 
 describe('parseCheckInput: the key (Authorization header)', () => {
@@ -417,7 +421,13 @@ describe('parseCheckInput: never throws, always well-formed (property)', () => {
   );
 
   function assertWellFormed(out: CheckInput): void {
-    expect(Object.keys(out).sort()).toEqual(['badFingerprint', 'fingerprint', 'info', 'key', 'log', 'machine', 'nonce', 'proIds', 'productId']);
+    expect(Object.keys(out).sort()).toEqual(['alg', 'badFingerprint', 'entitlements', 'fingerprint', 'increment', 'info', 'key', 'log', 'machine', 'nonce', 'proIds', 'productId', 'ttlSeconds']);
+    if (out.entitlements !== null) {
+      expect(out.entitlements.length).toBeGreaterThan(0);
+      expect(out.entitlements.length).toBeLessThanOrEqual(101);
+      for (const code of out.entitlements) expect(typeof code).toBe('string');
+    }
+    for (const n of [out.increment, out.ttlSeconds]) if (typeof n === 'number') expect(Number.isSafeInteger(n) && n >= 1).toBe(true);
     if (out.nonce !== null) {
       expect(out.nonce.length).toBeGreaterThan(0);
       expect(out.nonce.length).toBeLessThanOrEqual(128);

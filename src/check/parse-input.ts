@@ -1,6 +1,7 @@
 import { LIMITS } from '../licensing/schemas/limits.js';
 import { jsonPrefix } from './json-prefix.js';
 import { parseFingerprint } from '../licensing/machine-rules.js';
+import { LICENSE_FILE_ALGS, type LicenseFileAlg } from '../licensing/license-file.js';
 
 /** What a check request says, gathered from its header, query string and body (docs/check-api.md). */
 export interface CheckInput {
@@ -19,7 +20,16 @@ export interface CheckInput {
   machine: { name: string | null; platform: string | null; hostname: string | null };
   /** Client endpoints: `productId` from the body or query, as a list of one (empty: none or invalid). */
   productId: number[];
+  /** Feature codes asked for, as sent (null: none); past the 101st they are dropped (more than 100 never pass). */
+  entitlements: string[] | null;
+  /** `usage`'s `increment`, `file`'s `ttlSeconds` and `alg`: absent (undefined), valid, or INVALID (never clamped). */
+  increment: number | typeof INVALID | undefined;
+  ttlSeconds: number | typeof INVALID | undefined;
+  alg: LicenseFileAlg | typeof INVALID | undefined;
 }
+
+/** A value sent but not valid: a client endpoint answers INVALID INPUT and counts nothing. */
+export const INVALID = Symbol('invalid');
 
 export const INFO_MAX = LIMITS.check.info;
 export const USER_AGENT_MAX = LIMITS.check.userAgent;
@@ -40,10 +50,14 @@ type Fields = {
   platform?: unknown;
   hostname?: unknown;
   productId?: unknown;
+  entitlements?: unknown;
+  increment?: unknown;
+  ttlSeconds?: unknown;
+  alg?: unknown;
 };
 
 /** Single-valued fields a form may carry (the first of repeated keys counts). */
-const FORM_FIELDS = new Set<string>(['info', 'log', 'nonce', 'fingerprint', 'machineName', 'name', 'platform', 'hostname', 'productId']);
+const FORM_FIELDS = new Set<string>(['info', 'log', 'nonce', 'fingerprint', 'machineName', 'name', 'platform', 'hostname', 'productId', 'increment', 'ttlSeconds', 'alg']);
 
 /**
  * Never throws: a body that does not parse counts as empty, odd values are ignored,
@@ -70,7 +84,59 @@ export function parseCheckInput(
     badFingerprint: fingerprint === null && rawFingerprint !== undefined && rawFingerprint !== null,
     machine: { name: machineText(pick('machineName') ?? pick('name')), platform: machineText(pick('platform')), hostname: machineText(pick('hostname')) },
     productId: parseProductId(pick('productId')),
+    entitlements: parseEntitlements(pick('entitlements')),
+    increment: wholeIn(pick('increment'), LIMITS.usage.increment),
+    ttlSeconds: wholeIn(pick('ttlSeconds'), LIMITS.licenseFile.ttlSeconds),
+    alg: parseAlg(pick('alg')),
   };
+}
+
+/** More asked codes than this never pass, so no more are kept. */
+const MAX_ASKED = LIMITS.policy.entitlements.max + 1;
+
+/**
+ * Feature codes in the forms `proIds` takes: an array, "a,b", "[\"a\",\"b\"]", repeated form keys.
+ * Kept as sent (trimmed), valid or not: a code outside the pattern is simply never granted.
+ */
+export function parseEntitlements(value: unknown): string[] | null {
+  if (value === undefined || value === null) return null;
+  const out: string[] = [];
+  const visit = (v: unknown, depth: number): void => {
+    if (out.length >= MAX_ASKED || depth > 3) return;
+    if (typeof v === 'string') {
+      const text = v.trim();
+      if (text.startsWith('[')) {
+        try {
+          return visit(JSON.parse(text), depth + 1);
+        } catch {
+          return visit(text.slice(1, text.endsWith(']') ? -1 : undefined), depth + 1);
+        }
+      }
+      for (const part of text.split(',')) {
+        const code = part.trim().replace(/^"(.*)"$/, '$1');
+        if (code !== '' && out.length < MAX_ASKED && !out.includes(code)) out.push(code);
+      }
+    } else if (Array.isArray(v)) {
+      for (const item of v) visit(item, depth + 1);
+    } else if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'object') {
+      // Not a code: asking for it asks for something no license grants.
+      out.push(JSON.stringify(v) ?? '?');
+    }
+  };
+  visit(value, 0);
+  return out.length ? out : null;
+}
+
+/** A whole number in range, as a number or its plain digits (forms and queries send text); anything else is INVALID. */
+function wholeIn(value: unknown, range: { min: number; max: number }): number | typeof INVALID | undefined {
+  if (value === undefined || value === null) return undefined;
+  const n = typeof value === 'number' ? value : typeof value === 'string' && /^\d{1,16}$/.test(value) ? Number(value) : NaN;
+  return Number.isSafeInteger(n) && n >= range.min && n <= range.max ? n : INVALID;
+}
+
+function parseAlg(value: unknown): LicenseFileAlg | typeof INVALID | undefined {
+  if (value === undefined || value === null) return undefined;
+  return typeof value === 'string' && (LICENSE_FILE_ALGS as readonly string[]).includes(value) ? (value as LicenseFileAlg) : INVALID;
 }
 
 /** A machine's name, platform or hostname: text only, cut to its limit, storable. */
@@ -116,11 +182,14 @@ function parseBody(body: unknown, contentType: string | undefined): Fields {
 function fromForm(params: URLSearchParams): Fields {
   const fields: Fields = {};
   const proIds: string[] = [];
+  const entitlements: string[] = [];
   for (const [name, value] of params) {
     if (name === 'proIds' || /^proIds\[\d*\]$/.test(name)) proIds.push(value);
+    else if (name === 'entitlements' || /^entitlements\[\d*\]$/.test(name)) entitlements.push(value);
     else if (FORM_FIELDS.has(name) && fields[name as keyof Fields] === undefined) fields[name as keyof Fields] = value;
   }
   if (proIds.length) fields.proIds = proIds;
+  if (entitlements.length) fields.entitlements = entitlements;
   return fields;
 }
 

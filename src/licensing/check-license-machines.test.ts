@@ -57,6 +57,18 @@ class MachineSource implements LicenseSource {
     license.firstUseDays = null;
   }
 
+  use(): never {
+    throw new Error('a machine check counted usage');
+  }
+
+  uses(): never {
+    throw new Error('a machine check read the usage counter');
+  }
+
+  issueFile(): never {
+    throw new Error('a machine check issued a license file');
+  }
+
   add(key: string, rules: Partial<MachineRules> | null, extra: Partial<LicenseSnapshot> = {}): LicenseSnapshot {
     const full: MachineRules | null = rules && { maxMachines: 2, identity: 'fingerprint', autoActivate: true, heartbeatMs: null, deactivationsPerDay: 3, ...rules };
     const license: LicenseSnapshot = {

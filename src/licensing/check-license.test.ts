@@ -44,6 +44,18 @@ class FakeSource implements LicenseSource {
     throw new Error('a plain license started a first-use clock');
   }
 
+  use(): never {
+    throw new Error('a check counted usage');
+  }
+
+  uses(): never {
+    throw new Error('a check read the usage counter');
+  }
+
+  issueFile(): never {
+    throw new Error('a check issued a license file');
+  }
+
   add(key: string, overrides: Partial<Omit<LicenseSnapshot, 'ranges'>> & { id: number }): LicenseSnapshot {
     const base = { productIds: [8], active: true, disabled: false, ipLocked: false, ips: [] as string[], expiresAt: null, ...overrides };
     const snapshot: LicenseSnapshot = { ...base, ranges: compileAllowList(base.ips) };

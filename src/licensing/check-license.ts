@@ -1,11 +1,13 @@
-import { isAlive, liveCount, type ActivationMode, type ActivationOutcome, type DeactivationStatus, type MachineDetails } from './machine-rules.js';
+import { isAlive, slotsTaken, type ActivationMode, type ActivationOutcome, type DeactivationStatus, type MachineDetails } from './machine-rules.js';
 import { validateLicense, type CheckStatus, type KnownMachine, type LicenseSnapshot } from './validate-license.js';
+import type { LicenseFileAlg } from './license-file.js';
+import { LIMITS } from './schemas/limits.js';
 
 /**
  * What a request asks (docs/check-api.md): a check (the three check endpoints), or one of the client
  * endpoints (`validate` is a check that also answers the license; the others act on the caller's machine).
  */
-export type CheckOp = 'check' | 'validate' | 'activate' | 'deactivate' | 'heartbeat';
+export type CheckOp = 'check' | 'validate' | 'activate' | 'deactivate' | 'heartbeat' | 'usage' | 'file';
 
 export interface CheckRequest {
   /** Product ids in the caller's order (one for the single check). */
@@ -21,6 +23,28 @@ export interface CheckRequest {
   fingerprint?: string | null;
   /** What the client says about its machine, kept when it is activated. */
   machine?: Omit<MachineDetails, 'ip'>;
+  /** Feature codes the caller needs, as sent (null or absent: none asked). */
+  entitlements?: readonly string[] | null;
+  /** `usage`: how much to add (1 to 1,000,000, already checked). */
+  increment?: number;
+  /** `file`: the file asked for (already checked). */
+  file?: FileRequest;
+}
+
+/** A license file's options (docs/license-files.md). */
+export interface FileRequest {
+  ttlSeconds: number;
+  alg: LicenseFileAlg;
+}
+
+/** What issuing a file answered (docs/license-files.md). */
+export type FileOutcome = { status: 'ISSUED'; file: string } | { status: 'NOT ACTIVATED' | 'FILE NOT ALLOWED' };
+
+/** What counting usage answered: the counter after the call, and the limit (null: not metered). */
+export interface UsageOutcome {
+  status: 'OK' | 'USAGE EXCEEDED';
+  uses: number;
+  maxUses: number | null;
 }
 
 /** `reason` tells the two kinds of NOT FOUND apart (their details differ; their status does not). */
@@ -39,6 +63,11 @@ export interface CheckResult {
   license?: LicenseSnapshot;
   /** This answer activated a machine (for metrics). */
   activated?: boolean;
+  /** `validate` and `usage`: the usage counter as stored, and its limit. */
+  uses?: number;
+  maxUses?: number | null;
+  /** `file`: the license file issued. */
+  file?: string;
 }
 
 /** Where the checker reads licenses and products from: in practice a cache over the database. */
@@ -53,6 +82,12 @@ export interface LicenseSource {
   deactivateMachine(license: LicenseSnapshot, fingerprint: string, now: number): Promise<{ status: DeactivationStatus; machine: KnownMachine | null } | null>;
   /** Starts a first-use license's expiry (written before the answer): it expires `firstUseDays` from `now`. */
   startFirstUse(license: LicenseSnapshot, now: number): Promise<void>;
+  /** Adds `increment` to the usage counter unless that passes the limit (atomically): null when the license is gone. */
+  use(license: LicenseSnapshot, increment: number, now: number): Promise<UsageOutcome | null>;
+  /** The usage counter as stored now (the cached license does not hold it). */
+  uses(license: LicenseSnapshot): Promise<number>;
+  /** Issues a license file for the caller (bound to its machine when the license tracks machines): null when the license is gone. */
+  issueFile(license: LicenseSnapshot, key: string, fingerprint: string | null, machine: KnownMachine | null, file: FileRequest, now: number): Promise<FileOutcome | null>;
 }
 
 export interface CheckRecord {
@@ -75,7 +110,13 @@ export interface CheckRecorder {
 }
 
 /** Statuses after which a first-use license's clock starts. */
-const STARTS_CLOCK = new Set<CheckStatus>(['AUTHORISED', 'ACTIVATED', 'ALREADY ACTIVATED', 'ALIVE']);
+const STARTS_CLOCK = new Set<CheckStatus>(['AUTHORISED', 'ACTIVATED', 'ALREADY ACTIVATED', 'ALIVE', 'OK', 'ISSUED']);
+
+/** Asking for more feature codes than a license may hold never passes (docs/check-api.md). */
+const MAX_ASKED_ENTITLEMENTS = LIMITS.policy.entitlements.max;
+
+/** License files go only to keys long enough to derive their encryption key from (docs/license-files.md). */
+export const FILE_KEY_MIN_LENGTH = 20;
 
 /** Runs one license check in the order of docs/check-api.md and hands its side effects to the recorder. */
 export class LicenseChecker {
@@ -108,7 +149,9 @@ export class LicenseChecker {
 
   private withLicense(req: CheckRequest, now: number, asked: number[], license: LicenseSnapshot | null): CheckResult | Promise<CheckResult> {
     if (!license) return this.finish(req, now, asked, null, this.shaped(req, NO_KEY));
-    const decided = this.decide(license, asked, req, now);
+    let decided = this.decide(license, asked, req, now);
+    // validate answers the usage counter, which only the database holds.
+    if (req.op === 'validate') decided = then(decided, (r) => (r.license ? this.source.uses(license).then((uses) => ({ ...r, uses })) : r));
     return decided instanceof Promise
       ? decided.then((r) => this.finish(req, now, asked, license, r))
       : this.finish(req, now, asked, license, decided);
@@ -148,9 +191,33 @@ export class LicenseChecker {
     const outcome = validateLicense(license, req.ip, now);
     if (outcome.status === 'EXPIRED') return { ...this.answer(req, license, productId, 'EXPIRED'), expiresAt: outcome.expiresAt };
     if (outcome.status !== 'AUTHORISED') return this.answer(req, license, productId, outcome.status);
+    if (req.op === 'file' && (req.key!.length < FILE_KEY_MIN_LENGTH || license.machines?.rules.identity === 'ip')) return this.answer(req, license, productId, 'FILE NOT ALLOWED');
     const bindIp = outcome.bindIp;
     const result = this.machineStep(license, req, productId, now);
+    if (req.op === 'usage' || req.op === 'file') return then(then(result, (r) => this.passed(license, r, bindIp, now)), (r) => this.opStep(license, req, r, now));
     return result instanceof Promise ? result.then((r) => this.passed(license, r, bindIp, now)) : this.passed(license, result, bindIp, now);
+  }
+
+  /** `usage` and `file` act once the check passed: they count usage, or issue the file. */
+  private opStep(license: LicenseSnapshot, req: CheckRequest, result: CheckResult, now: number): CheckResult | Promise<CheckResult> {
+    if (result.status !== 'AUTHORISED') return result;
+    if (req.op === 'usage') {
+      return this.source.use(license, req.increment ?? 1, now).then((u) => (u ? { ...result, status: u.status, uses: u.uses, maxUses: u.maxUses } : this.shaped(req, NO_KEY)));
+    }
+    const fingerprint = result.machine ? result.machine.fingerprint : (req.fingerprint ?? null);
+    return this.source
+      .issueFile(license, req.key!, fingerprint, result.machine ?? null, req.file!, now)
+      .then((f) => (f === null ? this.shaped(req, NO_KEY) : f.status === 'ISSUED' ? { ...result, status: f.status, file: f.file } : { ...result, status: f.status }));
+  }
+
+  /** Every asked feature code is granted (docs/check-api.md); a code outside the pattern never is, as no license holds one. */
+  private entitled(license: LicenseSnapshot, req: CheckRequest): boolean {
+    const asked = req.entitlements;
+    if (!asked || asked.length === 0 || req.op === 'deactivate') return true;
+    const granted = license.entitlements;
+    if (!granted || asked.length > MAX_ASKED_ENTITLEMENTS) return false;
+    for (const code of asked) if (!granted.has(code)) return false;
+    return true;
   }
 
   /**
@@ -177,7 +244,7 @@ export class LicenseChecker {
   /** The machine steps of docs/machines.md, for a license the checks above let through. */
   private machineStep(license: LicenseSnapshot, req: CheckRequest, productId: number, now: number): CheckResult | Promise<CheckResult> {
     const slots = license.machines;
-    if (!slots) return this.answer(req, license, productId, 'AUTHORISED');
+    if (!slots) return this.answer(req, license, productId, this.entitled(license, req) ? 'AUTHORISED' : 'ENTITLEMENT MISSING');
     const { rules, known } = slots;
     const fingerprint = rules.identity === 'ip' ? req.ip : req.fingerprint;
     if (!fingerprint) return this.answer(req, license, productId, 'FINGERPRINT REQUIRED');
@@ -187,6 +254,7 @@ export class LicenseChecker {
       // A known machine is answered from memory; its sighting is written behind (finish → recorder).
       if (machine.last_seen_at < now) machine.last_seen_at = now;
       machine.ip = req.ip;
+      if (!this.entitled(license, req)) return this.answer(req, license, productId, 'ENTITLEMENT MISSING', machine);
       return this.answer(req, license, productId, op === 'heartbeat' ? 'ALIVE' : op === 'activate' ? 'ALREADY ACTIVATED' : 'AUTHORISED', machine);
     }
     // Beyond here the database may be asked: rarer paths, where a closure costs nothing that matters.
@@ -195,12 +263,16 @@ export class LicenseChecker {
     if (op === 'deactivate') {
       return this.source.deactivateMachine(license, fingerprint, now).then((r) => (r ? answer(r.status, r.machine) : answer('AUTHORISED')));
     }
-    if (op === 'heartbeat' && !machine) return answer('NOT ACTIVATED');
+    // A heartbeat, and a file (which never activates a machine), need a machine already active.
+    const confirms = op === 'heartbeat' || op === 'file';
+    if (confirms && !machine) return answer('NOT ACTIVATED');
     if (!machine && op !== 'activate' && !rules.autoActivate) return answer('NOT ACTIVATED');
-    // Machines this process saw alive are alive (others may have seen them since, never less): a
-    // full count here is final, and the database is asked only when a slot may be free.
-    if (!machine && liveCount(known.values(), rules, now) >= rules.maxMachines) return answer('TOO MANY MACHINES');
-    const mode: ActivationMode = op === 'heartbeat' ? 'confirm' : op === 'activate' ? 'explicit' : 'auto';
+    // Machines this process saw holding a slot hold it (others may have seen them since, never less):
+    // a full count here is final, and the database is asked only when a slot may be free.
+    if (!machine && slotsTaken(slots, now) >= rules.maxMachines) return answer('TOO MANY MACHINES');
+    // An answer that will not be AUTHORISED activates nothing.
+    if (!this.entitled(license, req)) return answer('ENTITLEMENT MISSING', machine);
+    const mode: ActivationMode = confirms ? 'confirm' : op === 'activate' ? 'explicit' : 'auto';
     // Built only here: a known machine's check (the common case) never needs it.
     const details: MachineDetails = { ...req.machine, ip: req.ip };
     return this.source.activateMachine(license, fingerprint, details, mode, now).then((r) => {
@@ -209,7 +281,7 @@ export class LicenseChecker {
       if (r.machine) known.set(fingerprint, r.machine);
       const activated = r.status === 'ACTIVATED';
       if (op === 'activate') return answer(r.status, r.machine, activated);
-      if (op === 'heartbeat') return answer(r.status === 'ALREADY ACTIVATED' ? 'ALIVE' : 'NOT ACTIVATED', r.machine);
+      if (confirms) return answer(r.status !== 'ALREADY ACTIVATED' ? 'NOT ACTIVATED' : op === 'heartbeat' ? 'ALIVE' : 'AUTHORISED', r.machine);
       return answer(r.machine ? 'AUTHORISED' : r.status, r.machine, activated);
     });
   }
@@ -222,3 +294,8 @@ export class LicenseChecker {
 }
 
 const NO_KEY: CheckResult = Object.freeze({ status: 'NOT FOUND', reason: 'key', productId: null });
+
+/** `next(value)`, now when `value` is known, later when it is a promise: the check stays synchronous when it can. */
+function then<T, U>(value: T | Promise<T>, next: (v: T) => U | Promise<U>): U | Promise<U> {
+  return value instanceof Promise ? value.then(next) : next(value);
+}

@@ -30,7 +30,7 @@ export class HeartbeatSweep {
   private readonly now: () => number;
 
   constructor(
-    private readonly machines: Pick<MachineService, 'sweepDead' | 'purgeDeactivations'>,
+    private readonly machines: Pick<MachineService, 'sweepDead' | 'releaseEndedHolds' | 'purgeDeactivations'>,
     private readonly options: HeartbeatSweepOptions = {},
   ) {
     this.intervalMs = options.intervalMs ?? 10_000;
@@ -53,7 +53,7 @@ export class HeartbeatSweep {
     this.job.start(this.intervalMs);
   }
 
-  /** One sweep now (concurrent calls share it); returns how many machines it freed. */
+  /** One sweep now (concurrent calls share it); returns how many machines it freed or released. */
   runOnce(): Promise<number> {
     return this.job.runOnce();
   }
@@ -66,8 +66,10 @@ export class HeartbeatSweep {
     await this.options.flushSightings?.();
     const now = this.now();
     const freed = await this.machines.sweepDead(now, { limit: this.batchSize, graceMs: this.options.graceMs ?? 2000 });
+    const released = await this.machines.releaseEndedHolds(now, this.batchSize);
     await this.machines.purgeDeactivations(now);
     if (freed > 0) this.options.logger?.info({ freed }, 'freed machines whose heartbeat passed');
-    return freed;
+    // Machines freed earlier whose license file has now ended give their slot back too.
+    return freed + released;
   }
 }

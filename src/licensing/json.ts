@@ -35,6 +35,9 @@ export function licenseJson(r: LicenseRecord): LicenseJson {
     policyId: r.policy_id,
     maxMachines: r.max_machines,
     firstUseDays: r.first_use_days,
+    entitlements: parseStringList(r.entitlements),
+    uses: Number(r.uses),
+    maxUses: r.max_uses === null ? null : Number(r.max_uses),
     note: r.note,
     totalChecks: r.total_checks,
     lastCheckAt: iso(r.last_check_at),
@@ -81,8 +84,10 @@ export function machineJson(m: MachineRow, rules: Pick<MachineRules, 'heartbeatM
     ip: m.ip,
     createdAt: iso(m.created_at)!,
     lastSeenAt: iso(m.last_seen_at)!,
-    alive: rules === null || isAlive(m.last_seen_at, rules, now),
+    alive: m.deactivated_at === null && (rules === null || isAlive(m.last_seen_at, rules, now)),
     deadAt: rules === null ? null : iso(deadAt(m.last_seen_at, rules)),
+    fileExpiresAt: iso(m.file_expires_at),
+    deactivatedAt: iso(m.deactivated_at),
   };
 }
 

@@ -4,6 +4,8 @@ import type { EventOutbox } from './machine-events.js';
 
 export const LICENSE_EVENTS = ['license.created', 'license.updated', 'license.deleted', 'license.regenerated'] as const;
 export type LicenseEventType = (typeof LICENSE_EVENTS)[number];
+/** Sent when a license's usage counter first reaches its limit (again after a reset or decrement). */
+export const USAGE_EVENTS = ['license.usage_limit_reached'] as const;
 
 /** A change to a license, as its public JSON (never with the clear key). */
 export interface LicenseEvent {

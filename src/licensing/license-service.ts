@@ -6,6 +6,7 @@ import type { ProductRepository } from '../storage/product-repository.js';
 import type { PolicyRecord, PolicyRepository } from '../storage/policy-repository.js';
 import { freeAllMachines } from './machine-service.js';
 import { existingProducts } from './product-service.js';
+import { uniqueCodes } from './policy-service.js';
 import type { UserRepository } from '../storage/user-repository.js';
 import type { LicensesTable } from '../storage/schema.js';
 import type { TransactionRepos, Transactions } from '../storage/transactions.js';
@@ -104,6 +105,8 @@ export class LicenseService {
       first_use_days: input.expiresAt === undefined && policy?.duration_days && policy.expiry_basis === 'first-use' ? policy.duration_days : null,
       policy_id: policy?.id ?? null,
       max_machines: input.maxMachines ?? null,
+      entitlements: JSON.stringify(uniqueCodes(input.entitlements ?? [])),
+      max_uses: input.maxUses ?? null,
       note: note(input.note),
       created_at: now,
       updated_at: now,
@@ -239,6 +242,8 @@ export class LicenseService {
     }
     if (input.policyId !== undefined) patch.policy_id = input.policyId === null ? null : (await this.policy(input.policyId)).id;
     if (input.maxMachines !== undefined) patch.max_machines = input.maxMachines;
+    if (input.entitlements !== undefined) patch.entitlements = JSON.stringify(uniqueCodes(input.entitlements));
+    if (input.maxUses !== undefined) patch.max_uses = input.maxUses;
     if (input.note !== undefined) patch.note = note(input.note);
     if (input.owner !== undefined) patch.owner_id = await this.ownerId(input.owner);
     const productIds = input.productIds && (await this.checkProducts(input.productIds));

@@ -1,4 +1,5 @@
 import type { TransactionRepos } from '../storage/transactions.js';
+import type { USAGE_EVENTS } from './license-events.js';
 
 export const MACHINE_EVENTS = ['machine.activated', 'machine.deactivated', 'machine.dead'] as const;
 export type MachineEventType = (typeof MACHINE_EVENTS)[number];
@@ -12,7 +13,7 @@ export type MachineBy = 'key' | 'owner' | 'staff' | 'heartbeat' | 'regenerated';
 
 /** An event that is not a license change's own: `{ type, time, data }` as webhooks send it. */
 export interface DomainEvent {
-  type: MachineEventType;
+  type: MachineEventType | (typeof USAGE_EVENTS)[number];
   time: number;
   data: Record<string, unknown>;
 }

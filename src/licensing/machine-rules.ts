@@ -1,6 +1,6 @@
 import { LIMITS } from './schemas/limits.js';
 import type { MachineIdentity } from './schemas/policy.js';
-import type { KnownMachine } from './validate-license.js';
+import type { KnownMachine, MachineSlots } from './validate-license.js';
 
 /** The policy fields machine tracking reads (a policies row). */
 export interface PolicyMachineFields {
@@ -79,10 +79,30 @@ export function machineRules(license: { max_machines: number | null }, policy: P
 export const isAlive = (lastSeenAt: number, rules: Pick<MachineRules, 'heartbeatMs'>, now: number): boolean =>
   rules.heartbeatMs === null || lastSeenAt + rules.heartbeatMs > now;
 
-/** How many of these machines are alive at `now` (the slots they hold). */
-export function liveCount(machines: Iterable<{ last_seen_at: number }>, rules: Pick<MachineRules, 'heartbeatMs'>, now: number): number {
+/**
+ * A machine holds a slot while it is active and alive, and, whatever else, while a license file
+ * issued for it is unexpired (docs/license-files.md): a file cannot be revoked, so the slot cannot
+ * be given to another machine before the file ends.
+ */
+export function holdsSlot(
+  m: { last_seen_at: number; file_expires_at?: number | null; deactivated_at?: number | null },
+  rules: Pick<MachineRules, 'heartbeatMs'>,
+  now: number,
+): boolean {
+  return (m.file_expires_at != null && m.file_expires_at > now) || (m.deactivated_at == null && isAlive(m.last_seen_at, rules, now));
+}
+
+/** How many of these machines hold a slot at `now`. */
+export function liveCount(machines: Iterable<Parameters<typeof holdsSlot>[0]>, rules: Pick<MachineRules, 'heartbeatMs'>, now: number): number {
   let n = 0;
-  for (const m of machines) if (isAlive(m.last_seen_at, rules, now)) n++;
+  for (const m of machines) if (holdsSlot(m, rules, now)) n++;
+  return n;
+}
+
+/** Slots a cached license's machines take at `now`: its known machines', and those freed machines' whose file still holds one. */
+export function slotsTaken(slots: MachineSlots, now: number): number {
+  let n = liveCount(slots.known.values(), slots.rules, now);
+  if (slots.held) for (const end of slots.held) if (end > now) n++;
   return n;
 }
 

@@ -6,7 +6,7 @@ import type { MachineRow } from '../storage/schema.js';
 import type { TransactionRepos, Transactions } from '../storage/transactions.js';
 import { licenseJson, machineJson } from './json.js';
 import type { DomainEvent, EventOutbox, MachineBy, MachineEventType } from './machine-events.js';
-import { isAlive, machineRules, type ActivationMode, type ActivationOutcome, type DeactivationStatus, type MachineDetails, type MachineRules } from './machine-rules.js';
+import { holdsSlot, isAlive, machineRules, type ActivationMode, type ActivationOutcome, type DeactivationStatus, type MachineDetails, type MachineRules } from './machine-rules.js';
 export type { ActivationMode, ActivationOutcome, DeactivationStatus, MachineDetails } from './machine-rules.js';
 import type { MachineJson } from './schemas/policy.js';
 import { LIMITS } from './schemas/limits.js';
@@ -71,19 +71,29 @@ export class MachineService {
       const { license, rules } = found;
       if (!rules) return null;
       const existing = await t.machines.findByFingerprint(licenseId, fingerprint);
-      if (existing && isAlive(existing.last_seen_at, rules, now)) {
+      const refuses = mode === 'confirm' || (mode === 'auto' && !rules.autoActivate);
+      if (existing && existing.deactivated_at === null && holdsSlot(existing, rules, now)) {
         await t.machines.touch(existing.id, now, details.ip);
         return { status: 'ALREADY ACTIVATED', machine: { ...existing, last_seen_at: Math.max(existing.last_seen_at, now), ip: details.ip }, rules };
+      }
+      if (existing && existing.deactivated_at !== null && holdsSlot(existing, rules, now)) {
+        // Freed while a license file holds its slot: the slot is its own, so it may come back.
+        if (refuses) return { status: 'NOT ACTIVATED', machine: null, rules };
+        await t.machines.reactivate(existing.id, now, details.ip);
+        const machine = { ...existing, deactivated_at: null, last_seen_at: now, ip: details.ip };
+        await this.outbox?.queueIn(t, [await activated(t, license, machine, rules, now)]);
+        return { status: 'ACTIVATED', machine, rules };
       }
       const events: DomainEvent[] = [];
       if (existing) {
         await t.machines.delete(existing.id);
-        events.push(await freed(t, 'machine.dead', license, existing, rules, 'heartbeat', 'system', now));
+        // A machine freed earlier was announced then; one whose heartbeat passed is announced now.
+        if (existing.deactivated_at === null) events.push(await freed(t, 'machine.dead', license, existing, rules, 'heartbeat', 'system', now));
       }
       let outcome: ActivationOutcome;
-      if (mode === 'confirm' || (mode === 'auto' && !rules.autoActivate)) {
+      if (refuses) {
         outcome = { status: 'NOT ACTIVATED', machine: null, rules };
-      } else if ((await t.machines.countSince(licenseId, rules.heartbeatMs === null ? null : now - rules.heartbeatMs + 1)) >= rules.maxMachines) {
+      } else if ((await t.machines.countHolding(licenseId, rules.heartbeatMs === null ? null : now - rules.heartbeatMs + 1, now)) >= rules.maxMachines) {
         outcome = { status: 'TOO MANY MACHINES', machine: null, rules };
       } else {
         const machine = await t.machines.insert({
@@ -96,9 +106,7 @@ export class MachineService {
           created_at: now,
           last_seen_at: now,
         });
-        const json = machineJson(machine, rules, now);
-        await t.audit.insert({ actor: 'license key', action: 'machine.activated', targetType: 'license', targetId: licenseId, after: json }, now);
-        events.push({ type: 'machine.activated', time: now, data: { license: licenseJson(license), machine: json, by: 'key' } });
+        events.push(await activated(t, license, machine, rules, now));
         outcome = { status: 'ACTIVATED', machine, rules };
       }
       await this.outbox?.queueIn(t, events);
@@ -126,18 +134,22 @@ export class MachineService {
       if (who.by === 'owner' && license.owner_id !== who.userId) return null;
       const row = 'id' in machine ? await t.machines.get(machine.id) : await t.machines.findByFingerprint(licenseId, machine.fingerprint);
       if (!row || row.license_id !== licenseId) return { status: 'NOT ACTIVATED', machine: null, rules };
-      const alive = !rules || isAlive(row.last_seen_at, rules, now);
+      // Already freed, its file still holding the slot: there is nothing more a key holder can free.
+      if (row.deactivated_at !== null && who.by !== 'staff') return { status: 'NOT ACTIVATED', machine: null, rules };
+      const active = !rules || (row.deactivated_at === null && holdsSlot(row, rules, now));
       // A dead machine holds no slot: freeing it is not a deactivation, and costs no allowance.
-      if (rules && alive && who.by !== 'staff') {
+      if (rules && active && who.by !== 'staff') {
         const used = await t.machines.deactivationsSince(licenseId, who.by, now - DAY_MS);
         if (used >= rules.deactivationsPerDay) return { status: 'DEACTIVATION LIMIT', machine: row, rules };
         await t.machines.recordDeactivation(licenseId, who.by, now);
       }
-      await t.machines.delete(row.id);
-      const by: MachineBy = alive ? who.by : 'heartbeat';
-      const event = await freed(t, alive ? 'machine.deactivated' : 'machine.dead', license, row, rules, by, who.by === 'key' ? 'license key' : who.actor, now);
+      // An unexpired license file keeps the slot taken until it ends (docs/license-files.md); staff may force it.
+      if (active && who.by !== 'staff' && row.file_expires_at !== null && row.file_expires_at > now) await t.machines.markDeactivated(row.id, now);
+      else await t.machines.delete(row.id);
+      const by: MachineBy = active ? who.by : 'heartbeat';
+      const event = await freed(t, active ? 'machine.deactivated' : 'machine.dead', license, row, rules, by, who.by === 'key' ? 'license key' : who.actor, now);
       await this.outbox?.queueIn(t, [event]);
-      return { status: alive ? 'DEACTIVATED' : 'NOT ACTIVATED', machine: row, rules };
+      return { status: active ? 'DEACTIVATED' : 'NOT ACTIVATED', machine: row, rules };
     });
   }
 
@@ -156,13 +168,27 @@ export class MachineService {
       const current = found && (await t.machines.get(machineId));
       if (!found || !current || current.license_id !== row.license_id) return false;
       const { license, rules } = found;
-      const alive = rules === null || isAlive(current.last_seen_at, rules, now);
+      // A machine freed earlier whose file still held its slot is released now, as freed by staff.
+      const alive = rules === null || holdsSlot(current, rules, now);
       await t.machines.delete(current.id);
       const event = await freed(t, alive ? 'machine.deactivated' : 'machine.dead', license, current, rules, alive ? 'staff' : 'heartbeat', actor, now);
       await this.outbox?.queueIn(t, [event]);
       return true;
     });
     if (!done) throw machineNotFound(machineId, licenseId);
+  }
+
+  /**
+   * Deletes machines freed while a license file held their slot, once the file ended (their
+   * `machine.deactivated` was sent when they were freed), at most `limit`; returns how many.
+   */
+  async releaseEndedHolds(now: number, limit: number): Promise<number> {
+    let count = 0;
+    for (const row of await this.repos.machines.releasedHolds(now, limit)) {
+      const done = await this.repos.transactions.change('machines', async (t) => (await t.licenses.lock(row.license_id)) && t.machines.deleteReleased(row.id, now));
+      if (done) count++;
+    }
+    return count;
   }
 
   /** Forgets deactivations older than a day: they no longer count toward any allowance. */
@@ -191,7 +217,7 @@ export class MachineService {
       const done = await this.repos.transactions.change('machines', async (t) => {
         const found = await lockedLicense(t, row.license_id);
         if (!found?.rules) return false;
-        if (!(await t.machines.deleteUnseenSince(row.id, row.last_seen_at))) return false;
+        if (!(await t.machines.deleteUnseenSince(row.id, row.last_seen_at, now))) return false;
         await this.outbox?.queueIn(t, [await freed(t, 'machine.dead', found.license, row, found.rules, 'heartbeat', 'system', now)]);
         return true;
       });
@@ -229,6 +255,13 @@ async function freed(
   const json = machineJson(machine, rules, now);
   await t.audit.insert({ actor, action: type, targetType: 'license', targetId: license.id, before: json, after: { by } }, now);
   return { type, time: now, data: { license: licenseJson(license), machine: json, by } };
+}
+
+/** A machine just activated by its key holder: its audit entry, and the `machine.activated` event to queue. */
+async function activated(t: TransactionRepos, license: LicenseRecord, machine: MachineRow, rules: MachineRules, now: number): Promise<DomainEvent> {
+  const json = machineJson(machine, rules, now);
+  await t.audit.insert({ actor: 'license key', action: 'machine.activated', targetType: 'license', targetId: license.id, after: json }, now);
+  return { type: 'machine.activated', time: now, data: { license: licenseJson(license), machine: json, by: 'key' } };
 }
 
 /** A license's machine rules, its policy read through `policies` (a transaction's, to see its own state). */

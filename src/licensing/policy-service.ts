@@ -48,7 +48,7 @@ export class PolicyService {
       auto_activate: (input.autoActivate ?? POLICY_DEFAULTS.autoActivate) ? 1 : 0,
       heartbeat_seconds: input.heartbeatSeconds ?? null,
       deactivations_per_day: input.deactivationsPerDay ?? POLICY_DEFAULTS.deactivationsPerDay,
-      entitlements: JSON.stringify(codes(input.entitlements ?? [])),
+      entitlements: JSON.stringify(uniqueCodes(input.entitlements ?? [])),
       max_uses: input.maxUses ?? null,
       created_at: now,
       updated_at: now,
@@ -79,7 +79,7 @@ export class PolicyService {
     if (input.autoActivate !== undefined) patch.auto_activate = input.autoActivate ? 1 : 0;
     if (input.heartbeatSeconds !== undefined) patch.heartbeat_seconds = input.heartbeatSeconds;
     if (input.deactivationsPerDay !== undefined) patch.deactivations_per_day = input.deactivationsPerDay;
-    if (input.entitlements !== undefined) patch.entitlements = JSON.stringify(codes(input.entitlements));
+    if (input.entitlements !== undefined) patch.entitlements = JSON.stringify(uniqueCodes(input.entitlements));
     if (input.maxUses !== undefined) patch.max_uses = input.maxUses;
     if (!isDbId(id)) throw notFound(id);
     return this.repos.transactions.change('policies', async (t) => {
@@ -118,5 +118,5 @@ async function locked(t: TransactionRepos, id: number): Promise<PolicyJson> {
   return policyJson((await t.policies.get(id))!);
 }
 
-/** Entitlement codes without repeats, in the order given. */
-const codes = (list: readonly string[]): string[] => [...new Set(list)];
+/** Entitlement codes without repeats, in the order given (policies' and licenses' own). */
+export const uniqueCodes = (list: readonly string[]): string[] => [...new Set(list)];

@@ -16,17 +16,22 @@ export const CHECK_STATUSES = [
   'FINGERPRINT REQUIRED',
   'NOT ACTIVATED',
   'TOO MANY MACHINES',
+  'ENTITLEMENT MISSING',
   'ACTIVATED',
   'ALREADY ACTIVATED',
   'DEACTIVATED',
   'DEACTIVATION LIMIT',
   'ALIVE',
+  'OK',
+  'USAGE EXCEEDED',
+  'ISSUED',
+  'FILE NOT ALLOWED',
   'INVALID INPUT',
 ] as const;
 export type CheckStatus = (typeof CHECK_STATUSES)[number];
 
 /** The statuses that answer `pass: true`. */
-export const PASSING_STATUSES: readonly CheckStatus[] = ['AUTHORISED', 'ACTIVATED', 'ALREADY ACTIVATED', 'DEACTIVATED', 'ALIVE'];
+export const PASSING_STATUSES: readonly CheckStatus[] = ['AUTHORISED', 'ACTIVATED', 'ALREADY ACTIVATED', 'DEACTIVATED', 'ALIVE', 'OK', 'ISSUED'];
 const PASSING = new Set<string>(PASSING_STATUSES);
 export const isPassing = (status: string): boolean => PASSING.has(status);
 
@@ -41,12 +46,20 @@ export interface KnownMachine {
   ip: string | null;
   created_at: number;
   last_seen_at: number;
+  /** The end of the latest license file issued for it: it holds its slot until then. */
+  file_expires_at?: number | null;
+  /** Freed by its key holder or owner while a file held its slot: no longer active, slot still held. */
+  deactivated_at?: number | null;
 }
 
-/** A license's machines as the check path holds them: its rules, and its machines by fingerprint. */
+/**
+ * A license's machines as the check path holds them: its rules, its active machines by fingerprint,
+ * and when the files of machines freed while a file held their slot end (those slots stay taken).
+ */
 export interface MachineSlots {
   rules: MachineRules;
   known: Map<string, KnownMachine>;
+  held?: readonly number[];
 }
 
 /** What the hot path needs to know about a license; counters are not part of it. */
@@ -63,10 +76,9 @@ export interface LicenseSnapshot {
   machines?: MachineSlots | null;
   /** A first-use expiry waiting to start: days from the first AUTHORISED answer. */
   firstUseDays?: number | null;
-  /** Feature codes the license grants (its policy's). */
-  entitlements?: readonly string[];
-  /** Usage so far and its limit (null: not metered). */
-  uses?: number;
+  /** Feature codes the license grants: its policy's and its own (absent: none). */
+  entitlements?: ReadonlySet<string>;
+  /** The usage limit, the license's own over its policy's (absent or null: not metered). */
   maxUses?: number | null;
 }
 

@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import { digestKey, KEY_MAX_LENGTH } from '../licensing/key.js';
 import { compileAllowList } from '../licensing/ip-allow-list.js';
-import type { LicenseSource } from '../licensing/check-license.js';
+import type { FileOutcome, FileRequest, LicenseSource, UsageOutcome } from '../licensing/check-license.js';
 import { machineRules } from '../licensing/machine-rules.js';
 import { parseStringList } from '../licensing/json.js';
 import type { ActivationMode, ActivationOutcome, DeactivationStatus, MachineDetails } from '../licensing/machine-rules.js';
@@ -31,6 +31,9 @@ export interface CheckPathWrites {
   deactivateMachine(licenseId: number, fingerprint: string, now: number): Promise<{ status: DeactivationStatus; machine: KnownMachine | null } | null>;
   /** Returns the expiry the license has once started (null: gone or perpetual). */
   startFirstUse(licenseId: number, now: number): Promise<number | null>;
+  use(licenseId: number, increment: number, now: number): Promise<UsageOutcome | null>;
+  uses(licenseId: number): Promise<number | null>;
+  issueFile(licenseId: number, key: string, fingerprint: string | null, machineId: number | null, file: FileRequest, now: number): Promise<FileOutcome | null>;
 }
 
 export interface LicenseCacheOptions {
@@ -152,22 +155,48 @@ export class LicenseCache implements LicenseSource {
     return pending;
   }
 
-  /** A license by key as the check path holds it: with its machine rules and machines when it tracks any. */
+  use(license: LicenseSnapshot, increment: number, now: number): Promise<UsageOutcome | null> {
+    // Usage is counted in the database (atomically, across instances); no cached license holds it.
+    return this.options.writes.use(license.id, increment, now);
+  }
+
+  async uses(license: LicenseSnapshot): Promise<number> {
+    return (await this.options.writes.uses(license.id)) ?? 0;
+  }
+
+  issueFile(license: LicenseSnapshot, key: string, fingerprint: string | null, machine: KnownMachine | null, file: FileRequest, now: number): Promise<FileOutcome | null> {
+    return this.options.writes.issueFile(license.id, key, fingerprint, machine?.id ?? null, file, now);
+  }
+
+  /**
+   * A license by key as the check path holds it: with its feature codes and usage limit, and its
+   * machine rules and machines when it tracks any.
+   */
   private async load(key: string): Promise<LicenseSnapshot | null> {
     const row = await this.repos.licenses.findByDigest(digestKey(key));
     if (!row) return null;
     const snapshot = toSnapshot(row, row.productIds);
     if (row.first_use_days !== null) snapshot.firstUseDays = row.first_use_days;
+    const own = row.entitlements === '[]' ? [] : parseStringList(row.entitlements);
+    if (own.length) snapshot.entitlements = new Set(own);
+    if (row.max_uses !== null) snapshot.maxUses = Number(row.max_uses);
     if (row.policy_id === null && row.max_machines === null) return snapshot;
     const policy = row.policy_id === null ? null : await this.repos.policies.get(row.policy_id);
     if (policy) {
-      snapshot.entitlements = parseStringList(policy.entitlements);
-      snapshot.maxUses = policy.max_uses === null ? null : Number(policy.max_uses);
+      // A license's own codes add to its policy's; its own limit wins over its policy's.
+      const codes = parseStringList(policy.entitlements);
+      if (codes.length) snapshot.entitlements = new Set([...codes, ...own]);
+      if (row.max_uses === null && policy.max_uses !== null) snapshot.maxUses = Number(policy.max_uses);
     }
     const rules = machineRules(row, policy);
     if (rules) {
-      const machines = await this.repos.machines.listOf(row.id);
-      snapshot.machines = { rules, known: new Map(machines.map((m): [string, KnownMachine] => [m.fingerprint, m])) };
+      const known = new Map<string, KnownMachine>();
+      const held: number[] = [];
+      for (const m of await this.repos.machines.listOf(row.id)) {
+        if (m.deactivated_at === null) known.set(m.fingerprint, m);
+        else if (m.file_expires_at !== null) held.push(m.file_expires_at);
+      }
+      snapshot.machines = held.length ? { rules, known, held } : { rules, known };
     }
     return snapshot;
   }

@@ -183,6 +183,37 @@ export class LicenseRepository {
     return Number(result.numUpdatedRows) > 0;
   }
 
+  /**
+   * Adds `delta` to the usage counter in one statement, only if the result stays within 0 and the
+   * limit (the license's own, else its policy's; none: no upper bound): atomic on both databases
+   * and across instances, as concurrent updates of the row are serialised and each re-reads the
+   * counter. Null when the license is gone or the change would leave those bounds.
+   */
+  async addUses(id: number, delta: number): Promise<{ uses: number; maxUses: number | null } | null> {
+    const limit = usageLimit();
+    const row = await this.db
+      .updateTable('licenses')
+      .set((eb) => ({ uses: eb('uses', '+', delta) }))
+      .where('id', '=', id)
+      .where((eb) => eb(eb('uses', '+', delta), '>=', 0))
+      .where((eb) => eb.or([eb(limit, 'is', null), eb(eb('uses', '+', delta), '<=', limit)]))
+      .returning(['uses', limit.as('max_uses')])
+      .executeTakeFirst();
+    return row ? { uses: Number(row.uses), maxUses: row.max_uses === null ? null : Number(row.max_uses) } : null;
+  }
+
+  /** Sets the usage counter (a reset), whatever the limit. False when the license is gone. */
+  async setUses(id: number, uses: number): Promise<boolean> {
+    const result = await this.db.updateTable('licenses').set({ uses }).where('id', '=', id).executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  /** The usage counter and the limit in force (the license's own, else its policy's); null when the license is gone. */
+  async usage(id: number): Promise<{ uses: number; maxUses: number | null } | null> {
+    const row = await this.db.selectFrom('licenses').select(['uses', usageLimit().as('max_uses')]).where('id', '=', id).executeTakeFirst();
+    return row ? { uses: Number(row.uses), maxUses: row.max_uses === null ? null : Number(row.max_uses) } : null;
+  }
+
   async delete(id: number): Promise<boolean> {
     const result = await this.db.deleteFrom('licenses').where('id', '=', id).executeTakeFirst();
     return Number(result.numDeletedRows) > 0;
@@ -232,6 +263,10 @@ export class LicenseRepository {
 }
 
 /** The stored allow-list (a JSON array of strings); anything else reads as empty. */
+/** A license row's usage limit in force: its own, else its policy's (null: not metered). */
+const usageLimit = () =>
+  sql<number | null>`coalesce(${sql.ref('licenses.max_uses')}, (select p.max_uses from policies p where p.id = ${sql.ref('licenses.policy_id')}))`;
+
 export function parseIps(text: string): string[] {
   try {
     const value: unknown = JSON.parse(text);

@@ -28,15 +28,63 @@ export class MachineRepository {
       .executeTakeFirst();
   }
 
-  /** Machines seen at or after `since` (null: all of them). */
-  async countSince(licenseId: number, since: number | null): Promise<number> {
-    let q = this.db
+  /**
+   * Machines holding a slot at `now`: active ones seen at or after `aliveSince` (null: every active
+   * one), and any whose license file is unexpired (docs/license-files.md).
+   */
+  async countHolding(licenseId: number, aliveSince: number | null, now: number): Promise<number> {
+    const row = await this.db
       .selectFrom('machines')
       .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('license_id', '=', licenseId);
-    if (since !== null) q = q.where('last_seen_at', '>=', since);
-    const row = await q.executeTakeFirst();
+      .where('license_id', '=', licenseId)
+      .where((eb) => {
+        const active = aliveSince === null ? eb('deactivated_at', 'is', null) : eb.and([eb('deactivated_at', 'is', null), eb('last_seen_at', '>=', aliveSince)]);
+        return eb.or([active, eb('file_expires_at', '>', now)]);
+      })
+      .executeTakeFirst();
     return Number(row?.n ?? 0);
+  }
+
+  /** A license file was issued for the machine: it holds its slot until `until` (never shortened). */
+  async holdForFile(id: number, until: number): Promise<void> {
+    await this.db
+      .updateTable('machines')
+      .set((eb) => ({ file_expires_at: sql<number>`case when ${eb.ref('file_expires_at')} > ${until} then ${eb.ref('file_expires_at')} else ${until} end` }))
+      .where('id', '=', id)
+      .execute();
+  }
+
+  /** Its key holder or owner freed it while a file holds its slot: inactive, kept until the file ends. */
+  async markDeactivated(id: number, at: number): Promise<void> {
+    await this.db.updateTable('machines').set({ deactivated_at: at }).where('id', '=', id).execute();
+  }
+
+  /** A freed machine whose file still holds its slot is activated again: seen now, from `ip`. */
+  async reactivate(id: number, at: number, ip: string | null): Promise<void> {
+    await this.db.updateTable('machines').set({ deactivated_at: null, last_seen_at: at, ip }).where('id', '=', id).execute();
+  }
+
+  /** Freed machines whose file ended by `now`, at most `limit` (by the deactivated index, never every machine). */
+  releasedHolds(now: number, limit: number): Promise<MachineRow[]> {
+    return this.db
+      .selectFrom('machines')
+      .selectAll()
+      .where('deactivated_at', 'is not', null)
+      .where('file_expires_at', '<=', now)
+      .orderBy('deactivated_at')
+      .limit(limit)
+      .execute();
+  }
+
+  /** Deletes a freed machine whose file ended (still so: it may have been activated again meanwhile). */
+  async deleteReleased(id: number, now: number): Promise<boolean> {
+    const result = await this.db
+      .deleteFrom('machines')
+      .where('id', '=', id)
+      .where('deactivated_at', 'is not', null)
+      .where((eb) => eb.or([eb('file_expires_at', 'is', null), eb('file_expires_at', '<=', now)]))
+      .executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
   }
 
   async insert(row: Insertable<MachinesTable>): Promise<MachineRow> {
@@ -85,6 +133,8 @@ export class MachineRepository {
         .selectAll('machines')
         .where('licenses.policy_id', '=', policy.id)
         .where('machines.last_seen_at', '<', now - graceMs - heartbeatSeconds * 1000)
+        .where('machines.deactivated_at', 'is', null)
+        .where((eb) => eb.or([eb('machines.file_expires_at', 'is', null), eb('machines.file_expires_at', '<=', now)]))
         .orderBy('machines.last_seen_at')
         .limit(limit)
         .execute();
@@ -94,9 +144,17 @@ export class MachineRepository {
     return found.sort((a, b) => a.last_seen_at - b.last_seen_at || a.id - b.id).slice(0, limit);
   }
 
-  /** Deletes the machine only if it was not seen since `lastSeenAt` (another instance may have seen or freed it). */
-  async deleteUnseenSince(id: number, lastSeenAt: number): Promise<boolean> {
-    const result = await this.db.deleteFrom('machines').where('id', '=', id).where('last_seen_at', '<=', lastSeenAt).executeTakeFirst();
+  /**
+   * Deletes the machine only if it was not seen since `lastSeenAt` (another instance may have seen
+   * or freed it) and no unexpired file holds it at `now` (one may have been issued meanwhile).
+   */
+  async deleteUnseenSince(id: number, lastSeenAt: number, now: number): Promise<boolean> {
+    const result = await this.db
+      .deleteFrom('machines')
+      .where('id', '=', id)
+      .where('last_seen_at', '<=', lastSeenAt)
+      .where((eb) => eb.or([eb('file_expires_at', 'is', null), eb('file_expires_at', '<=', now)]))
+      .executeTakeFirst();
     return Number(result.numDeletedRows) > 0;
   }
 

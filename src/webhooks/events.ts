@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { LICENSE_EVENTS } from '../licensing/license-events.js';
+import { LICENSE_EVENTS, USAGE_EVENTS } from '../licensing/license-events.js';
 import { MACHINE_EVENTS } from '../licensing/machine-events.js';
 
 export const CHECK_EVENTS = ['check.failed', 'check.ip_bound'] as const;
-export const WEBHOOK_EVENTS = [...LICENSE_EVENTS, ...MACHINE_EVENTS, ...CHECK_EVENTS] as const;
+export const WEBHOOK_EVENTS = [...LICENSE_EVENTS, ...MACHINE_EVENTS, ...USAGE_EVENTS, ...CHECK_EVENTS] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENTS)[number];
 /** Sent only by the "test" action, to the one endpoint being tested. */
 export const TEST_EVENT = 'webhook.test';

@@ -3,6 +3,7 @@ import { LICENSE_STATES } from '../license-state.js';
 import { Id, Literals, Nullable, Time, TimeText } from './common.js';
 import { PageQuery, PAGE_SIZE } from '../paging.js';
 import { LIMITS } from './limits.js';
+import { Entitlements, MaxUses } from './entitlements.js';
 
 /** A license: what staff issue and change, and the JSON every surface shows. */
 
@@ -16,6 +17,10 @@ export const Owner = Nullable(Type.String({ maxLength: LIMITS.user.username.max,
 export const LicenseKey = Type.String({ minLength: L.key.min, maxLength: L.key.max, description: 'Keep this existing key (migrations); generated when absent' });
 
 /** The policy a license names (null: none), and its own machine limit (null: the policy's). */
+/** Feature codes of its own (added to its policy's) and its own usage limit (null: the policy's). */
+const OwnEntitlements = { ...Entitlements, description: "Feature codes it grants besides its policy's (replaces the whole list)" };
+const OwnMaxUses = { ...MaxUses, description: "Overrides the policy's usage limit; null: the policy's (or not metered)" };
+
 const PolicyId = Nullable({ ...Id, description: "The policy it follows; null for none" });
 const OwnMaxMachines = Nullable(
   Type.Integer({
@@ -30,6 +35,8 @@ export const LicenseCreateInput = Type.Object(
     productIds: Type.Optional({ ...ProductIds, description: "The products it grants (a bundle when several); the policy's when absent" }),
     policyId: Type.Optional(PolicyId),
     maxMachines: Type.Optional(OwnMaxMachines),
+    entitlements: Type.Optional(OwnEntitlements),
+    maxUses: Type.Optional(OwnMaxUses),
     owner: Type.Optional(Owner),
     ipLocked: Type.Optional(Type.Boolean({ description: 'Lock to `ips` (or, when empty, to the first IP that checks it)' })),
     ips: Type.Optional(Ips),
@@ -46,6 +53,8 @@ export const LicenseUpdateInput = Type.Object(
     productIds: Type.Optional({ ...ProductIds, description: 'Replaces the whole list' }),
     policyId: Type.Optional({ ...PolicyId, description: 'Attach a policy (its products and duration are not applied) or detach it with null' }),
     maxMachines: Type.Optional(OwnMaxMachines),
+    entitlements: Type.Optional(OwnEntitlements),
+    maxUses: Type.Optional(OwnMaxUses),
     owner: Type.Optional(Owner),
     active: Type.Optional(Type.Boolean()),
     disabled: Type.Optional(Type.Boolean()),
@@ -94,6 +103,9 @@ const licenseFields = {
   policyId: Nullable(Id),
   maxMachines: Nullable(Type.Integer({ description: "Its own machine limit; null: the policy's" })),
   firstUseDays: Nullable(Type.Integer({ description: 'Days it will last from its first AUTHORISED answer, until that comes (first-use policies)' })),
+  entitlements: Type.Array(Type.String(), { description: "Its own feature codes (its policy's are granted too)" }),
+  uses: Type.Integer({ description: 'The usage counter' }),
+  maxUses: Nullable(Type.Integer({ description: "Its own usage limit; null: the policy's (or not metered)" })),
   note: Nullable(Type.String()),
   totalChecks: Type.Integer(),
   lastCheckAt: Nullable(Time),

@@ -42,6 +42,10 @@ export const LIMITS = {
     /** Name, platform and hostname as the client reports them; longer ones are cut. */
     text: 255,
   },
+  /** One usage change (the client endpoint's `increment`, staff's increments and decrements). */
+  usage: { increment: { min: 1, max: 1_000_000 } },
+  /** A license file's life in seconds: an hour to a year, 30 days unless asked (docs/license-files.md). */
+  licenseFile: { ttlSeconds: { min: 3600, max: 31_536_000, default: 2_592_000 } },
   user: {
     username: { min: 2, max: 32 },
     password: { min: 8, max: 1024 },

@@ -2,6 +2,8 @@ import { Type, type Static } from 'typebox';
 import { Id, Literals, Nullable, Time } from './common.js';
 import { LIMITS } from './limits.js';
 import { ProductIds } from './license.js';
+import { Entitlements, MaxUses } from './entitlements.js';
+export { EntitlementCode, Entitlements, MaxUses } from './entitlements.js';
 
 /**
  * A policy: a named template for licenses ("Pro — 3 servers, 1 year"). docs/machines.md says what
@@ -34,13 +36,6 @@ export const DeactivationsPerDay = Type.Integer({
   maximum: P.deactivationsPerDay.max,
   description: 'Machines a key holder, and separately an owner, may free per rolling 24 hours (staff are not limited)',
 });
-export const EntitlementCode = Type.String({
-  pattern: P.entitlements.pattern,
-  rule: 'must be a lowercase code of letters, digits, "_", ".", ":" and "-" (at most 64 characters)',
-});
-export const Entitlements = Type.Array(EntitlementCode, { maxItems: P.entitlements.max, description: 'Feature codes granted' });
-export const MaxUses = Nullable(Type.Integer({ minimum: P.maxUses.min, maximum: P.maxUses.max, description: 'Usage limit; null: not metered' }));
-
 const settings = {
   durationDays: Type.Optional(DurationDays),
   expiryBasis: Type.Optional({ ...Literals(EXPIRY_BASES), description: 'When the duration starts: at issue (default) or at the first AUTHORISED answer' }),
@@ -96,5 +91,7 @@ export const Machine = Type.Object({
   lastSeenAt: Time,
   alive: Type.Boolean({ description: 'False once its policy heartbeat has passed without it being seen' }),
   deadAt: Nullable({ ...Time, description: 'When it dies unless seen again (policies with a heartbeat)' }),
+  fileExpiresAt: Nullable({ ...Time, description: 'The end of the latest license file issued for it: it holds its slot until then' }),
+  deactivatedAt: Nullable({ ...Time, description: 'Freed by its key holder or owner while a license file held its slot (kept until the file ends)' }),
 });
 export type MachineJson = Static<typeof Machine>;

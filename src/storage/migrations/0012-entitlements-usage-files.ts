@@ -14,6 +14,8 @@ export const entitlementsUsageFiles = {
     await db.schema.alterTable('licenses').addColumn('max_uses', 'bigint').execute();
     await db.schema.alterTable('machines').addColumn('file_expires_at', 'bigint').execute();
     await db.schema.alterTable('machines').addColumn('deactivated_at', 'bigint').execute();
+    // The sweep finds freed machines whose file ended by this index, not by reading every machine.
+    await db.schema.createIndex('machines_deactivated_idx').on('machines').column('deactivated_at').execute();
     await addEventsToEveryEventEndpoints(db, ['license.usage_limit_reached']);
   },
 };
