@@ -269,7 +269,8 @@ export class LicenseChecker {
     if (!machine && op !== 'activate' && !rules.autoActivate) return answer('NOT ACTIVATED');
     // Machines this process saw holding a slot hold it (others may have seen them since, never less):
     // a full count here is final, and the database is asked only when a slot may be free.
-    if (!machine && slotsTaken(slots, now) >= rules.maxMachines) return answer('TOO MANY MACHINES');
+    // A machine freed while its file holds its slot may take that slot back: the database decides.
+    if (!machine && !slots.held?.has(fingerprint) && slotsTaken(slots, now) >= rules.maxMachines) return answer('TOO MANY MACHINES');
     // An answer that will not be AUTHORISED activates nothing.
     if (!this.entitled(license, req)) return answer('ENTITLEMENT MISSING', machine);
     const mode: ActivationMode = confirms ? 'confirm' : op === 'activate' ? 'explicit' : 'auto';

@@ -102,7 +102,7 @@ export function liveCount(machines: Iterable<Parameters<typeof holdsSlot>[0]>, r
 /** Slots a cached license's machines take at `now`: its known machines', and those freed machines' whose file still holds one. */
 export function slotsTaken(slots: MachineSlots, now: number): number {
   let n = liveCount(slots.known.values(), slots.rules, now);
-  if (slots.held) for (const end of slots.held) if (end > now) n++;
+  if (slots.held) for (const end of slots.held.values()) if (end > now) n++;
   return n;
 }
 

@@ -54,12 +54,13 @@ export interface KnownMachine {
 
 /**
  * A license's machines as the check path holds them: its rules, its active machines by fingerprint,
- * and when the files of machines freed while a file held their slot end (those slots stay taken).
+ * and, by fingerprint, when the files of machines freed while a file held their slot end (those
+ * slots stay taken, and such a machine may take its own slot back).
  */
 export interface MachineSlots {
   rules: MachineRules;
   known: Map<string, KnownMachine>;
-  held?: readonly number[];
+  held?: ReadonlyMap<string, number>;
 }
 
 /** What the hot path needs to know about a license; counters are not part of it. */

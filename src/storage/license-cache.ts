@@ -191,12 +191,12 @@ export class LicenseCache implements LicenseSource {
     const rules = machineRules(row, policy);
     if (rules) {
       const known = new Map<string, KnownMachine>();
-      const held: number[] = [];
+      const held = new Map<string, number>();
       for (const m of await this.repos.machines.listOf(row.id)) {
         if (m.deactivated_at === null) known.set(m.fingerprint, m);
-        else if (m.file_expires_at !== null) held.push(m.file_expires_at);
+        else if (m.file_expires_at !== null) held.set(m.fingerprint, m.file_expires_at);
       }
-      snapshot.machines = held.length ? { rules, known, held } : { rules, known };
+      snapshot.machines = held.size ? { rules, known, held } : { rules, known };
     }
     return snapshot;
   }

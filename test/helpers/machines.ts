@@ -29,7 +29,7 @@ export const DETAILS = {
 export const machineAnswer = (status: 'FINGERPRINT REQUIRED' | 'NOT ACTIVATED' | 'TOO MANY MACHINES', proId?: number) =>
   proId === undefined ? { status, pass: false, details: DETAILS[status] } : { status, pass: false, details: DETAILS[status], proId };
 
-export type ClientOp = 'validate' | 'activate' | 'deactivate' | 'heartbeat';
+export type ClientOp = 'validate' | 'activate' | 'deactivate' | 'heartbeat' | 'usage' | 'file';
 
 export interface CallOptions {
   /** The caller's IP, sent as X-Real-IP (servers started with TRUST_PROXY=loopback). */
