@@ -5,29 +5,15 @@
  * decides the payload, including the file's end (never past the license's own expiry).
  */
 import { createCipheriv, createHash, randomBytes, sign } from 'node:crypto';
+import type { LicenseFilePayload } from '../client/license-file.js';
 import type { SigningKey } from './answer-signer.js';
 
 /** The first is the default: the payload is readable only with the license key. */
 export const LICENSE_FILE_ALGS = ['aes-256-gcm+ed25519', 'base64+ed25519'] as const;
 export type LicenseFileAlg = (typeof LICENSE_FILE_ALGS)[number];
 
-/** What a license file says. Times are ISO 8601 UTC (`toISOString()`). */
-export interface LicenseFilePayload {
-  license: {
-    id: number;
-    productIds: number[];
-    entitlements: string[];
-    /** null: perpetual. */
-    expiresAt: string | null;
-    maxMachines: number | null;
-    maxUses: number | null;
-  };
-  /** The machine the file is bound to; null: any machine. */
-  machine: { fingerprint: string } | null;
-  issuedAt: string;
-  /** The file's own end: a verifier refuses it afterwards. */
-  expiresAt: string;
-}
+/** What a license file says: declared once, by the client library that reads it. */
+export type { LicenseFilePayload };
 
 /** The armoured JSON, in this order. */
 export interface LicenseFileFields {
