@@ -77,16 +77,19 @@ export const basePath = (base: URL): string => base.pathname.replace(/\/+$/, '')
 const keyCache = new Map<string, KeyObject>();
 
 function publicKeys(input: string | readonly string[]): KeyObject[] {
-  return (typeof input === 'string' ? [input] : [...input]).map((text) => {
-    let key = keyCache.get(text);
-    if (!key) {
-      key = text.includes('BEGIN PUBLIC KEY')
-        ? createPublicKey(text)
-        : createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(text.trim(), 'base64').toString('base64url') }, format: 'jwk' });
-      keyCache.set(text, key);
-    }
-    return key;
-  });
+  return (typeof input === 'string' ? [input] : [...input]).map(publicKeyObject);
+}
+
+/** An Ed25519 public key given as SPKI PEM or as the raw 32 bytes in base64 (parsed once). */
+export function publicKeyObject(text: string): KeyObject {
+  let key = keyCache.get(text);
+  if (!key) {
+    key = text.includes('BEGIN PUBLIC KEY')
+      ? createPublicKey(text)
+      : createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(text.trim(), 'base64').toString('base64url') }, format: 'jwk' });
+    keyCache.set(text, key);
+  }
+  return key;
 }
 
 const PRINTABLE_ASCII = /^[\x20-\x7e]{1,255}$/;

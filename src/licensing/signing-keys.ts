@@ -1,4 +1,5 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
+import type { PublicKeyInfo, PublicKeysAnswer } from '../client/license-file.js';
 import type { ChangeFeed } from '../storage/change-feed.js';
 import type { SigningKeyRepository } from '../storage/signing-key-repository.js';
 import type { Transactions } from '../storage/transactions.js';
@@ -7,24 +8,11 @@ import type { SigningKey } from './answer-signer.js';
 import { iso } from './json.js';
 import type { KeyCipher } from './key.js';
 
-export interface PublicKeyJson {
-  id: string;
-  /** SPKI PEM. */
-  pem: string;
-  /** The 32-byte Ed25519 public key, base64. */
-  raw: string;
-  createdAt: string;
-  retiredAt: string | null;
-  current: boolean;
-}
+/** One key of GET /api/public-key: declared once, by the client library that reads it. */
+export type PublicKeyJson = PublicKeyInfo;
 
 /** What GET /api/public-key and `keyward keys show --json` answer. */
-export interface PublicKeysJson {
-  keyId: string;
-  pem: string;
-  raw: string;
-  keys: PublicKeyJson[];
-}
+export type PublicKeysJson = PublicKeysAnswer;
 
 /**
  * The Ed25519 keys that sign check answers. The first is created on first use; a rotation makes a

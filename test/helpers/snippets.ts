@@ -12,6 +12,9 @@ export const PHP_FINGERPRINT_SNIPPET = path.join(SNIPPETS, 'send-fingerprint.php
 /** docs/signed-answers.md: verifying a client endpoint's version 2 signature. */
 export const NODE_CLIENT_SNIPPET = path.join(SNIPPETS, 'verify-client-answer.mjs');
 export const PHP_CLIENT_SNIPPET = path.join(SNIPPETS, 'verify-client-answer.php');
+/** docs/license-files.md: verifying an offline license file. */
+export const PHP_LICENSE_FILE_SNIPPET = path.join(SNIPPETS, 'verify-license-file.php');
+export const PYTHON_LICENSE_FILE_SNIPPET = path.join(SNIPPETS, 'verify-license-file.py');
 
 /** Whether `php` with the sodium extension is installed (CI installs php-cli). */
 export function hasPhp(): boolean {
@@ -23,9 +26,22 @@ export function hasPhpCurl(): boolean {
   return phpHas('function_exists("sodium_crypto_sign_verify_detached") && function_exists("curl_init")');
 }
 
-function phpHas(condition: string): boolean {
+/** Whether `php` with the sodium and openssl extensions is installed (Debian's php-cli has both). */
+export function hasPhpOpenssl(): boolean {
+  return phpHas('function_exists("sodium_crypto_sign_verify_detached") && function_exists("openssl_decrypt")');
+}
+
+/** Whether `python3` can import the cryptography package (Debian: python3-cryptography). */
+export function hasPythonCryptography(): boolean {
+  return succeeds('python3', ['-c', 'import cryptography.hazmat.primitives.ciphers.aead']);
+}
+
+const phpHas = (condition: string): boolean => succeeds('php', ['-r', `exit(${condition} ? 0 : 3);`]);
+
+/** Runs like runSnippet, with nothing from the test's environment but PATH. */
+function succeeds(cmd: string, args: string[]): boolean {
   try {
-    execFileSync('php', ['-r', `exit(${condition} ? 0 : 3);`], { stdio: 'ignore' });
+    execFileSync(cmd, args, { stdio: 'ignore', env: { PATH: process.env.PATH } });
     return true;
   } catch {
     return false;
