@@ -2,7 +2,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { freePort, startServerProcess, type ServerProcess } from './helpers/cli.js';
 import { describeEachDialect, type TestDatabase } from './helpers/dialects.js';
 import { request } from './helpers/http.js';
-import { clientCall, ensureProducts, eventsOf, issueFrom, issueLicense, makePolicy, subscribe } from './helpers/machines.js';
+import { clientCall, ensureProducts, eventsOf, issueFrom, issueLicense, makePolicy, subscribe, tally } from './helpers/machines.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { eachDialect, PUBLIC_URL } from './helpers/suite.js';
 import { until } from './helpers/wait.js';
@@ -34,13 +34,6 @@ const INVALID_INCREMENT = {
   machine: null,
   uses: null,
   maxUses: null,
-};
-
-/** Counts of each answer status. */
-const tally = (statuses: string[]): Record<string, number> => {
-  const out: Record<string, number> = {};
-  for (const s of statuses) out[s] = (out[s] ?? 0) + 1;
-  return out;
 };
 
 /** Runs `count` calls with at most `limit` in flight; answers in call order. */
