@@ -119,6 +119,22 @@ eachDialect(
       expect(await usesOf(higher.id)).toBe(15);
     });
 
+    // Regression guard, was a bug (check-license.ts, decide): the first-use clock started, and a locked
+    // license bound its first IP, before usage was counted, so a USAGE EXCEEDED refusal did both.
+    it('USAGE EXCEEDED starts no first-use clock and binds no first IP; the first OK does both', async () => {
+      const policy = await makePolicy(server(), [8], { durationDays: 30, expiryBasis: 'first-use', maxUses: 3 });
+      const { id, key } = await issueFrom(server(), policy.id, { ipLocked: true });
+      const state = async () => {
+        await server().flush();
+        const license = await server().services.licenses.show(id);
+        return { started: license.expiresAt !== null, ips: license.ips };
+      };
+      expect((await use(key, { productId: 8, increment: 5 })).json).toEqual(exceeded(0, 3));
+      expect(await state()).toEqual({ started: false, ips: [] });
+      expect((await use(key, { productId: 8, increment: 3 })).json).toEqual(ok(3, 3));
+      expect(await until(state, (s) => s.ips.length > 0, 1000)).toEqual({ started: true, ips: ['127.0.0.1'] });
+    });
+
     it.each([[0], [-1], [1.5], [1_000_001], ['abc'], [''], [true], [[]], [{}], ['1e3']])('increment %j: INVALID INPUT, nothing counted, no check recorded', async (increment) => {
       const policy = await makePolicy(server(), [8], { maxUses: 100 });
       const { id, key } = await issueFrom(server(), policy.id);
