@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { freePort, startServerProcess, type ServerProcess } from './helpers/cli.js';
 import { describeEachDialect, type TestDatabase } from './helpers/dialects.js';
-import { checkCall, clientCall, ensureProducts, issueFrom, machinesOf, makePolicy } from './helpers/machines.js';
+import { checkCall, clientCall, ensureProducts, issueFrom, machinesOf, makePolicy, tally } from './helpers/machines.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 /**
@@ -12,13 +12,6 @@ import { startTestServer, type TestServer } from './helpers/server.js';
  */
 const REQUESTS = 50;
 const LIMIT = 3;
-
-/** Counts of each answer status. */
-const tally = (statuses: string[]): Record<string, number> => {
-  const out: Record<string, number> = {};
-  for (const s of statuses) out[s] = (out[s] ?? 0) + 1;
-  return out;
-};
 
 describeEachDialect('the machine limit under races ($name)', (create) => {
   let db: TestDatabase;

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { INFO_MAX, parseCheckInput, parseUserAgent, USER_AGENT_MAX, type CheckInput } from './parse-input.js';
+import { INFO_MAX, INVALID, parseCheckInput, parseEntitlements, parseUserAgent, USER_AGENT_MAX, type CheckInput } from './parse-input.js';
 
 const JSON_TYPE = 'application/json';
 const FORM = 'application/x-www-form-urlencoded';
@@ -241,6 +241,177 @@ describe('parseCheckInput: proIds shapes', () => {
     expect(json({ proIds: null }).proIds).toEqual([]);
     expect(json({ proIds: { a: 8 } }).proIds).toEqual([]);
     expect(json({ proIds: '[' }).proIds).toEqual([]);
+  });
+});
+
+/** A feature code a license can hold (written out: a changed pattern fails here). */
+const CODE = /^[a-z0-9][a-z0-9_.:-]{0,63}$/;
+
+describe('parseEntitlements: the forms proIds takes, codes as sent', () => {
+  it.each([
+    ['an array', ['pro', 'export']],
+    ['comma-separated text', 'pro,export'],
+    ['comma-separated text with spaces', ' pro , export '],
+    ['quoted items', '"pro","export"'],
+    ['JSON-array text', '["pro","export"]'],
+    ['JSON-array text with spaces', ' [ "pro" , "export" ] '],
+    ['an array of texts in every form', ['pro', '["export"]']],
+    ['broken JSON-array text', '[pro,export'],
+    ['nested arrays', [['pro'], [['export']]]],
+  ])('%s gives [pro, export]', (_, value) => {
+    expect(parseEntitlements(value)).toEqual(['pro', 'export']);
+  });
+
+  it('keeps the order and drops repeats, keeping the first', () => {
+    expect(parseEntitlements('export,pro,export')).toEqual(['export', 'pro']);
+    expect(parseEntitlements(['b', 'a', 'b', '["a","c"]'])).toEqual(['b', 'a', 'c']);
+  });
+
+  it('asks nothing for absent, empty or blank values', () => {
+    for (const value of [undefined, null, '', '  ', ',', ' , ,', [], [''], '[]', ['[]', ' ']]) expect(parseEntitlements(value)).toBeNull();
+  });
+
+  it('keeps codes outside the pattern as sent (trimmed): they are asked, and no license holds them', () => {
+    expect(parseEntitlements('PRO,pro!, with space ,ok')).toEqual(['PRO', 'pro!', 'with space', 'ok']);
+    expect(parseEntitlements(['x'.repeat(65)])).toEqual(['x'.repeat(65)]);
+  });
+
+  // Regression guard, was a bug (parse-input.ts, parseEntitlements): a value that is not text was
+  // asked as its JSON text, so `true`, `null` and `1` asked the codes "true", "null" and "1",
+  // which a license can hold: a value that is no code could pass a check.
+  it.each([[true], [false], [null], [1], [2024], [0], [{ pro: true }], [['pro', 7]]])('a value that is not text in the list (%j) asks a code no license holds', (item) => {
+    const asked = parseEntitlements(['pro', item])!;
+    expect(asked[0]).toBe('pro');
+    expect(asked.length).toBeGreaterThan(1);
+    for (const code of asked.slice(1)) expect(code).not.toMatch(CODE);
+  });
+
+  it('a lone number or boolean asks a code no license holds', () => {
+    for (const value of [1, true, false, 0.5]) {
+      const asked = parseEntitlements(value)!;
+      expect(asked).toHaveLength(1);
+      expect(asked[0]).not.toMatch(CODE);
+    }
+  });
+
+  it('keeps at most 101 codes: more than 100 asked never pass, so the 101st is enough to say so', () => {
+    const many = Array.from({ length: 150 }, (_, i) => `c${i}`);
+    expect(parseEntitlements(many)).toEqual(many.slice(0, 101));
+    expect(parseEntitlements(many.join(','))).toEqual(many.slice(0, 101));
+    // Repeats do not count toward the 101.
+    expect(parseEntitlements([...Array(300).fill('pro'), 'export'])).toEqual(['pro', 'export']);
+  });
+
+  it('stops at three levels of nesting', () => {
+    expect(parseEntitlements([['["a"]']])).toBeNull();
+    expect(parseEntitlements([['a']])).toEqual(['a']);
+    expect(parseEntitlements([[['a']]])).toEqual(['a']);
+    expect(parseEntitlements([[[['a']]]])).toBeNull();
+  });
+});
+
+describe('parseCheckInput: entitlements from the query, a JSON body or a form', () => {
+  it.each([
+    ['query "a,b"', () => fromQuery('entitlements=pro,export')],
+    ['query "a,b" encoded', () => fromQuery('entitlements=pro%2Cexport')],
+    ['query repeated keys', () => fromQuery('entitlements=pro&entitlements=export')],
+    ['query bracket keys', () => fromQuery('entitlements[]=pro&entitlements[]=export')],
+    ['query indexed keys', () => fromQuery('entitlements[0]=pro&entitlements[1]=export')],
+    ['query JSON-array text', () => fromQuery('entitlements=["pro","export"]')],
+    ['query JSON-array text encoded', () => fromQuery(`entitlements=${encodeURIComponent('["pro","export"]')}`)],
+    ['JSON array', () => json({ entitlements: ['pro', 'export'] })],
+    ['JSON text "a,b"', () => json({ entitlements: 'pro,export' })],
+    ['JSON text holding a JSON array', () => json({ entitlements: '["pro","export"]' })],
+    ['form repeated keys', () => fromBody('entitlements=pro&entitlements=export', FORM)],
+    ['form bracket keys', () => fromBody('entitlements%5B%5D=pro&entitlements%5B%5D=export', FORM)],
+    ['form text "a,b"', () => fromBody('entitlements=pro%2Cexport', FORM)],
+  ])('%s gives [pro, export]', (_, parse) => {
+    expect(parse()).toEqual({ ...NOTHING, entitlements: ['pro', 'export'] });
+  });
+
+  it('the body wins over the query', () => {
+    expect(parseCheckInput(undefined, 'entitlements=pro', '{"entitlements":["export"]}', JSON_TYPE).entitlements).toEqual(['export']);
+    expect(parseCheckInput(undefined, 'entitlements=pro', 'entitlements=export', FORM).entitlements).toEqual(['export']);
+    expect(parseCheckInput(undefined, 'entitlements=pro', '{"info":"x"}', JSON_TYPE).entitlements).toEqual(['pro']);
+  });
+
+  it('an empty value asks nothing', () => {
+    expect(fromQuery('entitlements=').entitlements).toBeNull();
+    expect(fromQuery('entitlements[]=&entitlements[]=').entitlements).toBeNull();
+    expect(json({ entitlements: [] }).entitlements).toBeNull();
+  });
+});
+
+describe('parseCheckInput: increment and ttlSeconds are whole numbers in range, never clamped', () => {
+  it.each([
+    [1, 1],
+    [1_000_000, 1_000_000],
+    [5, 5],
+    [1e3, 1000],
+    ['5', 5],
+    ['05', 5],
+    ['1000000', 1_000_000],
+  ])('increment %j is %j', (value, n) => {
+    expect(json({ increment: value }).increment).toBe(n);
+  });
+
+  it.each([[0], [-1], [1.5], [1_000_001], [Number.MAX_SAFE_INTEGER + 1], ['abc'], [''], [' 5'], ['5.0'], ['1e3'], ['-1'], ['+5'], ['0x10'], [true], [false], [[]], [[5]], [{}], ['1000001']])(
+    'increment %j is INVALID',
+    (value) => {
+      expect(json({ increment: value }).increment).toBe(INVALID);
+    },
+  );
+
+  it('increment from a query or a form is its digits as text; the first of repeated keys counts', () => {
+    expect(fromQuery('increment=7').increment).toBe(7);
+    expect(fromBody('increment=7&increment=9', FORM).increment).toBe(7);
+    expect(fromQuery('increment=').increment).toBe(INVALID);
+    expect(fromQuery('increment=1.5').increment).toBe(INVALID);
+    expect(fromQuery('increment=1000001').increment).toBe(INVALID);
+  });
+
+  it('absent or null: not given (the endpoint uses its default)', () => {
+    expect(fromQuery('').increment).toBeUndefined();
+    expect(json({ increment: null }).increment).toBeUndefined();
+    expect(fromQuery('').ttlSeconds).toBeUndefined();
+    expect(json({ ttlSeconds: null }).ttlSeconds).toBeUndefined();
+  });
+
+  it.each([
+    [3600, 3600],
+    [31_536_000, 31_536_000],
+    [2_592_000, 2_592_000],
+    ['86400', 86_400],
+  ])('ttlSeconds %j is %j', (value, n) => {
+    expect(json({ ttlSeconds: value }).ttlSeconds).toBe(n);
+  });
+
+  it.each([[3599], [31_536_001], [0], [-3600], [3600.5], ['x'], [''], ['3599'], [true], [[3600]]])('ttlSeconds %j is INVALID', (value) => {
+    expect(json({ ttlSeconds: value }).ttlSeconds).toBe(INVALID);
+  });
+
+  it('ttlSeconds from a query or a form', () => {
+    expect(fromQuery('ttlSeconds=3600').ttlSeconds).toBe(3600);
+    expect(fromBody('ttlSeconds=31536000', FORM).ttlSeconds).toBe(31_536_000);
+    expect(fromQuery('ttlSeconds=x').ttlSeconds).toBe(INVALID);
+  });
+});
+
+describe('parseCheckInput: alg', () => {
+  it.each([['aes-256-gcm+ed25519'], ['base64+ed25519']])('%j is taken as it is', (alg) => {
+    expect(json({ alg }).alg).toBe(alg);
+    // In a query or form a + is a space: it is sent encoded.
+    expect(fromQuery(`alg=${encodeURIComponent(alg)}`).alg).toBe(alg);
+    expect(fromBody(new URLSearchParams({ alg }).toString(), FORM).alg).toBe(alg);
+  });
+
+  it.each([['AES-256-GCM+ED25519'], ['aes-256-gcm'], ['none'], [''], [' base64+ed25519'], [1], [true], [['base64+ed25519']]])('%j is INVALID', (alg) => {
+    expect(json({ alg }).alg).toBe(INVALID);
+  });
+
+  it('absent or null: not given (the default applies)', () => {
+    expect(fromQuery('').alg).toBeUndefined();
+    expect(json({ alg: null }).alg).toBeUndefined();
   });
 });
 

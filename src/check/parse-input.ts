@@ -119,8 +119,10 @@ export function parseEntitlements(value: unknown): string[] | null {
     } else if (Array.isArray(v)) {
       for (const item of v) visit(item, depth + 1);
     } else if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'object') {
-      // Not a code: asking for it asks for something no license grants.
-      out.push(JSON.stringify(v) ?? '?');
+      // Not a code: asked as a name no code can have (none starts with '<'), so it is never granted.
+      // Its JSON text would not do: `true`, `null` and `1` are the codes "true", "null" and "1".
+      const notCode = `<${v === null ? 'null' : typeof v}>`;
+      if (!out.includes(notCode)) out.push(notCode);
     }
   };
   visit(value, 0);

@@ -194,7 +194,10 @@ export class LicenseChecker {
     if (req.op === 'file' && (req.key!.length < FILE_KEY_MIN_LENGTH || license.machines?.rules.identity === 'ip')) return this.answer(req, license, productId, 'FILE NOT ALLOWED');
     const bindIp = outcome.bindIp;
     const result = this.machineStep(license, req, productId, now);
-    if (req.op === 'usage' || req.op === 'file') return then(then(result, (r) => this.passed(license, r, bindIp, now)), (r) => this.opStep(license, req, r, now));
+    // Usage counts first: USAGE EXCEEDED is a refusal, which starts no first-use clock and binds no IP.
+    if (req.op === 'usage') return then(then(result, (r) => this.opStep(license, req, r, now)), (r) => this.passed(license, r, bindIp, now));
+    // A file is issued after the clock started, so it carries the license's expiry.
+    if (req.op === 'file') return then(then(result, (r) => this.passed(license, r, bindIp, now)), (r) => this.opStep(license, req, r, now));
     return result instanceof Promise ? result.then((r) => this.passed(license, r, bindIp, now)) : this.passed(license, result, bindIp, now);
   }
 

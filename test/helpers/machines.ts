@@ -108,6 +108,13 @@ export async function metric(url: string, series: string): Promise<number> {
   return line ? Number(line.slice(series.length + 1)) : 0;
 }
 
+/** Counts of each answer status (the race suites: so many won, so many refused). */
+export const tally = (statuses: string[]): Record<string, number> => {
+  const out: Record<string, number> = {};
+  for (const s of statuses) out[s] = (out[s] ?? 0) + 1;
+  return out;
+};
+
 /** Polls `read` until it returns `want`; returns how long that took (ms), or throws after `timeoutMs`. */
 export async function timeUntil<T>(read: () => Promise<T>, want: T, timeoutMs = 3000): Promise<number> {
   const start = Date.now();
