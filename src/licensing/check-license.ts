@@ -254,10 +254,11 @@ export class LicenseChecker {
     const op = req.op ?? 'check';
     const machine = known.get(fingerprint);
     if (op !== 'deactivate' && machine && isAlive(machine.last_seen_at, rules, now)) {
+      // A refusal is no sighting: the memory stays as the database has it.
+      if (!this.entitled(license, req)) return this.answer(req, license, productId, 'ENTITLEMENT MISSING', machine);
       // A known machine is answered from memory; its sighting is written behind (finish → recorder).
       if (machine.last_seen_at < now) machine.last_seen_at = now;
       machine.ip = req.ip;
-      if (!this.entitled(license, req)) return this.answer(req, license, productId, 'ENTITLEMENT MISSING', machine);
       return this.answer(req, license, productId, op === 'heartbeat' ? 'ALIVE' : op === 'activate' ? 'ALREADY ACTIVATED' : 'AUTHORISED', machine);
     }
     // Beyond here the database may be asked: rarer paths, where a closure costs nothing that matters.
