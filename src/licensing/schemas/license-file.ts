@@ -1,5 +1,6 @@
 import { Type } from 'typebox';
 import { LICENSE_FILE_ALGS } from '../license-file.js';
+export { LICENSE_FILE_ALGS, type LicenseFileAlg } from '../license-file.js';
 import { Literals, Time } from './common.js';
 import { LIMITS } from './limits.js';
 
@@ -9,15 +10,19 @@ const TTL = LIMITS.licenseFile.ttlSeconds;
 
 export const Fingerprint = Type.String({ pattern: LIMITS.machine.fingerprint.pattern, rule: 'must be 1-255 printable ASCII characters' });
 
+export const TtlSeconds = Type.Integer({
+  minimum: TTL.min,
+  maximum: TTL.max,
+  description: `Its life in seconds (default ${TTL.default}, 30 days); it never outlives the license`,
+});
+
 export const LicenseFileInput = Type.Object(
   {
     fingerprint: Type.Optional({
       ...Fingerprint,
       description: "The machine it is bound to; required when the license tracks machines (one of its active machines, which then keeps its slot until the file ends)",
     }),
-    ttlSeconds: Type.Optional(
-      Type.Integer({ minimum: TTL.min, maximum: TTL.max, description: `Its life in seconds (default ${TTL.default}, 30 days); it never outlives the license` }),
-    ),
+    ttlSeconds: Type.Optional(TtlSeconds),
     alg: Type.Optional({ ...Literals(LICENSE_FILE_ALGS), description: 'How the payload is sealed: aes-256-gcm+ed25519 (default; encrypted with the license key) or base64+ed25519 (signed only)' }),
   },
   { additionalProperties: false },
