@@ -2,7 +2,7 @@ import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, type CliResult } from './helpers/cli.js';
+import { cliChecks } from './helpers/cli.js';
 import { describeEachDialect } from './helpers/dialects.js';
 import { openLicenseFile } from './helpers/license-file.js';
 import { ISO_TIME } from './helpers/patterns.js';
@@ -18,43 +18,7 @@ const HOUR_MS = 3_600_000;
 describeEachDialect('keyward license usage / file CLI ($name)', (create) => {
   let server: TestServer;
   let dir: string;
-  /** Every clear key printed: no error may contain one. */
-  const keys: string[] = [];
-  const cli = (args: string[]) => runCli(server.db.env, args);
-
-  async function ok(args: string[]): Promise<any> {
-    const res = await cli([...args, '--json']);
-    expect(res.stderr, `stderr of ${args.join(' ')}`).toBe('');
-    expect(res.code, `exit code of ${args.join(' ')}`).toBe(0);
-    if (typeof res.json?.key === 'string') keys.push(res.json.key);
-    return res.json;
-  }
-
-  async function human(args: string[]): Promise<string> {
-    const res = await cli(args);
-    expect(res.stderr, `stderr of ${args.join(' ')}`).toBe('');
-    expect(res.code).toBe(0);
-    return res.stdout;
-  }
-
-  /** A failure: exit code 1, nothing on stdout, one `keyward: ` line on stderr matching `message`, no key. */
-  function expectFailure(res: CliResult, args: string[], message: RegExp): void {
-    const what = `${args.join(' ')} → code ${res.code}, stdout ${JSON.stringify(res.stdout)}, stderr ${JSON.stringify(res.stderr)}`;
-    expect(res.code, what).toBe(1);
-    expect(res.stdout, what).toBe('');
-    expect(res.stderr, what).toMatch(/^keyward: [^\n]+\n$/);
-    expect(res.stderr, what).toMatch(message);
-    for (const key of keys) expect(res.stderr.includes(key), `${what} contains a license key`).toBe(false);
-  }
-
-  /** Failing commands, a few at a time (the machine is shared). */
-  async function allFail(cases: [string[], RegExp][]): Promise<void> {
-    for (let i = 0; i < cases.length; i += 4) {
-      const batch = cases.slice(i, i + 4);
-      const results = await Promise.all(batch.map(([args]) => cli([...args, '--json'])));
-      batch.forEach(([args, message], j) => expectFailure(results[j]!, args, message));
-    }
-  }
+  const { keys, cli, ok, human, expectFailure, allFail } = cliChecks(() => server.db.env);
 
   const audit = (action: string, licenseId: number) => server.services.logs.audit({ action, targetId: String(licenseId), limit: 100 });
 
@@ -176,7 +140,7 @@ describeEachDialect('keyward license usage / file CLI ($name)', (create) => {
     });
 
     it('a relative --out is written in the working folder and reported in full', async () => {
-      const res = await runCli(server.db.env, ['license', 'file', String(metered.id), '--out', 'relative.lic', '--json'], dir);
+      const res = await cli(['license', 'file', String(metered.id), '--out', 'relative.lic', '--json'], dir);
       expect(res.stderr).toBe('');
       expect(res.json.out).toBe(at('relative.lic'));
       expect(mode(at('relative.lic'))).toBe(0o600);
