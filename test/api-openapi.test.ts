@@ -1,5 +1,6 @@
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { beforeAll, expect, it } from 'vitest';
+import { LICENSE_FILE_ALGS } from '../src/licensing/license-file.js';
 import { ENDPOINTS } from './helpers/api-endpoints.js';
 import { request } from './helpers/http.js';
 import { eachDialect } from './helpers/suite.js';
@@ -83,8 +84,36 @@ eachDialect('management API: OpenAPI document and docs page', (server) => {
     expect(Object.keys(free.responses)).toEqual(expect.arrayContaining(['204', '404']));
     expect(free.parameters.filter((p: any) => p.in === 'path').map((p: any) => p.name).sort()).toEqual(['id', 'machineId']);
     expect(doc.components.schemas.Policy.required).toEqual(expect.arrayContaining(['maxMachines', 'heartbeatSeconds', 'entitlements']));
+    // Usage and license files: their components, bodies, errors and Idempotency-Key.
+    expect(doc.components.schemas.License.required).toEqual(expect.arrayContaining(['entitlements', 'uses', 'maxUses']));
+    expect(Object.keys(doc.components.schemas.Machine.properties)).toEqual(expect.arrayContaining(['fileExpiresAt', 'deactivatedAt']));
+    for (const field of ['entitlements', 'maxUses']) {
+      expect(doc.paths['/licenses'].post.requestBody.content['application/json'].schema.properties, field).toHaveProperty(field);
+      expect(doc.paths['/licenses/{id}'].patch.requestBody.content['application/json'].schema.properties, field).toHaveProperty(field);
+    }
+    const usage = doc.paths['/licenses/{id}/usage'];
+    expect(usage.get.responses['200'].content['application/json'].schema.$ref).toBe('#/components/schemas/Usage');
+    expect(usage.post.responses['200'].content['application/json'].schema.$ref).toBe('#/components/schemas/Usage');
+    expect(Object.keys(usage.post.responses)).toEqual(expect.arrayContaining(['404', '409', '422']));
+    expect(usage.post.requestBody.content['application/json'].schema).toMatchObject({
+      minProperties: 1,
+      maxProperties: 1,
+      properties: { increment: { minimum: 1, maximum: 1_000_000 }, decrement: { minimum: 1, maximum: 1_000_000 }, reset: { type: 'boolean', enum: [true] } },
+    });
+    expect(doc.components.schemas.Usage.required).toEqual(expect.arrayContaining(['licenseId', 'uses', 'maxUses']));
+    const file = doc.paths['/licenses/{id}/file'].post;
+    expect(file.responses['200'].content['application/json'].schema.$ref).toBe('#/components/schemas/LicenseFile');
+    expect(Object.keys(file.responses)).toEqual(expect.arrayContaining(['404', '409', '422']));
+    const fileBody = file.requestBody.content['application/json'].schema;
+    expect(fileBody.required).toBeUndefined();
+    expect(fileBody.properties).toMatchObject({ ttlSeconds: { minimum: 3600, maximum: 31_536_000 }, fingerprint: { type: 'string' } });
+    for (const alg of LICENSE_FILE_ALGS) expect(JSON.stringify(fileBody.properties.alg)).toContain(`"${alg}"`);
+    expect(doc.components.schemas.LicenseFile.required).toEqual(expect.arrayContaining(['file', 'expiresAt']));
+    for (const op of [usage.post, file]) {
+      expect(op.parameters).toEqual(expect.arrayContaining([expect.objectContaining({ in: 'header', name: 'idempotency-key' })]));
+    }
     expect(doc.components.securitySchemes.apiToken.description).toContain('policies:read, policies:write');
-    expect(doc.tags.map((t: any) => t.name)).toEqual(expect.arrayContaining(['policies', 'machines']));
+    expect(doc.tags.map((t: any) => t.name)).toEqual(expect.arrayContaining(['policies', 'machines', 'usage', 'license-files']));
     expect(doc.servers).toEqual([{ url: 'https://license.example.com/api/v1' }]);
   });
 

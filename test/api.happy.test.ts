@@ -4,7 +4,7 @@ import { request } from './helpers/http.js';
 import { ISO_TIME, LICENSE_KEY } from './helpers/patterns.js';
 import { AUTHORISED, eachDialect, KEY_NOT_FOUND } from './helpers/suite.js';
 
-const LICENSE_FIELDS = ['id', 'productIds', 'owner', 'active', 'disabled', 'ipLocked', 'ips', 'expiresAt', 'policyId', 'maxMachines', 'firstUseDays', 'note', 'totalChecks', 'lastCheckAt', 'lastIp', 'createdAt', 'updatedAt'];
+const LICENSE_FIELDS = ['id', 'productIds', 'owner', 'active', 'disabled', 'ipLocked', 'ips', 'expiresAt', 'policyId', 'maxMachines', 'firstUseDays', 'entitlements', 'uses', 'maxUses', 'note', 'totalChecks', 'lastCheckAt', 'lastIp', 'createdAt', 'updatedAt'];
 
 /** Every /api/v1 endpoint doing its job, through the real server, on both dialects. */
 eachDialect('management API: happy paths', (server) => {
@@ -216,7 +216,7 @@ eachDialect('management API: happy paths', (server) => {
       const created = await api.call('POST', '/webhooks', { body: { url: 'http://127.0.0.1:9/hook', description: 'shop' } });
       expect(created.status).toBe(201);
       expect(created.json).toMatchObject({ url: 'http://127.0.0.1:9/hook', description: 'shop', active: true });
-      expect(created.json.events).toEqual(['license.created', 'license.updated', 'license.deleted', 'license.regenerated', 'machine.activated', 'machine.deactivated', 'machine.dead', 'check.ip_bound']);
+      expect(created.json.events).toEqual(['license.created', 'license.updated', 'license.deleted', 'license.regenerated', 'machine.activated', 'machine.deactivated', 'machine.dead', 'license.usage_limit_reached', 'check.ip_bound']);
       expect(created.json.secret).toMatch(/^whsec_/);
       const id = created.json.id;
 

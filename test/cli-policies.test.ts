@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, type CliResult } from './helpers/cli.js';
+import { cliChecks } from './helpers/cli.js';
 import { describeEachDialect } from './helpers/dialects.js';
 import { ISO_TIME } from './helpers/patterns.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -13,48 +13,7 @@ const DAY_MS = 86_400_000;
  */
 describeEachDialect('keyward policy / machine CLI ($name)', (create) => {
   let server: TestServer;
-  /** Every clear key printed: no error may contain one. */
-  const keys: string[] = [];
-  const cli = (args: string[]) => runCli(server.db.env, args);
-
-  /** A command with --json that must succeed: exit 0, nothing on stderr, exactly one JSON document. */
-  async function ok(args: string[]): Promise<any> {
-    const res = await cli([...args, '--json']);
-    expect(res.stderr, `stderr of ${args.join(' ')}`).toBe('');
-    expect(res.code, `exit code of ${args.join(' ')}`).toBe(0);
-    expect(() => JSON.parse(res.stdout), `stdout of ${args.join(' ')}`).not.toThrow();
-    if (typeof res.json?.key === 'string') keys.push(res.json.key);
-    return res.json;
-  }
-
-  /** A command without --json that must succeed; its text, which is not JSON. */
-  async function human(args: string[]): Promise<string> {
-    const res = await cli(args);
-    expect(res.stderr, `stderr of ${args.join(' ')}`).toBe('');
-    expect(res.code).toBe(0);
-    expect(res.stdout.trimStart().startsWith('{') || res.stdout.trimStart().startsWith('[')).toBe(false);
-    return res.stdout;
-  }
-
-  /** A failure: non-zero exit, nothing on stdout, one `keyward: ` line on stderr matching `message`, no key. */
-  function expectFailure(res: CliResult, args: string[], message: RegExp): void {
-    const what = `${args.join(' ')} → code ${res.code}, stdout ${JSON.stringify(res.stdout)}, stderr ${JSON.stringify(res.stderr)}`;
-    expect(res.code, what).not.toBe(0);
-    expect(res.code, what).not.toBeNull();
-    expect(res.stdout, what).toBe('');
-    expect(res.stderr, what).toMatch(/^keyward: [^\n]+\n$/);
-    expect(res.stderr, what).toMatch(message);
-    for (const key of keys) expect(res.stderr.includes(key), `${what} contains a license key`).toBe(false);
-  }
-
-  /** Failing commands change nothing, so they run side by side, a few at a time (the machine is shared). */
-  async function allFail(cases: [string[], RegExp][]): Promise<void> {
-    for (let i = 0; i < cases.length; i += 4) {
-      const batch = cases.slice(i, i + 4);
-      const results = await Promise.all(batch.map(([args]) => cli([...args, '--json'])));
-      batch.forEach(([args, message], j) => expectFailure(results[j]!, args, message));
-    }
-  }
+  const { keys, cli, ok, human, expectFailure, allFail } = cliChecks(() => server.db.env);
 
   beforeAll(async () => {
     server = await startTestServer(await create());

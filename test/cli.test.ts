@@ -1,6 +1,6 @@
 import argon2 from 'argon2';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { runCli, type CliResult } from './helpers/cli.js';
+import { cliChecks, runCli, type CliResult } from './helpers/cli.js';
 import { describeEachDialect, type TestDatabase } from './helpers/dialects.js';
 import { request } from './helpers/http.js';
 import { ISO_TIME, LICENSE_KEY } from './helpers/patterns.js';
@@ -24,6 +24,9 @@ const LICENSE_FIELDS = [
   'ipLocked',
   'ips',
   'expiresAt',
+  'entitlements',
+  'uses',
+  'maxUses',
   'note',
   'totalChecks',
   'lastCheckAt',
@@ -43,8 +46,8 @@ describeEachDialect('keyward CLI ($name)', (create) => {
 
   let db: TestDatabase;
   let server: TestServer | undefined;
-  /** Every clear key the CLI ever printed: no error message may contain one. */
-  const keys: string[] = [];
+  /** Every clear key the CLI ever printed (`keys`): no error message may contain one. */
+  const { keys, expectFailure } = cliChecks(() => db.env);
   /** Every change the CLI made, in order: the audit log must list exactly these. */
   const changes: { action: string; targetId: string }[] = [];
 
@@ -70,17 +73,6 @@ describeEachDialect('keyward CLI ($name)', (create) => {
     // Human output is text, not JSON.
     expect(res.stdout.trimStart().startsWith('{')).toBe(false);
     return res.stdout;
-  }
-
-  /** A command that must fail: non-zero exit, nothing on stdout, one `keyward: ` line on stderr, no key. */
-  function expectFailure(res: CliResult, args: string[], message: RegExp): void {
-    const what = `${args.join(' ')} → code ${res.code}, stdout ${JSON.stringify(res.stdout)}, stderr ${JSON.stringify(res.stderr)}`;
-    expect(res.code, what).not.toBe(0);
-    expect(res.code, what).not.toBeNull();
-    expect(res.stdout, what).toBe('');
-    expect(res.stderr, what).toMatch(/^keyward: [^\n]+\n$/);
-    expect(res.stderr, what).toMatch(message);
-    for (const key of keys) expect(res.stderr.includes(key), `${what} contains a license key`).toBe(false);
   }
 
   async function fails(args: string[], message: RegExp): Promise<CliResult> {

@@ -11,7 +11,7 @@ export function openapiOptions(config: Config): SwaggerOptions {
         title: 'Keyward management API',
         version: '1',
         description:
-          'Manage products, licenses, policies and machines, users, Previous Auths, the audit log and webhooks. ' +
+          'Manage products, licenses (their usage counters and offline license files), policies and machines, users, Previous Auths, the audit log and webhooks. ' +
           'Authenticate with an API token: `Authorization: Bearer kw_…` (create one with `keyward token create`). ' +
           'Errors answer `{ "error": { "code", "message", "details"? } }`. Guide: docs/api.md.',
       },
@@ -30,6 +30,8 @@ export function openapiOptions(config: Config): SwaggerOptions {
         { name: 'licenses', description: 'Keys, their products, owner, IP lock and expiry' },
         { name: 'policies', description: 'Templates licenses are issued from: products, duration, machine limits, entitlements' },
         { name: 'machines', description: 'The devices or servers a license runs on; staff free them without a daily allowance' },
+        { name: 'usage', description: "Metered licenses: a license's usage counter and the limit in force" },
+        { name: 'license-files', description: 'Signed license files a product verifies offline, bound to a machine when the license tracks machines' },
         { name: 'users', description: 'Customer, staff and admin accounts' },
         { name: 'logs', description: 'Previous Auths (the check log) and the audit log' },
         { name: 'webhooks', description: 'Signed outgoing events and their delivery log' },

@@ -2,9 +2,11 @@ import { Type, type TObject, type TSchema } from 'typebox';
 import { PageQuery } from '../licensing/paging.js';
 import { Id, Nullable } from '../licensing/schemas/common.js';
 import { License, LicenseWithKey } from '../licensing/schemas/license.js';
+import { LicenseFile } from '../licensing/schemas/license-file.js';
 import { AuditEntry, CheckEntry } from '../licensing/schemas/log.js';
 import { Machine, Policy } from '../licensing/schemas/policy.js';
 import { Product } from '../licensing/schemas/product.js';
+import { Usage } from '../licensing/schemas/usage.js';
 import { CreatedUser, User } from '../licensing/schemas/user.js';
 import { Delivery, Webhook, WebhookWithSecret } from '../licensing/schemas/webhook.js';
 import type { Scope } from '../licensing/token-service.js';
@@ -70,6 +72,8 @@ export const COMPONENTS = [
   component(Product, 'Product'),
   component(Policy, 'Policy'),
   component(Machine, 'Machine'),
+  component(Usage, 'Usage'),
+  component(LicenseFile, 'LicenseFile'),
   component(User, 'User'),
   component(CreatedUser, 'CreatedUser'),
   component(CheckEntry, 'CheckEntry'),

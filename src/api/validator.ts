@@ -39,9 +39,12 @@ export const apiValidatorCompiler: FastifySchemaCompiler<TSchema> = ({ schema, h
   };
 };
 
-/** A pattern or format failure says the rule the domain schema states (`rule`), not the raw pattern. */
+/** Failures whose raw message says little ("must be equal to constant"): the domain schema's `rule` says it in words. */
+const RULE_KEYWORDS = new Set(['pattern', 'format', 'const', 'minProperties', 'maxProperties']);
+
+/** A failure of one of RULE_KEYWORDS says the rule the domain schema states (`rule`), where it states one. */
 function withRule<E extends { keyword: string; schemaPath: string; message: string }>(schema: TSchema, e: E): E {
-  if (e.keyword !== 'pattern' && e.keyword !== 'format') return e;
+  if (!RULE_KEYWORDS.has(e.keyword)) return e;
   const rule = ruleAt(schema, e.schemaPath);
   return rule ? { ...e, message: rule } : e;
 }

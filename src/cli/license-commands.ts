@@ -4,11 +4,15 @@ import type { LicenseJson } from '../licensing/json.js';
 import { licenseState } from '../licensing/license-state.js';
 import { PAGE_SIZE } from '../licensing/paging.js';
 import { LIMITS } from '../licensing/schemas/limits.js';
-import { MaxMachines } from '../licensing/schemas/policy.js';
+import { MaxMachines, MaxUses } from '../licensing/schemas/policy.js';
+import { licenseFileCommand } from './license-file-commands.js';
+import { usageCommand } from './usage-commands.js';
 import { bool, collectIds, count, countOr, dbId, idOr, int, list, orNull, pageLimit, type Unsettable } from './parse.js';
 import { cliActor, runCommand, table } from './run.js';
 
 const MM = LIMITS.policy.maxMachines;
+const MU = LIMITS.policy.maxUses;
+const CODES = `comma-separated, at most ${LIMITS.policy.entitlements.max}; "" for none`;
 
 const show = (l: LicenseJson & { key?: string }): string =>
   table({
@@ -23,6 +27,9 @@ const show = (l: LicenseJson & { key?: string }): string =>
     expires: l.expiresAt ?? (l.firstUseDays === null ? 'never' : `${l.firstUseDays} days after its first use`),
     policy: l.policyId,
     'max machines': l.maxMachines ?? (l.policyId === null ? null : "the policy's"),
+    entitlements: l.policyId === null ? l.entitlements : `${l.entitlements.join(', ') || '-'} (plus the policy's)`,
+    uses: l.uses,
+    'max uses': l.maxUses ?? (l.policyId === null ? 'not metered' : "the policy's"),
     note: l.note,
     'total checks': l.totalChecks,
     'last check': l.lastCheckAt,
@@ -39,6 +46,8 @@ export function licenseCommands(program: Command): void {
     .option('--product <id>', "product id it grants (repeat or comma-separate for a bundle); the policy's when --policy is given", collectIds)
     .option('--policy <id>', 'policy to issue it from: its products and duration unless given (--product, --expires)', dbId)
     .option('--max-machines <n>', `its own machine limit over the policy's (${MM.min}-${MM.max})`, count(MaxMachines, MM))
+    .option('--entitlements <list>', `feature codes of its own, besides its policy's (${CODES})`, list)
+    .option('--max-uses <n>', `its own usage limit over the policy's (${MU.min}-${MU.max}), or none (the policy's; not metered without one)`, countOr('none', MaxUses, MU))
     .option('--owner <username>', 'owning user')
     .option('--ip-lock [bool]', 'lock to --ips (or to the first caller IP when --ips is empty)', bool)
     .option('--ips <list>', 'comma-separated IPs/CIDRs allowed', list)
@@ -50,6 +59,8 @@ export function licenseCommands(program: Command): void {
         product?: number[];
         policy?: number;
         maxMachines?: number;
+        entitlements?: string[];
+        maxUses?: Unsettable;
         owner?: string;
         ipLock?: boolean | true;
         ips?: string[];
@@ -66,6 +77,8 @@ export function licenseCommands(program: Command): void {
                 productIds: o.product,
                 policyId: o.policy,
                 maxMachines: o.maxMachines,
+                entitlements: o.entitlements,
+                maxUses: o.maxUses === undefined ? undefined : orNull(o.maxUses),
                 owner: o.owner,
                 ipLocked: o.ipLock,
                 ips: o.ips,
@@ -118,6 +131,8 @@ export function licenseCommands(program: Command): void {
     .option('--owner <username>', 'new owner ("" to clear)')
     .option('--policy <id>', 'follow this policy (its products and duration are not applied), or none', idOr('none'))
     .option('--max-machines <n>', `its own machine limit (${MM.min}-${MM.max}), or inherit (the policy's)`, countOr('inherit', MaxMachines, MM))
+    .option('--entitlements <list>', `replace its own feature codes (${CODES})`, list)
+    .option('--max-uses <n>', `its own usage limit (${MU.min}-${MU.max}), or none (the policy's; not metered without one)`, countOr('none', MaxUses, MU))
     .option('--json', 'print JSON')
     .action(
       (
@@ -133,6 +148,8 @@ export function licenseCommands(program: Command): void {
           owner?: string;
           policy?: Unsettable;
           maxMachines?: Unsettable;
+          entitlements?: string[];
+          maxUses?: Unsettable;
           json?: boolean;
         },
       ) =>
@@ -152,6 +169,8 @@ export function licenseCommands(program: Command): void {
                 owner: o.owner,
                 policyId: o.policy === undefined ? undefined : orNull(o.policy),
                 maxMachines: o.maxMachines === undefined ? undefined : orNull(o.maxMachines),
+                entitlements: o.entitlements,
+                maxUses: o.maxUses === undefined ? undefined : orNull(o.maxUses),
               },
               cliActor(),
             ),
@@ -164,6 +183,9 @@ export function licenseCommands(program: Command): void {
     .description('replace the key (the old one stops working at once); prints the new key once')
     .option('--json', 'print JSON')
     .action((id: string, o: { json?: boolean }) => runCommand(o, (s) => s.licenses.regenerate(int(id), cliActor()), show));
+
+  usageCommand(license);
+  licenseFileCommand(license);
 
   license
     .command('delete <id>')

@@ -7,6 +7,8 @@ import type { KeyCipher } from './key.js';
 import { encodeLicenseFile, type LicenseFileAlg, type LicenseFilePayload } from './license-file.js';
 import { iso, parseStringList } from './json.js';
 import { holdsSlot, machineRules } from './machine-rules.js';
+import { checkInput } from './schemas/check-input.js';
+import { LicenseFileInput } from './schemas/license-file.js';
 import { LIMITS } from './schemas/limits.js';
 import type { SigningKeyService } from './signing-keys.js';
 import { isDbId } from './values.js';
@@ -99,6 +101,8 @@ export class LicenseFileService {
    * status. `fingerprint` names the machine when the license tracks machines.
    */
   async issueForStaff(licenseId: number, ask: { fingerprint?: string | null; ttlSeconds?: number; alg?: LicenseFileAlg }, actor: string, now = Date.now()): Promise<{ file: string; expiresAt: string }> {
+    // The check path parses its own input; staff's surfaces (API, CLI, dashboard) all pass here.
+    checkInput(LicenseFileInput, { ...ask, fingerprint: ask.fingerprint ?? undefined });
     const outcome = await this.issue(licenseId, ask, actor, now);
     if (!outcome) throw new KeywardError('license_not_found', `license ${licenseId} does not exist`);
     if (outcome.status === 'ISSUED') return { file: outcome.file, expiresAt: iso(outcome.expiresAt)! };

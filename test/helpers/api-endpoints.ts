@@ -71,6 +71,30 @@ export const ENDPOINTS: Endpoint[] = [
     notFound: 'license_not_found',
   },
 
+  {
+    method: 'GET',
+    path: '/licenses/{id}/usage',
+    scope: 'licenses:read',
+    invalid: { path: '/licenses/abc/usage', field: 'id' },
+    notFound: 'license_not_found',
+  },
+  {
+    method: 'POST',
+    path: '/licenses/{id}/usage',
+    scope: 'licenses:write',
+    body: { increment: 1 },
+    invalid: { path: '/licenses/1/usage', body: { increment: 0 }, field: 'increment' },
+    notFound: 'license_not_found',
+  },
+  {
+    method: 'POST',
+    path: '/licenses/{id}/file',
+    scope: 'licenses:write',
+    body: {},
+    invalid: { path: '/licenses/1/file', body: { ttlSeconds: 60 }, field: 'ttlSeconds' },
+    notFound: 'license_not_found',
+  },
+
   { method: 'GET', path: '/policies', scope: 'policies:read', invalid: { query: '?limit=0', field: 'limit' } },
   {
     method: 'POST',

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const BIN = path.join(ROOT, 'bin', 'keyward.js');
@@ -43,6 +44,56 @@ export async function cli(env: Record<string, string>, args: string[]): Promise<
   const res = await runCli(env, [...args, '--json']);
   if (res.code !== 0) throw new Error(`keyward ${args.join(' ')} failed: ${res.stderr}`);
   return res.json;
+}
+
+/**
+ * The checks a CLI suite makes of each command, against the data dir `env()` names. `keys` holds
+ * every clear key a command printed (suites add others): no error may contain one.
+ */
+export function cliChecks(env: () => Record<string, string>) {
+  const keys: string[] = [];
+  const cli = (args: string[], cwd?: string) => runCli(env(), args, cwd);
+
+  /** A command with --json that must succeed: exit 0, nothing on stderr, exactly one JSON document. */
+  async function ok(args: string[]): Promise<any> {
+    const res = await cli([...args, '--json']);
+    expect(res.stderr, `stderr of ${args.join(' ')}`).toBe('');
+    expect(res.code, `exit code of ${args.join(' ')}`).toBe(0);
+    expect(() => JSON.parse(res.stdout), `stdout of ${args.join(' ')}`).not.toThrow();
+    if (typeof res.json?.key === 'string') keys.push(res.json.key);
+    return res.json;
+  }
+
+  /** A command without --json that must succeed; its text, which is not JSON. */
+  async function human(args: string[]): Promise<string> {
+    const res = await cli(args);
+    expect(res.stderr, `stderr of ${args.join(' ')}`).toBe('');
+    expect(res.code).toBe(0);
+    expect(res.stdout.trimStart().startsWith('{') || res.stdout.trimStart().startsWith('[')).toBe(false);
+    return res.stdout;
+  }
+
+  /** A failure: non-zero exit, nothing on stdout, one `keyward: ` line on stderr matching `message`, no key. */
+  function expectFailure(res: CliResult, args: string[], message: RegExp): void {
+    const what = `${args.join(' ')} → code ${res.code}, stdout ${JSON.stringify(res.stdout)}, stderr ${JSON.stringify(res.stderr)}`;
+    expect(res.code, what).not.toBe(0);
+    expect(res.code, what).not.toBeNull();
+    expect(res.stdout, what).toBe('');
+    expect(res.stderr, what).toMatch(/^keyward: [^\n]+\n$/);
+    expect(res.stderr, what).toMatch(message);
+    for (const key of keys) expect(res.stderr.includes(key), `${what} contains a license key`).toBe(false);
+  }
+
+  /** Failing commands change nothing, so they run side by side, a few at a time (the machine is shared). */
+  async function allFail(cases: [string[], RegExp][]): Promise<void> {
+    for (let i = 0; i < cases.length; i += 4) {
+      const batch = cases.slice(i, i + 4);
+      const results = await Promise.all(batch.map(([args]) => cli([...args, '--json'])));
+      batch.forEach(([args, message], j) => expectFailure(results[j]!, args, message));
+    }
+  }
+
+  return { keys, cli, ok, human, expectFailure, allFail };
 }
 
 export interface ServerProcess {
