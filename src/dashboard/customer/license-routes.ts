@@ -4,7 +4,7 @@ import { CUSTOMER_ALLOW_LIST } from '../../licensing/ip-allow-list.js';
 import type { LicenseJson } from '../../licensing/json.js';
 import type { DashboardContext } from '../context.js';
 import { licenseState } from '../../licensing/license-state.js';
-import { checked, formOf, text } from '../forms.js';
+import { checked, formOf, text, words } from '../forms.js';
 import { me, signedIn } from '../guards.js';
 import { machinesSection } from '../license-machines.js';
 import { productNames, regenerateKey, sendLicensePage } from '../license-page.js';
@@ -69,9 +69,7 @@ export async function customerLicenseRoutes(app: FastifyInstance, ctx: Dashboard
     if (!license) return reply;
     const user = me(req);
     const back = `/licenses/${license.id}`;
-    const ips = text(formOf(req), 'ips')
-      .split(/[\s,]+/)
-      .filter(Boolean);
+    const ips = words(text(formOf(req), 'ips'));
     try {
       const updated = await licenses.update(license.id, { ips }, actorOf(user), { role: user.role, userId: user.id });
       if (JSON.stringify(updated.ips) === JSON.stringify(license.ips)) return ctx.redirect(reply, back, 'ok', 'The allowed IPs are unchanged.');
