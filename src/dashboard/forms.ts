@@ -50,12 +50,6 @@ export function requireWholeNumbers<F extends string>(values: Record<F, string>,
   if (problems.length) throw new KeywardError('invalid_input', `${problems[0]!.field} ${problems[0]!.message}`, problems);
 }
 
-/** A number field whose empty value means "none" (null); text that is no whole number is refused, naming the field. */
-export function numberOrNone(form: Form, name: string): number | null {
-  requireWholeNumbers({ [name]: trimmed(form, name) }, [name]);
-  return orNone(trimmed(form, name));
-}
-
 /** A typed number field whose empty value means "none" (null); what is no whole number is NaN, for the schema to refuse. */
 export const orNone = (value: string): number | null => (value === '' ? null : integer(value));
 

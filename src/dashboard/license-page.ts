@@ -27,6 +27,7 @@ export async function sendLicensePage(
   view: 'license' | 'staff/license',
   license: LicenseJson,
   extra: Record<string, unknown>,
+  status = 200,
 ): Promise<FastifyReply> {
   const q = queryOf(req);
   const result = resultFilter(q);
@@ -44,7 +45,7 @@ export async function sendLicensePage(
     newest: page.first ? null : `?${new URLSearchParams(result.value ? { result: result.value } : {}).toString()}`,
     days: await ctx.services.checkStats.checksPerDay({ licenseId: license.id }),
     ...extra,
-  });
+  }, status);
 }
 
 /** A policy deleted between reading the license and reading the policy: the page shows none. */
