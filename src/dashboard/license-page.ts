@@ -1,6 +1,6 @@
 import type { FastifyReply } from 'fastify';
 import { KeywardError } from '../errors.js';
-import type { LicenseJson } from '../licensing/json.js';
+import type { LicenseJson, PolicyJson } from '../licensing/json.js';
 import { checksPage, resultFilter, withBefore } from './checks-query.js';
 import type { DashboardContext } from './context.js';
 import { licenseState } from '../licensing/license-state.js';
@@ -14,10 +14,23 @@ export async function productNames(ctx: DashboardContext): Promise<Map<number, s
   return new Map((await ctx.services.products.list()).map((p) => [p.id, p.name]));
 }
 
+/** One feature code a license grants, and whether its policy grants it (else the license itself). */
+export interface GrantedCode {
+  code: string;
+  fromPolicy: boolean;
+}
+
+/** The codes checks accept for the license, as LicenseFileService and validate read them: its policy's, then its own. */
+export function grantedCodes(license: LicenseJson, policy: PolicyJson | null): GrantedCode[] {
+  const fromPolicy = policy?.entitlements ?? [];
+  const own = license.entitlements.filter((c) => !fromPolicy.includes(c));
+  return [...fromPolicy.map((code) => ({ code, fromPolicy: true })), ...own.map((code) => ({ code, fromPolicy: false }))];
+}
+
 /**
  * A license's page, the staff's (`staff/license`) and its owner's (`license`): the license, its
- * state, its policy, a page of its Previous Auths with the result filter, and its checks-per-day
- * chart. `extra` is what only that page shows (the staff's history and pickers, the owner's IP rules);
+ * state, its policy, what it unlocks (feature codes, usage and its limit in force), a page of its
+ * Previous Auths with the result filter, and its checks-per-day chart. `extra` is what only that page shows (the staff's history and pickers, the owner's IP rules);
  * both pass their Machines section.
  */
 export async function sendLicensePage(
@@ -38,6 +51,8 @@ export async function sendLicensePage(
     license,
     state: licenseState(license),
     policy,
+    granted: grantedCodes(license, policy),
+    usage: await ctx.services.usage.get(license.id),
     products: await productNames(ctx),
     checks: page.rows,
     result: result.value,
