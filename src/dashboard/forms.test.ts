@@ -49,7 +49,7 @@ describe('dashboard form helpers', () => {
     expect(() => requireWholeNumbers({ maxMachines: '', maxUses: '7' }, ['maxMachines', 'maxUses'])).not.toThrow();
     let refused: unknown;
     try {
-      requireWholeNumbers({ maxMachines: 'three', maxUses: '1.5', note: 'x' }, ['maxMachines', 'maxUses']);
+      requireWholeNumbers({ maxMachines: 'three', maxUses: '1.5', note: 'x' } as Record<string, string>, ['maxMachines', 'maxUses']);
     } catch (err) {
       refused = err;
     }
@@ -69,6 +69,10 @@ describe('dashboard form helpers', () => {
       message: 'entitlements[1] must be a lowercase code',
       fields: { entitlements: 'entitlements[1] must be a lowercase code' },
     });
+    // With the list as typed, the entry is named by what was typed.
+    const typed = formErrors(new KeywardError('invalid_input', 'entitlements[1] must be a lowercase code', problems), { entitlements: ['pro', 'Not Valid', 'x y'] });
+    expect(typed.fields).toEqual({ entitlements: '"Not Valid" must be a lowercase code' });
+    expect(typed.message).toBe('entitlements[1] must be a lowercase code');
     expect(formErrors(new KeywardError('user_not_found', 'user "nobody" does not exist')).fields).toEqual({ owner: 'user "nobody" does not exist' });
     expect(formErrors(new KeywardError('policy_not_found', 'policy 9 does not exist')).fields).toEqual({ policyId: 'policy 9 does not exist' });
   });

@@ -3,6 +3,7 @@ import { Value } from 'typebox/value';
 import { KeywardError } from '../errors.js';
 import type { InputProblem } from '../licensing/schemas/check-input.js';
 import { Id } from '../licensing/schemas/common.js';
+import { quote } from '../licensing/values.js';
 
 /** Reading urlencoded form bodies and query strings: every value arrives as a string or a list of them. */
 export type Form = Record<string, string | string[] | undefined>;
@@ -86,14 +87,19 @@ export interface FormErrors {
 /** Errors that name a thing, not a field, and the form field that typed it. */
 const FIELD_OF_CODE: Partial<Record<string, string>> = { product_not_found: 'productIds', policy_not_found: 'policyId', user_not_found: 'owner' };
 
-/** A service's refusal as a form shows it; each field's first problem goes next to that field. */
-export function formErrors(err: KeywardError): FormErrors {
+/**
+ * A service's refusal as a form shows it; each field's first problem goes next to that field. An
+ * entry of a typed list (`lists`: the entries as typed) is named by what was typed, not its index.
+ */
+export function formErrors(err: KeywardError, lists: Record<string, readonly string[]> = {}): FormErrors {
   const fields: Record<string, string> = {};
   const problems = Array.isArray(err.details) ? (err.details as InputProblem[]) : [];
   for (const p of problems) {
     // `productIds[0]` and `entitlements[2]` belong to the productIds and entitlements fields.
     const field = p.field.replace(/[[.].*$/, '');
-    fields[field] ??= `${p.field} ${p.message}`;
+    const index = /^[^[]+\[(\d+)\]$/.exec(p.field)?.[1];
+    const typed = index === undefined ? undefined : lists[field]?.[Number(index)];
+    fields[field] ??= `${typed === undefined ? p.field : quote(typed)} ${p.message}`;
   }
   const named = FIELD_OF_CODE[err.code];
   if (named) fields[named] ??= err.message;

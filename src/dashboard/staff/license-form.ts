@@ -1,6 +1,7 @@
 import type { LicenseJson } from '../../licensing/json.js';
 import type { LicenseCreateArgs } from '../../licensing/license-service.js';
-import { checked, intList, numberText, orNone, requireWholeNumbers, text, wholeNumber, words, type Form } from '../forms.js';
+import type { KeywardError } from '../../errors.js';
+import { checked, formErrors, intList, numberText, orNone, requireWholeNumbers, text, wholeNumber, words, type Form, type FormErrors } from '../forms.js';
 
 /** The staff's license form (new and edit) as typed: numbers stay text, so a refused form shows exactly what was sent. */
 export interface LicenseFormValues {
@@ -85,3 +86,6 @@ export function licenseInput(v: LicenseFormValues) {
     note: v.note || null,
   } satisfies LicenseCreateArgs;
 }
+
+/** The service's refusal as the form shows it, a refused feature code named as typed. */
+export const licenseErrors = (err: KeywardError, v: LicenseFormValues): FormErrors => formErrors(err, { entitlements: words(v.entitlements) });

@@ -5,13 +5,13 @@ import type { LicenseSearch } from '../../licensing/license-service.js';
 import { LICENSE_STATES, licenseState } from '../../licensing/license-state.js';
 import { quote } from '../../licensing/values.js';
 import type { DashboardContext } from '../context.js';
-import { all, checked, formErrors, formOf, optional, positiveInt, queryOf, text, trimmed, words, type Form, type FormErrors } from '../forms.js';
+import { all, checked, formOf, optional, positiveInt, queryOf, text, trimmed, words, type Form, type FormErrors } from '../forms.js';
 import { me } from '../guards.js';
 import { machinesSection } from '../license-machines.js';
 import { productNames, regenerateKey, sendLicensePage } from '../license-page.js';
 import { loadOr404, type WithId } from '../load-by-id.js';
 import { actorOf } from '../request-state.js';
-import { licenseInput, licenseValues, newLicenseValues, readLicenseForm, type LicenseFormValues } from './license-form.js';
+import { licenseErrors, licenseInput, licenseValues, newLicenseValues, readLicenseForm, type LicenseFormValues } from './license-form.js';
 
 /** Audit entries shown on a license's page; the audit log has the rest. */
 const HISTORY_ROWS = 10;
@@ -132,7 +132,7 @@ export async function staffLicenseRoutes(app: FastifyInstance, ctx: DashboardCon
         back: `/staff/licenses/${created.id}`,
       });
     } catch (err) {
-      if (err instanceof KeywardError) return newPage(req, reply, values, formErrors(err));
+      if (err instanceof KeywardError) return newPage(req, reply, values, licenseErrors(err, values));
       throw err;
     }
   });
@@ -161,7 +161,7 @@ export async function staffLicenseRoutes(app: FastifyInstance, ctx: DashboardCon
       );
     } catch (err) {
       if (err instanceof KeywardError && err.code === 'license_not_found') return pages.notFound(req, reply, 'license');
-      if (err instanceof KeywardError) return licensePage(req, reply, license, values, formErrors(err));
+      if (err instanceof KeywardError) return licensePage(req, reply, license, values, licenseErrors(err, values));
       throw err;
     }
     return ctx.redirect(reply, `/staff/licenses/${license.id}`, 'ok', 'License saved.');

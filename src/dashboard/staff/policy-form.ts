@@ -1,7 +1,8 @@
 import type { PolicyJson } from '../../licensing/json.js';
 import { POLICY_DEFAULTS } from '../../licensing/machine-rules.js';
 import type { PolicyCreate } from '../../licensing/schemas/policy.js';
-import { checked, intList, integer, numberText, orNone, requireWholeNumbers, text, words, type Form } from '../forms.js';
+import type { KeywardError } from '../../errors.js';
+import { checked, formErrors, intList, integer, numberText, orNone, requireWholeNumbers, text, words, type Form, type FormErrors } from '../forms.js';
 
 /** The policy form as typed: numbers stay text, so a refused form shows exactly what was sent. */
 export interface PolicyFormValues {
@@ -86,5 +87,8 @@ export function policyInput(v: PolicyFormValues): PolicyCreate {
   };
   return input as PolicyCreate;
 }
+
+/** The service's refusal as the form shows it, a refused feature code named as typed. */
+export const policyErrors = (err: KeywardError, v: PolicyFormValues): FormErrors => formErrors(err, { entitlements: words(v.entitlements) });
 
 const NUMBER_FIELDS = ['durationDays', 'maxMachines', 'heartbeatSeconds', 'deactivationsPerDay', 'maxUses'] as const;
