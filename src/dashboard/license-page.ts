@@ -5,6 +5,7 @@ import { checksPage, resultFilter, withBefore } from './checks-query.js';
 import type { DashboardContext } from './context.js';
 import { licenseState } from '../licensing/license-state.js';
 import { queryOf } from './forms.js';
+import { FILE_DAYS } from './license-file-download.js';
 import { me } from './guards.js';
 import type { WithId } from './load-by-id.js';
 import { actorOf } from './request-state.js';
@@ -53,6 +54,7 @@ export async function sendLicensePage(
     policy,
     granted: grantedCodes(license, policy),
     usage: await ctx.services.usage.get(license.id),
+    fileDays: FILE_DAYS,
     products: await productNames(ctx),
     checks: page.rows,
     result: result.value,

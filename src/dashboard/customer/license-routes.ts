@@ -8,6 +8,7 @@ import { checked, formOf, text, words } from '../forms.js';
 import { me, signedIn } from '../guards.js';
 import { machinesSection } from '../license-machines.js';
 import { productNames, regenerateKey, sendLicensePage } from '../license-page.js';
+import { sendLicenseFile } from '../license-file-download.js';
 import { loadOr404, type WithId } from '../load-by-id.js';
 import { actorOf } from '../request-state.js';
 
@@ -88,6 +89,13 @@ export async function customerLicenseRoutes(app: FastifyInstance, ctx: Dashboard
     const user = me(req);
     await licenses.update(license.id, { active }, actorOf(user), { role: user.role, userId: user.id });
     return ctx.redirect(reply, `/licenses/${license.id}`, 'ok', active ? 'The license is active again.' : 'The license is switched off: checks answer NOT ACTIVE until you switch it on.');
+  });
+
+  // Ownership first (another customer's license is not found); the file is for one of this license's own machines.
+  app.post('/licenses/:id/file', async (req: WithId, reply) => {
+    const license = await own(req, reply);
+    if (!license) return reply;
+    return sendLicenseFile(ctx, req, reply, license, `/licenses/${license.id}`);
   });
 
   app.post('/licenses/:id/regenerate', async (req: WithId, reply) => {

@@ -9,6 +9,7 @@ import { all, checked, formOf, optional, positiveInt, queryOf, text, trimmed, wo
 import { me } from '../guards.js';
 import { machinesSection } from '../license-machines.js';
 import { productNames, regenerateKey, sendLicensePage } from '../license-page.js';
+import { sendLicenseFile } from '../license-file-download.js';
 import { loadOr404, type WithId } from '../load-by-id.js';
 import { actorOf } from '../request-state.js';
 import { licenseErrors, licenseInput, licenseValues, newLicenseValues, readLicenseForm, type LicenseFormValues } from './license-form.js';
@@ -16,7 +17,7 @@ import { licenseErrors, licenseInput, licenseValues, newLicenseValues, readLicen
 /** Audit entries shown on a license's page; the audit log has the rest. */
 const HISTORY_ROWS = 10;
 
-/** /staff/licenses: search, create, edit, disable, IP lock, reveal, regenerate, delete, bulk disable. */
+/** /staff/licenses: search, create, edit, disable, IP lock, reveal, regenerate, license file, delete, bulk disable. */
 export async function staffLicenseRoutes(app: FastifyInstance, ctx: DashboardContext): Promise<void> {
   const { pages } = ctx;
   const { licenses, logs, policies, products } = ctx.services;
@@ -212,6 +213,12 @@ export async function staffLicenseRoutes(app: FastifyInstance, ctx: DashboardCon
     if (!license) return reply;
     const warning = 'The current key stops working at once; the owner must be given the new key (they can also reveal it on their dashboard).';
     return regenerateKey(ctx, req, reply, license, `/staff/licenses/${license.id}`, warning);
+  });
+
+  app.post('/staff/licenses/:id/file', async (req: WithId, reply) => {
+    const license = await find(req, reply);
+    if (!license) return reply;
+    return sendLicenseFile(ctx, req, reply, license, `/staff/licenses/${license.id}`);
   });
 
   app.post('/staff/licenses/:id/delete', async (req: WithId, reply) => {
