@@ -3,10 +3,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { startServer, type RunningServer } from '../src/server.js';
+import { CHROMIUM, launchChromium, see } from './helpers/browser.js';
 import { freePort } from './helpers/cli.js';
 import { createSqlite, type TestDatabase } from './helpers/dialects.js';
 import { request } from './helpers/http.js';
@@ -18,8 +19,6 @@ import { LICENSE_KEY } from './helpers/patterns.js';
  * HTTP suites cover both dialects. Screenshots of the main pages go to the test's temp folder
  * (or KEYWARD_SCREENSHOTS when set, to keep them).
  */
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 const available = existsSync(CHROMIUM);
 
 if (!available && process.env.CI) {
@@ -69,8 +68,7 @@ function browserSuite() {
         { dotenv: false },
       );
       server = await startServer(config, pino({ level: 'warn' }, sink));
-      const { chromium } = await import('playwright-core');
-      browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+      browser = await launchChromium();
     }, 120_000);
 
     afterAll(async () => {
@@ -98,8 +96,6 @@ function browserSuite() {
       expect(statSync(file).size).toBeGreaterThan(5_000);
     }
 
-    /** Waits until the locator shows the text (vitest's expect has no locator matchers). */
-    const see = (loc: Locator, text: string | RegExp) => loc.filter({ hasText: text }).first().waitFor();
     const nav = (page: Page, name: string) => page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true }).click();
 
     const check = async (key: string, ip: string) =>

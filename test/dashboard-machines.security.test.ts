@@ -1,5 +1,5 @@
 import { beforeAll, expect, it } from 'vitest';
-import { signedIn } from './helpers/dashboard.js';
+import { securityCast, type LicenseWithMachine } from './helpers/dashboard.js';
 import { eachDialect } from './helpers/suite.js';
 import { pageText, type WebClient } from './helpers/web-client.js';
 
@@ -8,25 +8,18 @@ eachDialect('dashboard authorisation: machines and policies', (server) => {
   let victimClient: WebClient;
   let staff: WebClient;
   let policyId: number;
-  let victim: { id: number; machineId: number };
-  let own: { id: number; machineId: number };
+  let victim: LicenseWithMachine;
+  let own: LicenseWithMachine;
 
-  const seed = async (licenseId: number, fingerprint: string, name: string) => {
-    const outcome = await server().services.machines.activate(licenseId, fingerprint, { ip: '192.0.2.55', name, hostname: `${name}.host` }, 'explicit');
-    return outcome!.machine!.id;
-  };
   const machineCount = async (licenseId: number) => (await server().services.machines.list(licenseId)).machines.length;
 
   beforeAll(async () => {
-    mallory = await signedIn(server(), 'mallory', 'customer');
-    victimClient = await signedIn(server(), 'victim', 'customer');
-    staff = await signedIn(server(), 'sec-staff', 'staff');
     const product = (await server().services.products.create({ name: 'Secure product' }, 'test')).id;
     policyId = (await server().services.policies.create({ name: 'Secure plan', productIds: [product], maxMachines: 5, deactivationsPerDay: 10 }, 'test')).id;
-    const v = await server().services.licenses.create({ policyId, owner: 'victim' }, 'test');
-    victim = { id: v.id, machineId: await seed(v.id, 'victim-fingerprint-secret', 'victim-machine') };
-    const o = await server().services.licenses.create({ policyId, owner: 'mallory' }, 'test');
-    own = { id: o.id, machineId: await seed(o.id, 'mallory-fingerprint', 'mallory-machine') };
+    ({ mallory, victimClient, staff, victim, own } = await securityCast(server(), policyId, {
+      victim: ['victim-fingerprint-secret', 'victim-machine'],
+      own: ['mallory-fingerprint', 'mallory-machine'],
+    }));
   });
 
   it('never lets a customer see or free a machine of another customer’s license: 404 like a missing one', async () => {
@@ -123,6 +116,8 @@ eachDialect('dashboard authorisation: machines and policies', (server) => {
     ] as const) {
       const page = await client.get(path);
       expect(page.status).toBe(200);
+      // The license file section lists the machines too.
+      expect(page.text).toMatch(/<option value="\d+">&lt;script&gt;alert\(1\)&lt;\/script&gt;/);
       expect(page.text).not.toContain('<script>alert(1)</script>');
       expect(page.text).not.toContain('<img src=x');
       expect(page.text).not.toContain('<b>x</b>');

@@ -97,7 +97,8 @@ eachDialect('dashboard: staff manage policies and issue licenses from them', (se
   it('shows each bad field next to the form with the limit it broke, keeps what was typed, and saves nothing', async () => {
     const before = (await server().services.policies.list()).length;
     await staff.get('/staff/policies/new');
-    const cases: [Record<string, string | string[] | undefined>, string, string][] = [
+    // [what changes, the field, the message; beside the field, when it says otherwise]
+    const cases: [Record<string, string | string[] | undefined>, string, string, string?][] = [
       [{ name: '' }, 'name', 'name must not be empty'],
       [{ productIds: undefined }, 'productIds', 'productIds needs at least 1 entry'],
       [{ productIds: '999' }, 'productIds', 'product 999 does not exist'],
@@ -112,16 +113,16 @@ eachDialect('dashboard: staff manage policies and issue licenses from them', (se
       [{ heartbeatSeconds: '86401' }, 'heartbeatSeconds', 'heartbeatSeconds is at most 86400'],
       [{ deactivationsPerDay: '-1' }, 'deactivationsPerDay', 'deactivationsPerDay is at least 0'],
       [{ deactivationsPerDay: '1001' }, 'deactivationsPerDay', 'deactivationsPerDay is at most 1000'],
-      [{ entitlements: 'pro, Not Valid' }, 'entitlements', 'entitlements[1] must be a lowercase code'],
+      [{ entitlements: 'pro, Not Valid' }, 'entitlements', 'entitlements[1] must be a lowercase code', '&quot;Not&quot; must be a lowercase code'],
       [{ entitlements: Array.from({ length: 101 }, (_, i) => `f${i}`).join(',') }, 'entitlements', 'entitlements holds at most 100 entries'],
       [{ maxUses: '0' }, 'maxUses', 'maxUses is at least 1'],
       [{ maxUses: '9007199254740993' }, 'maxUses', 'maxUses is at most 9007199254740991'],
     ];
-    for (const [change, field, message] of cases) {
+    for (const [change, field, message, beside = message] of cases) {
       const res = await staff.post('/staff/policies', { ...proForm, name: 'Kept name', ...change });
       expect(res.status, message).toBe(400);
       const html = res.text;
-      expect(html, message).toContain(`<p class="field-error" id="${field}-error">${message}`);
+      expect(html, message).toContain(`<p class="field-error" id="${field}-error">${beside}`);
       expect(html, message).toContain(`aria-invalid="true" aria-errormessage="${field}-error"`);
       expect(pageText(html), message).toContain(`Not saved: ${message}`);
       // What was typed is shown again.

@@ -26,6 +26,7 @@ import { productRoutes } from './staff/product-routes.js';
 import { staffLicenseRoutes } from './staff/license-routes.js';
 import { staffMachineRoutes } from './staff/machine-routes.js';
 import { tokenRoutes } from './staff/token-routes.js';
+import { staffUsageRoutes } from './staff/usage-routes.js';
 import { userRoutes } from './staff/user-routes.js';
 
 export interface DashboardOptions {
@@ -108,6 +109,7 @@ export async function dashboard(app: FastifyInstance, opts: DashboardOptions): P
     await policyRoutes(scope, ctx);
     await staffLicenseRoutes(scope, ctx);
     await staffMachineRoutes(scope, ctx);
+    await staffUsageRoutes(scope, ctx);
     await userRoutes(scope, ctx);
     await logRoutes(scope, ctx);
     await scope.register(async (admins) => tokenRoutes(admins, ctx));

@@ -1,5 +1,6 @@
 import { isPassing } from '../licensing/validate-license.js';
 import type { LicenseState } from '../licensing/license-state.js';
+import type { FormErrors } from './forms.js';
 
 /** Display helpers the templates use; everything they return is plain text (templates escape it). */
 
@@ -53,3 +54,9 @@ export function expiry(l: { expiresAt: string | null; firstUseDays: number | nul
   if (l.expiresAt) return show(l.expiresAt);
   return l.firstUseDays === null ? 'never' : `${duration(l.firstUseDays)} after first use`;
 }
+
+/** A refused form's message for one field, '' when it has none. */
+export const fieldError = (errors: FormErrors | null | undefined, field: string): string => errors?.fields[field] ?? '';
+
+/** The field's aria-invalid value (aria-errormessage is read only while it is "true"). */
+export const invalid = (errors: FormErrors | null | undefined, field: string): 'true' | 'false' => (fieldError(errors, field) ? 'true' : 'false');

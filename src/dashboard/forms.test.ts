@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { checked, integer, intList, localPath, numberOrNone, positiveInt, text } from './forms.js';
+import { KeywardError } from '../errors.js';
+import { checked, formErrors, integer, intList, localPath, orNone, positiveInt, requireWholeNumbers, text, words } from './forms.js';
 
 describe('dashboard form helpers', () => {
   it.each([
@@ -42,9 +43,37 @@ describe('dashboard form helpers', () => {
     expect(integer('-1')).toBe(-1);
     expect(integer('1e3')).toBeNaN();
     expect(integer('4.5')).toBeNaN();
-    expect(numberOrNone({ maxMachines: '' }, 'maxMachines')).toBeNull();
-    expect(numberOrNone({}, 'maxMachines')).toBeNull();
-    expect(numberOrNone({ maxMachines: '3' }, 'maxMachines')).toBe(3);
-    expect(() => numberOrNone({ maxMachines: 'three' }, 'maxMachines')).toThrow('maxMachines must be a whole number');
+    expect(orNone('')).toBeNull();
+    expect(orNone('3')).toBe(3);
+    expect(orNone('three')).toBeNaN();
+    expect(() => requireWholeNumbers({ maxMachines: '', maxUses: '7' }, ['maxMachines', 'maxUses'])).not.toThrow();
+    let refused: unknown;
+    try {
+      requireWholeNumbers({ maxMachines: 'three', maxUses: '1.5', note: 'x' } as Record<string, string>, ['maxMachines', 'maxUses']);
+    } catch (err) {
+      refused = err;
+    }
+    expect(refused).toMatchObject({ code: 'invalid_input', message: 'maxMachines must be a whole number' });
+    // Every such field is named, each next to itself on the form.
+    expect(formErrors(refused as KeywardError).fields).toEqual({ maxMachines: 'maxMachines must be a whole number', maxUses: 'maxUses must be a whole number' });
+  });
+
+  it('splits typed lists on commas, spaces and new lines', () => {
+    expect(words(' pro, export\nbeta  ,, x ')).toEqual(['pro', 'export', 'beta', 'x']);
+    expect(words('')).toEqual([]);
+  });
+
+  it('puts a refusal next to the field it names: list entries under their list, a missing thing under the field that typed it', () => {
+    const problems = [{ field: 'entitlements[1]', message: 'must be a lowercase code' }, { field: 'entitlements[2]', message: 'must be a lowercase code' }];
+    expect(formErrors(new KeywardError('invalid_input', 'entitlements[1] must be a lowercase code', problems))).toEqual({
+      message: 'entitlements[1] must be a lowercase code',
+      fields: { entitlements: 'entitlements[1] must be a lowercase code' },
+    });
+    // With the list as typed, the entry is named by what was typed.
+    const typed = formErrors(new KeywardError('invalid_input', 'entitlements[1] must be a lowercase code', problems), { entitlements: ['pro', 'Not Valid', 'x y'] });
+    expect(typed.fields).toEqual({ entitlements: '"Not Valid" must be a lowercase code' });
+    expect(typed.message).toBe('entitlements[1] must be a lowercase code');
+    expect(formErrors(new KeywardError('user_not_found', 'user "nobody" does not exist')).fields).toEqual({ owner: 'user "nobody" does not exist' });
+    expect(formErrors(new KeywardError('policy_not_found', 'policy 9 does not exist')).fields).toEqual({ policyId: 'policy 9 does not exist' });
   });
 });

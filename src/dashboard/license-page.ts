@@ -1,10 +1,11 @@
 import type { FastifyReply } from 'fastify';
 import { KeywardError } from '../errors.js';
-import type { LicenseJson } from '../licensing/json.js';
+import type { LicenseJson, PolicyJson } from '../licensing/json.js';
 import { checksPage, resultFilter, withBefore } from './checks-query.js';
 import type { DashboardContext } from './context.js';
 import { licenseState } from '../licensing/license-state.js';
 import { queryOf } from './forms.js';
+import { FILE_DAYS } from './license-file-download.js';
 import { me } from './guards.js';
 import type { WithId } from './load-by-id.js';
 import { actorOf } from './request-state.js';
@@ -14,10 +15,23 @@ export async function productNames(ctx: DashboardContext): Promise<Map<number, s
   return new Map((await ctx.services.products.list()).map((p) => [p.id, p.name]));
 }
 
+/** One feature code a license grants, and whether its policy grants it (else the license itself). */
+export interface GrantedCode {
+  code: string;
+  fromPolicy: boolean;
+}
+
+/** The codes checks accept for the license, as LicenseFileService and validate read them: its policy's, then its own. */
+export function grantedCodes(license: LicenseJson, policy: PolicyJson | null): GrantedCode[] {
+  const fromPolicy = policy?.entitlements ?? [];
+  const own = license.entitlements.filter((c) => !fromPolicy.includes(c));
+  return [...fromPolicy.map((code) => ({ code, fromPolicy: true })), ...own.map((code) => ({ code, fromPolicy: false }))];
+}
+
 /**
  * A license's page, the staff's (`staff/license`) and its owner's (`license`): the license, its
- * state, its policy, a page of its Previous Auths with the result filter, and its checks-per-day
- * chart. `extra` is what only that page shows (the staff's history and pickers, the owner's IP rules);
+ * state, its policy, what it unlocks (feature codes, usage and its limit in force), a page of its
+ * Previous Auths with the result filter, and its checks-per-day chart. `extra` is what only that page shows (the staff's history and pickers, the owner's IP rules);
  * both pass their Machines section.
  */
 export async function sendLicensePage(
@@ -27,6 +41,7 @@ export async function sendLicensePage(
   view: 'license' | 'staff/license',
   license: LicenseJson,
   extra: Record<string, unknown>,
+  status = 200,
 ): Promise<FastifyReply> {
   const q = queryOf(req);
   const result = resultFilter(q);
@@ -37,6 +52,9 @@ export async function sendLicensePage(
     license,
     state: licenseState(license),
     policy,
+    granted: grantedCodes(license, policy),
+    usage: await ctx.services.usage.get(license.id),
+    fileDays: FILE_DAYS,
     products: await productNames(ctx),
     checks: page.rows,
     result: result.value,
@@ -44,7 +62,7 @@ export async function sendLicensePage(
     newest: page.first ? null : `?${new URLSearchParams(result.value ? { result: result.value } : {}).toString()}`,
     days: await ctx.services.checkStats.checksPerDay({ licenseId: license.id }),
     ...extra,
-  });
+  }, status);
 }
 
 /** A policy deleted between reading the license and reading the policy: the page shows none. */

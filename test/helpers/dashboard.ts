@@ -51,3 +51,35 @@ export async function signInByForm(server: TestServer, login: string, password =
 
 /** The id at the end of a path such as /staff/licenses/12. */
 export const idFrom = (location: string | null): number => Number(/\/(\d+)(?:[?#]|$)/.exec(location ?? '')?.[1]);
+
+/** A machine activated on a license as a client's activation makes one (named `name`, host `name.host`); its id. */
+export async function seedMachine(server: TestServer, licenseId: number, fingerprint: string, name: string): Promise<number> {
+  const outcome = await server.services.machines.activate(licenseId, fingerprint, { ip: '192.0.2.55', name, hostname: `${name}.host` }, 'explicit');
+  if (!outcome?.machine) throw new Error(`machine ${fingerprint} was not activated: ${outcome?.status}`);
+  return outcome.machine.id;
+}
+
+/** A license and the one machine seeded on it. */
+export interface LicenseWithMachine {
+  id: number;
+  machineId: number;
+}
+
+/**
+ * The cast of the dashboard authorisation suites: the customers `victim` and `mallory` and the
+ * staff member `sec-staff`, signed in, and a license from `policyId` for each customer with one
+ * machine (`machines`: its fingerprint and name).
+ */
+export async function securityCast(server: TestServer, policyId: number, machines: Record<'victim' | 'own', [fingerprint: string, name: string]>, victimLicense: Record<string, unknown> = {}) {
+  const issue = async (owner: string, [fingerprint, name]: [string, string], extra: Record<string, unknown> = {}): Promise<LicenseWithMachine> => {
+    const { id } = await server.services.licenses.create({ policyId, owner, ...extra }, 'test');
+    return { id, machineId: await seedMachine(server, id, fingerprint, name) };
+  };
+  return {
+    mallory: await signedIn(server, 'mallory', 'customer'),
+    victimClient: await signedIn(server, 'victim', 'customer'),
+    staff: await signedIn(server, 'sec-staff', 'staff'),
+    victim: await issue('victim', machines.victim, victimLicense),
+    own: await issue('mallory', machines.own),
+  };
+}

@@ -76,3 +76,28 @@ export async function openLicenseFile(url: string, file: string, licenseKey: str
   expect(signatureValid({ ...envelope, enc: flipped }, pem!)).toBe(false);
   return { envelope, payload: payloadOf(envelope, licenseKey, fingerprint) };
 }
+
+/** The signing keys GET /api/public-key lists. */
+export interface ListedKey {
+  id: string;
+  pem: string;
+}
+
+/** A file read by `readLicenseFile`: its envelope, whether its signature verifies, and its payload. */
+export interface OpenedLicenseFile extends Envelope {
+  /** The signature verifies over `keyward-license-v1/` + enc with the listed key `kid` names. */
+  signed: boolean;
+  payload: {
+    license: { id: number; productIds: number[]; entitlements: string[]; expiresAt: string | null; maxMachines: number | null; maxUses: number | null };
+    machine: { fingerprint: string } | null;
+    issuedAt: string;
+    expiresAt: string;
+  };
+}
+
+/** Reads a file with keys already fetched (no assertion on the signature: `signed` says); throws when the payload does not open. */
+export function readLicenseFile(text: string, keys: readonly ListedKey[], licenseKey: string, fingerprint: string | null): OpenedLicenseFile {
+  const envelope = envelopeOf(text);
+  const key = keys.find((k) => k.id === envelope.kid);
+  return { ...envelope, signed: key !== undefined && signatureValid(envelope, key.pem), payload: payloadOf(envelope, licenseKey, fingerprint) };
+}

@@ -4,10 +4,11 @@ import { CUSTOMER_ALLOW_LIST } from '../../licensing/ip-allow-list.js';
 import type { LicenseJson } from '../../licensing/json.js';
 import type { DashboardContext } from '../context.js';
 import { licenseState } from '../../licensing/license-state.js';
-import { checked, formOf, text } from '../forms.js';
+import { checked, formOf, text, words } from '../forms.js';
 import { me, signedIn } from '../guards.js';
 import { machinesSection } from '../license-machines.js';
 import { productNames, regenerateKey, sendLicensePage } from '../license-page.js';
+import { sendLicenseFile } from '../license-file-download.js';
 import { loadOr404, type WithId } from '../load-by-id.js';
 import { actorOf } from '../request-state.js';
 
@@ -69,9 +70,7 @@ export async function customerLicenseRoutes(app: FastifyInstance, ctx: Dashboard
     if (!license) return reply;
     const user = me(req);
     const back = `/licenses/${license.id}`;
-    const ips = text(formOf(req), 'ips')
-      .split(/[\s,]+/)
-      .filter(Boolean);
+    const ips = words(text(formOf(req), 'ips'));
     try {
       const updated = await licenses.update(license.id, { ips }, actorOf(user), { role: user.role, userId: user.id });
       if (JSON.stringify(updated.ips) === JSON.stringify(license.ips)) return ctx.redirect(reply, back, 'ok', 'The allowed IPs are unchanged.');
@@ -90,6 +89,13 @@ export async function customerLicenseRoutes(app: FastifyInstance, ctx: Dashboard
     const user = me(req);
     await licenses.update(license.id, { active }, actorOf(user), { role: user.role, userId: user.id });
     return ctx.redirect(reply, `/licenses/${license.id}`, 'ok', active ? 'The license is active again.' : 'The license is switched off: checks answer NOT ACTIVE until you switch it on.');
+  });
+
+  // Ownership first (another customer's license is not found); the file is for one of this license's own machines.
+  app.post('/licenses/:id/file', async (req: WithId, reply) => {
+    const license = await own(req, reply);
+    if (!license) return reply;
+    return sendLicenseFile(ctx, req, reply, license, `/licenses/${license.id}`);
   });
 
   app.post('/licenses/:id/regenerate', async (req: WithId, reply) => {

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { DashboardContext } from '../context.js';
-import { machineName } from '../format.js';
+import { machineName, when } from '../format.js';
 import { me, signedIn } from '../guards.js';
 import { machineOn } from '../license-machines.js';
 import { actorOf } from '../request-state.js';
@@ -28,14 +28,16 @@ export async function customerMachineRoutes(app: FastifyInstance, ctx: Dashboard
     const back = `/licenses/${license.id}`;
     const name = machineName(machine);
     // Staff and admins are not held to the owners' allowance on their own licenses (as with IP changes);
-    // a dead machine holds no slot, so freeing it uses no allowance.
+    // a dead machine holds no slot (unless its license file does), so freeing it uses no allowance.
     const limited = user.role === 'customer';
-    if (limited && machine.alive && (await machines.deactivationsLeft(license.id, 'owner')) === 0) return ctx.redirect(reply, back, 'error', LIMIT_REACHED);
+    if (limited && machine.holdsSlot && (await machines.deactivationsLeft(license.id, 'owner')) === 0) return ctx.redirect(reply, back, 'error', LIMIT_REACHED);
+    // A machine's license file keeps its slot taken until it ends (docs/license-files.md): freeing it then frees no slot yet.
+    const slot = machine.fileHolds
+      ? `Its license file keeps its slot taken until ${when(machine.fileExpiresAt)}: no other machine can use the slot before then.`
+      : 'It loses its slot at once.';
     const ask = pages.askFirst(req, reply, {
       heading: `Free "${name}"?`,
-      text: limited
-        ? 'It loses its slot at once, and this uses one of today’s frees. The machine can take a free slot again later.'
-        : 'It loses its slot at once. The machine can take a free slot again later.',
+      text: `${slot}${limited && machine.holdsSlot ? ' This uses one of today’s frees.' : ''} The machine can take a free slot again later.`,
       action: `${back}/machines/${machine.id}/free`,
       button: 'Free this machine',
       cancel: back,
@@ -47,6 +49,7 @@ export async function customerMachineRoutes(app: FastifyInstance, ctx: Dashboard
     if (result.status === 'DEACTIVATION LIMIT') return ctx.redirect(reply, back, 'error', LIMIT_REACHED);
     if (!result.machine) return ctx.redirect(reply, back, 'ok', `"${name}" was already freed.`);
     if (result.status === 'NOT ACTIVATED') return ctx.redirect(reply, back, 'ok', `"${name}" had stopped checking in and held no slot; it is removed (no free used).`);
+    if (machine.fileHolds) return ctx.redirect(reply, back, 'ok', `"${name}" is freed; its license file keeps its slot until ${when(machine.fileExpiresAt)}.`);
     return ctx.redirect(reply, back, 'ok', `"${name}" is freed: its slot is available.`);
   });
 }

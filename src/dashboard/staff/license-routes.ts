@@ -1,21 +1,23 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { KeywardError } from '../../errors.js';
 import type { LicenseJson } from '../../licensing/json.js';
 import type { LicenseSearch } from '../../licensing/license-service.js';
 import { LICENSE_STATES, licenseState } from '../../licensing/license-state.js';
 import { quote } from '../../licensing/values.js';
 import type { DashboardContext } from '../context.js';
-import { all, checked, formOf, intList, numberOrNone, optional, positiveInt, queryOf, text, trimmed, wholeNumber, type Form } from '../forms.js';
+import { all, checked, formOf, optional, positiveInt, queryOf, text, trimmed, words, type Form, type FormErrors } from '../forms.js';
 import { me } from '../guards.js';
 import { machinesSection } from '../license-machines.js';
 import { productNames, regenerateKey, sendLicensePage } from '../license-page.js';
+import { sendLicenseFile } from '../license-file-download.js';
 import { loadOr404, type WithId } from '../load-by-id.js';
 import { actorOf } from '../request-state.js';
+import { licenseErrors, licenseInput, licenseValues, newLicenseValues, readLicenseForm, type LicenseFormValues } from './license-form.js';
 
 /** Audit entries shown on a license's page; the audit log has the rest. */
 const HISTORY_ROWS = 10;
 
-/** /staff/licenses: search, create, edit, disable, IP lock, reveal, regenerate, delete, bulk disable. */
+/** /staff/licenses: search, create, edit, disable, IP lock, reveal, regenerate, license file, delete, bulk disable. */
 export async function staffLicenseRoutes(app: FastifyInstance, ctx: DashboardContext): Promise<void> {
   const { pages } = ctx;
   const { licenses, logs, policies, products } = ctx.services;
@@ -69,7 +71,7 @@ export async function staffLicenseRoutes(app: FastifyInstance, ctx: DashboardCon
 
   app.post('/staff/licenses/bulk', async (req, reply) => {
     const form = formOf(req);
-    const values = all(form, 'ids').flatMap((v) => v.split(/[\s,]+/)).filter(Boolean);
+    const values = all(form, 'ids').flatMap(words);
     if (values.length === 0) return ctx.redirect(reply, '/staff/licenses', 'error', 'Select at least one license.');
     const bad = values.filter((v) => positiveInt(v) === undefined);
     if (bad.length) {
@@ -86,33 +88,41 @@ export async function staffLicenseRoutes(app: FastifyInstance, ctx: DashboardCon
     }
   });
 
+  /** The new-license form; a refused one comes back with what was typed and the errors (HTTP 400). */
+  async function newPage(req: FastifyRequest, reply: FastifyReply, values: LicenseFormValues, errors: FormErrors | null = null) {
+    const data = { title: 'New license', allProducts: await products.list(), allPolicies: await policies.list(), values, errors };
+    return pages.send(req, reply, 'staff/license-new', data, errors ? 400 : 200);
+  }
+
+  /** A license's page; a refused edit comes back with what was typed and the errors (HTTP 400). */
+  async function licensePage(req: WithId, reply: FastifyReply, license: LicenseJson, values: LicenseFormValues, errors: FormErrors | null = null) {
+    const extra = {
+      allProducts: await products.list(),
+      allPolicies: await policies.list(),
+      values,
+      errors,
+      machines: await machinesSection(ctx, license.id, { role: 'staff' }),
+      history: await logs.audit({ targetType: 'license', targetId: String(license.id), limit: HISTORY_ROWS }),
+      historyRows: HISTORY_ROWS,
+    };
+    return sendLicensePage(ctx, req, reply, 'staff/license', license, extra, errors ? 400 : 200);
+  }
+
   app.get('/staff/licenses/new', async (req, reply) => {
     const q = queryOf(req);
-    return pages.send(req, reply, 'staff/license-new', {
-      title: 'New license',
-      products: await products.list(),
-      policies: await policies.list(),
-      owner: text(q, 'owner'),
-      policyId: positiveInt(optional(q, 'policy')) ?? null,
-    });
+    return newPage(req, reply, newLicenseValues(text(q, 'owner'), positiveInt(optional(q, 'policy')) ?? null));
   });
 
   app.post('/staff/licenses', async (req, reply) => {
-    const form = formOf(req);
+    const values = readLicenseForm(formOf(req), newLicenseValues('', null));
     try {
-      const policyId = policyIdOf(form);
-      const productIds = productIdsOf(form);
+      const { productIds, ...input } = licenseInput(values);
       const created = await licenses.create(
         {
+          ...input,
           // With a policy, no ticked product and no expiry mean the policy's products and duration.
-          productIds: policyId !== null && productIds.length === 0 ? undefined : productIds,
-          policyId,
-          maxMachines: numberOrNone(form, 'maxMachines'),
-          owner: optional(form, 'owner') ?? null,
-          ipLocked: checked(form, 'ipLocked'),
-          ips: splitIps(form),
-          expiresAt: optional(form, 'expiresAt'),
-          note: optional(form, 'note') ?? null,
+          productIds: input.policyId !== null && productIds.length === 0 ? undefined : productIds,
+          expiresAt: values.expiresAt || undefined,
         },
         actorOf(me(req)),
       );
@@ -123,50 +133,39 @@ export async function staffLicenseRoutes(app: FastifyInstance, ctx: DashboardCon
         back: `/staff/licenses/${created.id}`,
       });
     } catch (err) {
-      return fail(reply, '/staff/licenses/new', err);
+      if (err instanceof KeywardError) return newPage(req, reply, values, licenseErrors(err, values));
+      throw err;
     }
   });
 
   app.get('/staff/licenses/:id', async (req: WithId, reply) => {
     const license = await find(req, reply);
     if (!license) return reply;
-    return sendLicensePage(ctx, req, reply, 'staff/license', license, {
-      allProducts: await products.list(),
-      allPolicies: await policies.list(),
-      machines: await machinesSection(ctx, license.id, { role: 'staff' }),
-      history: await logs.audit({ targetType: 'license', targetId: String(license.id), limit: HISTORY_ROWS }),
-      historyRows: HISTORY_ROWS,
-    });
+    return licensePage(req, reply, license, licenseValues(license));
   });
 
   app.post('/staff/licenses/:id', async (req: WithId, reply) => {
     const license = await find(req, reply);
     if (!license) return reply;
-    const form = formOf(req);
-    const back = `/staff/licenses/${license.id}`;
-    const expiresAt = optional(form, 'expiresAt') ?? null;
+    const values = readLicenseForm(formOf(req), licenseValues(license));
+    const expiresAt = values.expiresAt || null;
     try {
       await licenses.update(
         license.id,
         {
-          productIds: productIdsOf(form),
-          owner: optional(form, 'owner') ?? null,
-          active: checked(form, 'active'),
-          ipLocked: checked(form, 'ipLocked'),
-          ips: splitIps(form),
+          ...licenseInput(values),
+          active: values.active,
           // Sent only when changed: setting an expiry ends a first-use clock still waiting (first-use policies).
           ...(expiresAt === license.expiresAt ? {} : { expiresAt }),
-          note: optional(form, 'note') ?? null,
-          // A form without these fields (an older page) leaves the policy and the limit alone.
-          ...(form.policyId === undefined ? {} : { policyId: policyIdOf(form) }),
-          ...(form.maxMachines === undefined ? {} : { maxMachines: numberOrNone(form, 'maxMachines') }),
         },
         actorOf(me(req)),
       );
     } catch (err) {
-      return fail(reply, back, err);
+      if (err instanceof KeywardError && err.code === 'license_not_found') return pages.notFound(req, reply, 'license');
+      if (err instanceof KeywardError) return licensePage(req, reply, license, values, licenseErrors(err, values));
+      throw err;
     }
-    return ctx.redirect(reply, back, 'ok', 'License saved.');
+    return ctx.redirect(reply, `/staff/licenses/${license.id}`, 'ok', 'License saved.');
   });
 
   app.post('/staff/licenses/:id/disable', async (req: WithId, reply) => {
@@ -216,6 +215,12 @@ export async function staffLicenseRoutes(app: FastifyInstance, ctx: DashboardCon
     return regenerateKey(ctx, req, reply, license, `/staff/licenses/${license.id}`, warning);
   });
 
+  app.post('/staff/licenses/:id/file', async (req: WithId, reply) => {
+    const license = await find(req, reply);
+    if (!license) return reply;
+    return sendLicenseFile(ctx, req, reply, license, `/staff/licenses/${license.id}`);
+  });
+
   app.post('/staff/licenses/:id/delete', async (req: WithId, reply) => {
     const license = await find(req, reply);
     if (!license) return reply;
@@ -231,17 +236,6 @@ export async function staffLicenseRoutes(app: FastifyInstance, ctx: DashboardCon
     return ctx.redirect(reply, '/staff/licenses', 'ok', `License #${license.id} deleted.`);
   });
 }
-
-/** The ticked and typed product ids; the license service checks them against the domain schema. */
-const productIdsOf = (form: Form): number[] => intList(form, 'productIds');
-
-/** The chosen policy: none for an empty choice; the service checks that it exists. */
-function policyIdOf(form: Form): number | null {
-  const value = trimmed(form, 'policyId');
-  return value === '' ? null : wholeNumber(value);
-}
-
-const splitIps = (form: Form): string[] => text(form, 'ips').split(/[\s,]+/).filter(Boolean);
 
 /** The query as plain single strings (for building the next page's link). */
 function plain(q: Form): Record<string, string> {

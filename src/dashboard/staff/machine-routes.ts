@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { KeywardError } from '../../errors.js';
 import type { DashboardContext } from '../context.js';
-import { machineName } from '../format.js';
+import { machineName, when } from '../format.js';
 import { me } from '../guards.js';
 import { machineOn } from '../license-machines.js';
 import { loadOr404 } from '../load-by-id.js';
@@ -24,16 +25,22 @@ export async function staffMachineRoutes(app: FastifyInstance, ctx: DashboardCon
     const name = machineName(machine);
     const ask = pages.askFirst(req, reply, {
       heading: `Deactivate "${name}" on license #${license.id}?`,
-      text: 'It loses its slot at once; its next check or activation needs a free slot again. Staff deactivations use none of the key holder’s or the owner’s daily allowance.',
+      text:
+        'It loses its slot at once; its next check or activation needs a free slot again. Staff deactivations use none of the key holder’s or the owner’s daily allowance.' +
+        (machine.fileHolds ? ` Its license file still works offline until ${when(machine.fileExpiresAt)}: a file cannot be revoked.` : ''),
       action: `${back}/machines/${machine.id}/deactivate`,
       button: 'Deactivate machine',
       cancel: back,
     });
     if (ask) return ask;
-    const result = await machines.deactivate(license.id, { id: machine.id }, { by: 'staff', actor: actorOf(me(req)) });
-    // Null: the license no longer has a machine limit (no policy limit, no own one).
-    if (!result) return ctx.redirect(reply, back, 'error', `License #${license.id} tracks no machines now; give it a machine limit to manage its machines.`);
-    if (!result.machine) return ctx.redirect(reply, back, 'ok', `"${name}" was already freed.`);
-    return ctx.redirect(reply, back, 'ok', result.status === 'DEACTIVATED' ? `"${name}" deactivated: its slot is free.` : `"${name}" had stopped sending heartbeats; it is freed.`);
+    // By id, as the API and the CLI free it: also a machine its license no longer tracks, or one freed earlier that its file still held.
+    try {
+      await machines.deactivateById(machine.id, actorOf(me(req)), license.id);
+    } catch (err) {
+      if (err instanceof KeywardError && err.code === 'machine_not_found') return ctx.redirect(reply, back, 'ok', `"${name}" was already freed.`);
+      throw err;
+    }
+    if (machine.deactivatedAt) return ctx.redirect(reply, back, 'ok', `"${name}" was freed earlier; the slot its license file held is free now.`);
+    return ctx.redirect(reply, back, 'ok', machine.holdsSlot ? `"${name}" deactivated: its slot is free.` : `"${name}" had stopped sending heartbeats; it is freed.`);
   });
 }

@@ -1,9 +1,8 @@
-import { KeywardError } from '../../errors.js';
 import type { PolicyJson } from '../../licensing/json.js';
 import { POLICY_DEFAULTS } from '../../licensing/machine-rules.js';
-import type { InputProblem } from '../../licensing/schemas/check-input.js';
 import type { PolicyCreate } from '../../licensing/schemas/policy.js';
-import { checked, intList, integer, text, type Form } from '../forms.js';
+import type { KeywardError } from '../../errors.js';
+import { checked, formErrors, intList, integer, numberText, orNone, requireWholeNumbers, text, words, type Form, type FormErrors } from '../forms.js';
 
 /** The policy form as typed: numbers stay text, so a refused form shows exactly what was sent. */
 export interface PolicyFormValues {
@@ -18,12 +17,6 @@ export interface PolicyFormValues {
   deactivationsPerDay: string;
   entitlements: string;
   maxUses: string;
-}
-
-/** A refused form: the message for the top of the form and one per field, next to it. */
-export interface PolicyFormErrors {
-  message: string;
-  fields: Record<string, string>;
 }
 
 /** A new policy's form: the defaults PolicyService applies. */
@@ -78,11 +71,7 @@ export function readPolicyForm(form: Form): PolicyFormValues {
  * judges everything else and names the field and the limit.
  */
 export function policyInput(v: PolicyFormValues): PolicyCreate {
-  const notNumbers = NUMBER_FIELDS.filter((f) => v[f] !== '' && Number.isNaN(integer(v[f])));
-  if (notNumbers.length) {
-    const problems: InputProblem[] = notNumbers.map((field) => ({ field, message: 'must be a whole number' }));
-    throw new KeywardError('invalid_input', `${problems[0]!.field} ${problems[0]!.message}`, problems);
-  }
+  requireWholeNumbers(v, NUMBER_FIELDS);
   const input = {
     name: v.name,
     productIds: v.productIds,
@@ -93,28 +82,13 @@ export function policyInput(v: PolicyFormValues): PolicyCreate {
     autoActivate: v.autoActivate,
     heartbeatSeconds: orNone(v.heartbeatSeconds),
     deactivationsPerDay: v.deactivationsPerDay === '' ? undefined : integer(v.deactivationsPerDay),
-    entitlements: v.entitlements.split(/[\s,]+/).filter(Boolean),
+    entitlements: words(v.entitlements),
     maxUses: orNone(v.maxUses),
   };
   return input as PolicyCreate;
 }
 
-/** The service's refusal as the form shows it; each field's first problem goes next to that field. */
-export function formErrors(err: KeywardError): PolicyFormErrors {
-  const fields: Record<string, string> = {};
-  const problems = Array.isArray(err.details) ? (err.details as InputProblem[]) : [];
-  for (const p of problems) {
-    // `productIds[0]` and `entitlements[2]` belong to the productIds and entitlements fields.
-    const field = p.field.replace(/[[.].*$/, '');
-    fields[field] ??= `${p.field} ${p.message}`;
-  }
-  if (err.code === 'product_not_found') fields.productIds ??= err.message;
-  return { message: err.message, fields };
-}
+/** The service's refusal as the form shows it, a refused feature code named as typed. */
+export const policyErrors = (err: KeywardError, v: PolicyFormValues): FormErrors => formErrors(err, { entitlements: words(v.entitlements) });
 
 const NUMBER_FIELDS = ['durationDays', 'maxMachines', 'heartbeatSeconds', 'deactivationsPerDay', 'maxUses'] as const;
-
-const numberText = (n: number | null): string => (n === null ? '' : String(n));
-
-/** Empty is null (none); anything else is a number the schema judges. */
-const orNone = (value: string): number | null => (value === '' ? null : integer(value));

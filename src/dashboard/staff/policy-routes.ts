@@ -3,12 +3,12 @@ import { KeywardError } from '../../errors.js';
 import type { PolicyJson } from '../../licensing/json.js';
 import { EXPIRY_BASES, MACHINE_IDENTITIES } from '../../licensing/schemas/policy.js';
 import type { DashboardContext } from '../context.js';
-import { formOf } from '../forms.js';
+import { formOf, type FormErrors } from '../forms.js';
 import { me } from '../guards.js';
 import { productNames } from '../license-page.js';
 import { loadOr404, type WithId } from '../load-by-id.js';
 import { actorOf } from '../request-state.js';
-import { formErrors, NEW_POLICY, policyInput, policyValues, readPolicyForm, type PolicyFormErrors, type PolicyFormValues } from './policy-form.js';
+import { NEW_POLICY, policyErrors, policyInput, policyValues, readPolicyForm, type PolicyFormValues } from './policy-form.js';
 
 /** /staff/policies: list, create, edit, delete (the service refuses while licenses name the policy). */
 export async function policyRoutes(app: FastifyInstance, ctx: DashboardContext): Promise<void> {
@@ -18,7 +18,7 @@ export async function policyRoutes(app: FastifyInstance, ctx: DashboardContext):
   const find = loadOr404(pages, 'policy', 'policy_not_found', (id) => policies.get(id));
 
   /** The new or edit page; a refused form comes back with what was typed and the errors (HTTP 400). */
-  async function formPage(req: FastifyRequest, reply: FastifyReply, values: PolicyFormValues, policy: PolicyJson | null, errors: PolicyFormErrors | null = null) {
+  async function formPage(req: FastifyRequest, reply: FastifyReply, values: PolicyFormValues, policy: PolicyJson | null, errors: FormErrors | null = null) {
     return pages.send(
       req,
       reply,
@@ -51,7 +51,7 @@ export async function policyRoutes(app: FastifyInstance, ctx: DashboardContext):
       const created = await policies.create(policyInput(values), actorOf(me(req)));
       return ctx.redirect(reply, `/staff/policies/${created.id}`, 'ok', `Policy "${created.name}" created.`);
     } catch (err) {
-      if (err instanceof KeywardError) return formPage(req, reply, values, null, formErrors(err));
+      if (err instanceof KeywardError) return formPage(req, reply, values, null, policyErrors(err, values));
       throw err;
     }
   });
@@ -70,7 +70,7 @@ export async function policyRoutes(app: FastifyInstance, ctx: DashboardContext):
       await policies.update(policy.id, policyInput(values), actorOf(me(req)));
     } catch (err) {
       if (err instanceof KeywardError && err.code === 'policy_not_found') return pages.notFound(req, reply, 'policy');
-      if (err instanceof KeywardError) return formPage(req, reply, values, policy, formErrors(err));
+      if (err instanceof KeywardError) return formPage(req, reply, values, policy, policyErrors(err, values));
       throw err;
     }
     return ctx.redirect(reply, `/staff/policies/${policy.id}`, 'ok', 'Policy saved. Its licenses follow it within a second.');
